@@ -1,0 +1,45 @@
+# The front door. Every target sets itself up on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+ARGS ?=
+
+.PHONY: run test lint typecheck unit soak bench build synth models clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev,infra]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+## run: the whole bundle on simulated hardware against the embedded cloud (ARGS="--duration 60")
+run: $(STAMP)
+	$(PY) -m localcore run --recipes recipes --root .localcore --thing-name dev-1 $(ARGS)
+
+## test: lint, type-check and the whole test suite (what CI runs)
+test: lint typecheck unit
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy localcore components bundlespec infra models benchmarks
+
+unit: $(STAMP)
+	$(PY) -m pytest
+
+## soak: the long whole-system runs
+soak: $(STAMP)
+	$(PY) -m pytest -m soak -o addopts='-q -p no:cacheprovider'
+
+## bench: every benchmark, each printing a table
+bench: $(STAMP)
+	@command -v mosquitto >/dev/null || (apt-get update -qq && apt-get install -y -qq mosquitto)
+	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache greengrass-build cdk.out .localcore

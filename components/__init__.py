@@ -1,0 +1,1 @@
+"""The bundle's Greengrass components, one package each (``python -m components.<name>``)."""

@@ -1,0 +1,170 @@
+"""Run-time configuration shared by every component: validated, applied live, reported in a shadow.
+
+A component's effective configuration is its Greengrass configuration (recipe defaults merged
+with the deployment's ``configurationUpdate``) overlaid with the ``desired.config`` of its named
+shadow, so an operator can tune one device from the cloud console. Every change is validated
+into the component's pydantic model first: a valid one is applied without a restart, an invalid
+one is refused, the old configuration keeps running, and the shadow's ``reported`` state says
+which configuration is in effect or why the change was refused.
+
+Shadow layout (named shadow of the core device)::
+
+    {"state": {"desired":  {"config": {...partial overrides...}},
+               "reported": {"config": {...effective...}, "status": "applied" | "rejected",
+                            "error": "rules.0.threshold: Input should be a valid number" | null}}}
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from components.common.ipc import Closeable, ComponentIpc
+from components.common.logs import kv
+
+log = logging.getLogger(__name__)
+
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
+
+# Keys the nucleus keeps in a component's configuration that are not the component's own settings.
+NUCLEUS_KEYS = frozenset({"accessControl"})
+
+
+class ConfigError(ValueError):
+    """A configuration was refused; the message names the key, the value and what was expected."""
+
+
+def format_validation_error(err: ValidationError) -> str:
+    """One line per problem: ``key.path: what was expected (got value)``."""
+    lines = []
+    for problem in err.errors():
+        where = ".".join(str(part) for part in problem["loc"]) or "<config>"
+        got = problem.get("input")
+        shown = repr(got) if not isinstance(got, dict) else "an object"
+        lines.append(f"{where}: {problem['msg']} (got {shown})")
+    return "; ".join(lines)
+
+
+def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """Return ``base`` with ``overlay`` merged in: maps merge key by key, anything else replaces."""
+    merged = copy.deepcopy(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def validate_config(model: type[ConfigT], raw: Any) -> ConfigT:
+    """Validate a raw configuration mapping into ``model``.
+
+    Raises:
+        ConfigError: naming every key that is wrong and what was expected.
+    """
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"<config>: expected an object, got {type(raw).__name__}")
+    own = {key: value for key, value in raw.items() if key not in NUCLEUS_KEYS}
+    try:
+        return model.model_validate(own)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err)) from err
+
+
+class LiveConfig(Generic[ConfigT]):
+    """Keeps a component's configuration current and its shadow's ``reported`` state honest.
+
+    Args:
+        ipc: the component's IPC wrapper.
+        model: the pydantic model of the component's configuration.
+        shadow: the component's named shadow (e.g. ``sensing-config``).
+        apply: called with each newly accepted configuration; may raise :class:`ConfigError` to
+            refuse it (for checks that need the running component, such as loading a model).
+    """
+
+    def __init__(
+        self,
+        ipc: ComponentIpc,
+        model: type[ConfigT],
+        shadow: str,
+        apply: Callable[[ConfigT], None],
+    ) -> None:
+        self._ipc = ipc
+        self._model = model
+        self._shadow = shadow
+        self._apply = apply
+        self._lock = threading.Lock()
+        self._subscriptions: list[Closeable] = []
+        self.current: ConfigT | None = None
+        self.last_error: str | None = None
+
+    def start(self) -> ConfigT:
+        """Load, validate and apply the configuration, then follow changes.
+
+        Raises:
+            ConfigError: the component's own (deployment) configuration is invalid and no
+                previous configuration exists to fall back on.
+        """
+        self._subscriptions.append(self._ipc.subscribe_config(lambda _path: self.refresh()))
+        self._subscriptions.append(
+            self._ipc.subscribe_shadow_delta(self._shadow, lambda _delta: self.refresh())
+        )
+        self.refresh()
+        if self.current is None:
+            # A bad shadow override must not stop the component: retry with the deployment's
+            # configuration alone before giving up.
+            self.refresh(ignore_shadow=True)
+        if self.current is None:
+            raise ConfigError(self.last_error or "configuration could not be loaded")
+        return self.current
+
+    def refresh(self, ignore_shadow: bool = False) -> None:
+        """Re-read configuration and shadow, and apply the result if it is valid and new."""
+        with self._lock:
+            base = self._ipc.get_config() or {}
+            desired: dict[str, Any] = {}
+            if not ignore_shadow:
+                document = self._ipc.get_shadow(self._shadow) or {}
+                desired = ((document.get("state") or {}).get("desired") or {}).get("config") or {}
+            raw = deep_merge(
+                base if isinstance(base, dict) else {}, desired if isinstance(desired, dict) else {}
+            )
+            try:
+                candidate = validate_config(self._model, raw)
+                if self.current is not None and candidate == self.current:
+                    return
+                self._apply(candidate)
+            except ConfigError as err:
+                self.last_error = str(err)
+                log.warning(kv(event="config_rejected", shadow=self._shadow, error=err))
+                self._report("rejected", str(err))
+                return
+            self.current = candidate
+            self.last_error = None
+            log.info(kv(event="config_applied", shadow=self._shadow))
+            self._report("applied", None)
+
+    def _report(self, status: str, error: str | None) -> None:
+        effective = self.current.model_dump(mode="json", by_alias=True) if self.current is not None else None
+        try:
+            self._ipc.update_shadow(
+                self._shadow, {"state": {"reported": {"config": effective, "status": status, "error": error}}}
+            )
+        except Exception as err:  # the shadow is a report; failing to write it must not stop the component
+            log.warning(kv(event="shadow_report_failed", shadow=self._shadow, error=repr(err)))
+
+    def stop(self) -> None:
+        """Stop following changes."""
+        for subscription in self._subscriptions:
+            try:
+                subscription.close()
+            except Exception as err:
+                log.debug(kv(event="close_failed", error=repr(err)))
+        self._subscriptions.clear()

@@ -1,0 +1,256 @@
+"""Versioned JSON message schemas on the bundle's local topics: defined once, used by producers and consumers.
+
+Every message carries ``schema`` (name and major version), ``source`` (who produced it: a sensor id
+or a component), ``seq`` (a per-source sequence number, strictly increasing) and ``ts`` (Unix
+seconds, float). ``(source, stream, seq)`` is the idempotency key the sync component stores by.
+
+Producers build plain dicts with the ``*_message`` functions (cheap on the hot path); consumers
+validate with :func:`parse_message`, which raises :class:`MessageError` naming the field that is wrong.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+READING_V1 = "edgebundle.reading.v1"
+ALERT_V1 = "edgebundle.alert.v1"
+HEALTH_V1 = "edgebundle.health.v1"
+ANOMALY_V1 = "edgebundle.anomaly.v1"
+INSPECTION_V1 = "edgebundle.inspection.v1"
+ACTUATOR_V1 = "edgebundle.actuator.v1"
+
+Quality = Literal["good", "bad", "stale"]
+Severity = Literal["info", "warning", "critical"]
+
+
+class MessageError(ValueError):
+    """A message on a bundle topic does not match its schema."""
+
+
+class _Envelope(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    schema_: str = Field(alias="schema")
+    source: str = Field(min_length=1)
+    seq: int = Field(ge=0)
+    ts: float
+
+
+class Reading(_Envelope):
+    """One sensor sample. ``values`` and ``units`` share keys (``temperature`` -> ``C``)."""
+
+    kind: str
+    values: dict[str, float | None]
+    units: dict[str, str]
+    quality: Quality
+
+
+class Alert(_Envelope):
+    """A rule's alert being raised or cleared."""
+
+    alert_id: str = Field(alias="alertId")
+    rule_id: str = Field(alias="ruleId")
+    severity: Severity
+    state: Literal["raised", "cleared"]
+    message: str
+    reading: dict[str, Any] | None = None
+
+
+class Health(_Envelope):
+    """A component's or device's health snapshot."""
+
+    metrics: dict[str, Any]
+
+
+class Anomaly(_Envelope):
+    """An anomaly score for one sensor window."""
+
+    model: str
+    model_version: str = Field(alias="modelVersion")
+    score: float
+    threshold: float
+    is_anomaly: bool = Field(alias="isAnomaly")
+    window_start: float = Field(alias="windowStart")
+    window_end: float = Field(alias="windowEnd")
+    inference_ms: float = Field(alias="inferenceMs")
+
+
+class Inspection(_Envelope):
+    """One part's inspection decision."""
+
+    part_id: str = Field(alias="partId")
+    probability: float = Field(ge=0.0, le=1.0)
+    decision: Literal["accept", "reject", "review"]
+    model: str
+    model_version: str = Field(alias="modelVersion")
+    latency_ms: float = Field(alias="latencyMs")
+
+
+class ActuatorChange(_Envelope):
+    """An actuator turned on or off, and why."""
+
+    actuator: str
+    on: bool
+    reason: str
+
+
+_MODELS: dict[str, type[_Envelope]] = {
+    READING_V1: Reading,
+    ALERT_V1: Alert,
+    HEALTH_V1: Health,
+    ANOMALY_V1: Anomaly,
+    INSPECTION_V1: Inspection,
+    ACTUATOR_V1: ActuatorChange,
+}
+
+
+def parse_message(raw: Any) -> _Envelope:
+    """Validate a decoded JSON message against the schema it names.
+
+    Raises:
+        MessageError: not an object, an unknown ``schema``, or a field of the wrong type; the
+            message names the schema and the field.
+    """
+    if not isinstance(raw, dict):
+        raise MessageError(f"expected a JSON object, got {type(raw).__name__}")
+    schema = raw.get("schema")
+    model = _MODELS.get(schema) if isinstance(schema, str) else None
+    if model is None:
+        raise MessageError(f"unknown schema {schema!r}; expected one of {sorted(_MODELS)}")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "<message>"
+        raise MessageError(f"{schema}: field {where!r}: {first['msg']}") from err
+
+
+def reading_message(
+    source: str,
+    seq: int,
+    ts: float,
+    kind: str,
+    values: dict[str, float | None],
+    units: dict[str, str],
+    quality: Quality = "good",
+    **extra: Any,
+) -> dict[str, Any]:
+    """Build a reading message (see :class:`Reading`)."""
+    return {
+        "schema": READING_V1,
+        "source": source,
+        "seq": seq,
+        "ts": ts,
+        "kind": kind,
+        "values": values,
+        "units": units,
+        "quality": quality,
+        **extra,
+    }
+
+
+def alert_message(
+    source: str,
+    seq: int,
+    ts: float,
+    alert_id: str,
+    rule_id: str,
+    severity: Severity,
+    state: Literal["raised", "cleared"],
+    message: str,
+    reading: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Build an alert message (see :class:`Alert`)."""
+    return {
+        "schema": ALERT_V1,
+        "source": source,
+        "seq": seq,
+        "ts": ts,
+        "alertId": alert_id,
+        "ruleId": rule_id,
+        "severity": severity,
+        "state": state,
+        "message": message,
+        "reading": reading,
+    }
+
+
+def health_message(source: str, seq: int, ts: float, metrics: dict[str, Any]) -> dict[str, Any]:
+    """Build a health message (see :class:`Health`)."""
+    return {"schema": HEALTH_V1, "source": source, "seq": seq, "ts": ts, "metrics": metrics}
+
+
+def anomaly_message(
+    source: str,
+    seq: int,
+    ts: float,
+    *,
+    model: str,
+    model_version: str,
+    score: float,
+    threshold: float,
+    window_start: float,
+    window_end: float,
+    inference_ms: float,
+) -> dict[str, Any]:
+    """Build an anomaly message (see :class:`Anomaly`)."""
+    return {
+        "schema": ANOMALY_V1,
+        "source": source,
+        "seq": seq,
+        "ts": ts,
+        "model": model,
+        "modelVersion": model_version,
+        "score": score,
+        "threshold": threshold,
+        "isAnomaly": score >= threshold,
+        "windowStart": window_start,
+        "windowEnd": window_end,
+        "inferenceMs": inference_ms,
+    }
+
+
+def inspection_message(
+    source: str,
+    seq: int,
+    ts: float,
+    *,
+    part_id: str,
+    probability: float,
+    decision: Literal["accept", "reject", "review"],
+    model: str,
+    model_version: str,
+    latency_ms: float,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Build an inspection decision message (see :class:`Inspection`)."""
+    return {
+        "schema": INSPECTION_V1,
+        "source": source,
+        "seq": seq,
+        "ts": ts,
+        "partId": part_id,
+        "probability": probability,
+        "decision": decision,
+        "model": model,
+        "modelVersion": model_version,
+        "latencyMs": latency_ms,
+        **extra,
+    }
+
+
+def actuator_message(
+    source: str, seq: int, ts: float, actuator: str, on: bool, reason: str
+) -> dict[str, Any]:
+    """Build an actuator state change message (see :class:`ActuatorChange`)."""
+    return {
+        "schema": ACTUATOR_V1,
+        "source": source,
+        "seq": seq,
+        "ts": ts,
+        "actuator": actuator,
+        "on": on,
+        "reason": reason,
+    }

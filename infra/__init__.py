@@ -1,0 +1,1 @@
+"""The CDK app: the cloud side of the bundle."""

@@ -1,0 +1,1 @@
+"""localcore: a stand-in for the Greengrass nucleus that speaks the real IPC wire protocol."""

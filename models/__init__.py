@@ -1,0 +1,1 @@
+"""Model building and the shipped TFLite models."""
