@@ -19,6 +19,8 @@ from awsiot.greengrasscoreipc.model import (
     QOS,
     BinaryMessage,
     ConfigurationUpdateEvents,
+    ConnectionStatus,
+    IoTCoreConnectionStatusEvent,
     IoTCoreMessage,
     JsonMessage,
     PublishMessage,
@@ -103,11 +105,14 @@ class ComponentIpc:
             topic=topic, publish_message=PublishMessage(binary_message=BinaryMessage(message=payload))
         )
 
-    def subscribe_json(self, topic: str, handler: JsonHandler) -> Closeable:
+    def subscribe_json(
+        self, topic: str, handler: JsonHandler, on_undecodable: Callable[[Exception], None] | None = None
+    ) -> Closeable:
         """Call ``handler(payload)`` for every message on ``topic`` (JSON or binary JSON).
 
-        A payload that cannot be decoded is logged and skipped; a handler's exception is logged
-        and does not end the subscription.
+        A payload that cannot be decoded is logged and skipped (and passed to ``on_undecodable``,
+        for components that count such messages); a handler's exception is logged and does not
+        end the subscription.
         """
 
         def on_event(event: SubscriptionResponseMessage) -> None:
@@ -115,6 +120,8 @@ class ComponentIpc:
                 payload = decode_subscription_message(event)
             except ValueError as err:
                 log.warning(kv(event="undecodable_message", topic=topic, error=err))
+                if on_undecodable is not None:
+                    on_undecodable(err)
                 return
             try:
                 handler(payload)
@@ -134,6 +141,24 @@ class ComponentIpc:
         self.client.publish_to_iot_core(
             topic_name=topic, qos=QOS.AT_LEAST_ONCE if qos else QOS.AT_MOST_ONCE, payload=payload
         )
+
+    def subscribe_iot_connection_status(self, handler: Callable[[bool], None]) -> Closeable:
+        """Call ``handler(connected)`` on every change of the nucleus' IoT Core connection."""
+
+        def on_event(event: IoTCoreConnectionStatusEvent) -> None:
+            status = event.connection_status_event.status if event.connection_status_event else None
+            if status is None:
+                return
+            try:
+                handler(status == ConnectionStatus.CONNECTED)
+            except Exception:
+                log.exception(kv(event="handler_failed", stream="iot_connection_status"))
+
+        _, operation = self.client.subscribe_to_iot_core_connection_status(
+            on_stream_event=on_event,
+            on_stream_error=lambda err: _log_stream_error("iot_connection_status", err),
+        )
+        return operation
 
     def subscribe_iot(self, topic: str, handler: Callable[[str, bytes], None]) -> Closeable:
         """Call ``handler(topic, payload)`` for every IoT Core message matching ``topic``."""
