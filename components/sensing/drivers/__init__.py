@@ -1,0 +1,1 @@
+"""Sensor drivers behind one small interface (:class:`components.sensing.drivers.base.SensorDriver`)."""
