@@ -226,6 +226,19 @@ _STREAMS = (
 )
 
 
+class _KindPlan:
+    """One anomaly kind's settings, precomputed for the per-sample hot path."""
+
+    __slots__ = ("block_len", "key", "min_samples", "p_block", "span")
+
+    def __init__(self, cfg: AnomalySettings, key: int) -> None:
+        self.key = key
+        self.block_len = cfg.max_samples
+        self.p_block = cfg.rate * cfg.max_samples
+        self.min_samples = cfg.min_samples
+        self.span = cfg.max_samples - cfg.min_samples + 1
+
+
 class Dht22Simulator:
     """The pure signal model; see the module docstring.
 
@@ -244,28 +257,54 @@ class Dht22Simulator:
         self.period_s = float(period_s)
         self.start_ts = float(start_ts)
         seed = self.settings.seed
-        self._keys = {name: _mix(_mix(seed) ^ _mix(index + 1)) for index, name in enumerate(_STREAMS)}
+        keys = {name: _mix(_mix(seed) ^ _mix(index + 1)) for index, name in enumerate(_STREAMS)}
+        self._k_noise_t = keys["noise_t"]
+        self._k_noise_h = keys["noise_h"]
+        self._k_weather_t = keys["weather_t"]
+        self._k_weather_h = keys["weather_h"]
+        self._k_error = keys["read_error"]
+        self._k_error_kind = keys["read_error_kind"]
+        self._plans: dict[AnomalyKind, _KindPlan | None] = {
+            kind: _KindPlan(getattr(self.settings, kind), keys[f"event_{kind}"])
+            if getattr(self.settings, kind).rate > 0.0
+            else None
+            for kind in ANOMALY_KINDS
+        }
         self._peak_s = self.settings.peak_hour_utc * 3600.0
+        # Consecutive samples share wander knots and event blocks: remember the last few so a
+        # sequential read costs a handful of hashes, not dozens. Pure caches of pure functions.
+        self._knot_cache: dict[tuple[int, int], float] = {}
+        self._block_cache: dict[tuple[AnomalyKind, int], _Event | None] = {}
 
     # -- randomness ------------------------------------------------------------------------------
-    def _uniform(self, stream: str, index: int, salt: int = 0) -> float:
-        """A uniform in [0, 1) that depends only on (seed, stream, index, salt)."""
-        return _mix(self._keys[stream] ^ ((index * _GOLDEN + salt) & _MASK)) * _INV_2_64
+    @staticmethod
+    def _uniform(key: int, index: int, salt: int = 0) -> float:
+        """A uniform in [0, 1) that depends only on (key, index, salt)."""
+        return _mix(key ^ ((index * _GOLDEN + salt) & _MASK)) * _INV_2_64
 
-    def _gauss(self, stream: str, index: int) -> float:
+    def _gauss(self, key: int, index: int) -> float:
         # Box-Muller over two counter-based uniforms; 1 - u keeps the log argument in (0, 1].
-        u1 = 1.0 - self._uniform(stream, index, 1)
-        u2 = self._uniform(stream, index, 2)
+        u1 = 1.0 - self._uniform(key, index, 1)
+        u2 = self._uniform(key, index, 2)
         return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
 
-    def _wander(self, stream: str, t: float) -> float:
-        """Smooth unit-variance-ish random wander: gaussian knots every weather_period_s, eased between."""
+    def _knot(self, key: int, knot: int) -> float:
+        cache_key = (key, knot)
+        value = self._knot_cache.get(cache_key)
+        if value is None:
+            if len(self._knot_cache) > 64:
+                self._knot_cache.clear()
+            value = self._knot_cache[cache_key] = self._gauss(key, knot)
+        return value
+
+    def _wander(self, key: int, t: float) -> float:
+        """Smooth random wander of unit scale: gaussian knots every weather_period_s, eased between."""
         x = t / self.settings.weather_period_s
         knot = math.floor(x)
         frac = x - knot
         ease = frac * frac * (3.0 - 2.0 * frac)
-        a = self._gauss(stream, knot)
-        b = self._gauss(stream, knot + 1)
+        a = self._knot(key, knot)
+        b = self._knot(key, knot + 1)
         return a + (b - a) * ease
 
     # -- the signal --------------------------------------------------------------------------------
@@ -282,13 +321,13 @@ class Dht22Simulator:
         temperature = (
             s.temperature_mean
             + s.temperature_daily_amplitude * cycle
-            + s.temperature_weather * self._wander("weather_t", ts)
+            + s.temperature_weather * self._wander(self._k_weather_t, ts)
             + s.temperature_drift_per_day * days
         )
         humidity = (
             s.humidity_mean
             - s.humidity_daily_amplitude * cycle
-            + s.humidity_weather * self._wander("weather_h", ts)
+            + s.humidity_weather * self._wander(self._k_weather_h, ts)
             + s.humidity_drift_per_day * days
         )
         return temperature, humidity
@@ -299,9 +338,30 @@ class Dht22Simulator:
         return (
             base_t,
             base_h,
-            base_t + s.temperature_noise * self._gauss("noise_t", seq),
-            base_h + s.humidity_noise * self._gauss("noise_h", seq),
+            base_t + s.temperature_noise * self._gauss(self._k_noise_t, seq),
+            base_h + s.humidity_noise * self._gauss(self._k_noise_h, seq),
         )
+
+    def _block_event(self, kind: AnomalyKind, plan: _KindPlan, block: int) -> _Event | None:
+        cache_key = (kind, block)
+        if cache_key in self._block_cache:
+            return self._block_cache[cache_key]
+        event: _Event | None = None
+        key = plan.key
+        if self._uniform(key, block, 0) < plan.p_block:
+            u = self._uniform
+            event = _Event(
+                block * plan.block_len + int(u(key, block, 1) * plan.block_len),
+                plan.min_samples + int(u(key, block, 2) * plan.span),
+                u(key, block, 3),
+                u(key, block, 4),
+                u(key, block, 5),
+                u(key, block, 6),
+            )
+        if len(self._block_cache) > 64:
+            self._block_cache.clear()
+        self._block_cache[cache_key] = event
+        return event
 
     def _event_covering(self, kind: AnomalyKind, seq: int) -> _Event | None:
         """The event of ``kind`` covering sample ``seq``, if any.
@@ -311,28 +371,16 @@ class Dht22Simulator:
         block or the one before. Probability ``rate * max_samples`` per block keeps the
         expected number of events at ``rate`` per sample.
         """
-        cfg: AnomalySettings = getattr(self.settings, kind)
-        if cfg.rate <= 0.0:
+        plan = self._plans[kind]
+        if plan is None:
             return None
-        block_len = cfg.max_samples
-        stream = f"event_{kind}"
-        p_block = cfg.rate * block_len
-        block = seq // block_len
+        block = seq // plan.block_len
         for b in (block, block - 1):
-            if b < 0 or self._uniform(stream, b, 0) >= p_block:
+            if b < 0:
                 continue
-            start = b * block_len + int(self._uniform(stream, b, 1) * block_len)
-            span = cfg.max_samples - cfg.min_samples + 1
-            length = cfg.min_samples + int(self._uniform(stream, b, 2) * span)
-            if start <= seq < start + length:
-                return _Event(
-                    start,
-                    length,
-                    self._uniform(stream, b, 3),
-                    self._uniform(stream, b, 4),
-                    self._uniform(stream, b, 5),
-                    self._uniform(stream, b, 6),
-                )
+            event = self._block_event(kind, plan, b)
+            if event is not None and event.start <= seq < event.start + event.length:
+                return event
         return None
 
     @staticmethod
@@ -372,9 +420,9 @@ class Dht22Simulator:
         if (
             read_error is None
             and s.read_error_rate > 0.0
-            and self._uniform("read_error", seq) < s.read_error_rate
+            and self._uniform(self._k_error, seq) < s.read_error_rate
         ):
-            pick = self._uniform("read_error_kind", seq)
+            pick = self._uniform(self._k_error_kind, seq)
             read_error = next(message for bound, message in _READ_ERROR_MIX if pick < bound)
 
         if read_error is not None:
