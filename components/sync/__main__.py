@@ -1,0 +1,103 @@
+"""Entry point: ``python -m components.sync`` (the recipe's Run step).
+
+Connects IPC, opens the store (moving a corrupt or locked file aside), creates the boto3 S3
+client with the default credential chain (the token-exchange endpoint under Greengrass and
+localcore; ``AWS_ENDPOINT_URL`` points it at the embedded cloud locally), subscribes to the
+telemetry topics and the IoT Core connection status, and runs until SIGTERM.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+import boto3
+
+from bundlespec import load_spec
+from components.common import topics
+from components.common.ipc import Closeable, ComponentIpc
+from components.common.live_config import LiveConfig, validate_config
+from components.common.logs import kv
+from components.common.service import run_service
+from components.sync.config import SyncConfig
+from components.sync.service import SyncService, store_path
+from components.sync.sinks import IpcMessageSink, S3ObjectSink
+from components.sync.store.sqlite import open_store
+from components.sync.uploader import UploadTargets
+
+log = logging.getLogger("sync")
+
+
+def _bucket_resolver(sts: Any, region: str) -> Any:
+    """The bundle's bucket for the account the credentials belong to (asked once, when online)."""
+
+    def resolve() -> str:
+        account = sts.get_caller_identity()["Account"]
+        return load_spec().bucket_name(account=str(account), region=region)
+
+    return resolve
+
+
+def build_and_run(ipc: ComponentIpc, stop: threading.Event) -> None:
+    """Build the component from its configuration and run it until ``stop`` is set."""
+    config = validate_config(SyncConfig, ipc.get_config())
+    spec = load_spec()
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or spec.region
+    s3 = boto3.client("s3", region_name=region)
+    bucket: Any = config.bucket or _bucket_resolver(boto3.client("sts", region_name=region), region)
+    store, incident = open_store(store_path(config))
+    if incident:
+        log.error(kv(event="store_replaced", detail=incident))
+    targets = UploadTargets(
+        thing=ipc.thing_name,
+        batch_key_prefix=spec.data.batch_key_prefix,
+        image_key_prefix=spec.data.image_key_prefix,
+        alerts_topic_template=spec.iot.alerts_topic,
+    )
+    service = SyncService(
+        config,
+        store,
+        S3ObjectSink(s3, bucket),
+        IpcMessageSink(ipc),
+        targets,
+        publisher=ipc,
+        store_incident=incident,
+    )
+    subscriptions: list[Closeable] = []
+    live = LiveConfig(ipc, SyncConfig, topics.SHADOW_SYNC, apply=service.apply)
+    try:
+        service.start()
+        for topic, stream in topics.TELEMETRY_TOPICS.items():
+            subscriptions.append(
+                ipc.subscribe_json(
+                    topic, service.message_handler(stream), on_undecodable=service.undecodable_handler(stream)
+                )
+            )
+        try:
+            subscriptions.append(ipc.subscribe_iot_connection_status(service.link.mqtt_status))
+        except Exception as err:  # an older nucleus: upload failures alone then tell the link state
+            log.warning(kv(event="connection_status_unavailable", error=repr(err)))
+        live.start()
+        ipc.report_running()
+        log.info(kv(event="started", store=store_path(config), thing=ipc.thing_name))
+        stop.wait()
+    finally:
+        for subscription in subscriptions:
+            try:
+                subscription.close()
+            except Exception as err:
+                log.debug(kv(event="close_failed", error=repr(err)))
+        live.stop()
+        service.stop()
+        store.close()
+
+
+def main() -> int:
+    """Run the sync component; returns the process exit code."""
+    return run_service("sync", build_and_run)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

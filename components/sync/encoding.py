@@ -1,0 +1,391 @@
+"""Batch encoding for S3: delta-encoded integer columns, then zstd (or gzip).
+
+A batch holds the records of one stream from one source, oldest first. Readings are stored as
+columns: ``ts`` and ``seq`` as second-order deltas (steady sampling becomes a run of zeros), each
+value field as first-order deltas of integers at the finest decimal resolution its values need
+(``21.4`` at 0.1 resolution is ``214``), and the text fields (kind, units, quality, extra keys)
+as dictionary indexes. Integer columns are zig-zag coded, cut to the bytes their largest value
+needs and byte-shuffled, so the compressor sees long runs. Every value is reproduced exactly: a
+column whose values need more than nine decimals, or are not finite, is stored as raw float64.
+Other streams (and readings that do not fit the column layout) are stored as JSON lines.
+
+Layout before compression::
+
+    b"EBB1" | u32 header length | header (JSON) | for each column: u32 length | column bytes
+
+The header names the stream, source, record count, layout and how each column is coded.
+:func:`decode_batch` is the reader; it detects zstd or gzip from the blob's first bytes.
+
+Example:
+    >>> from components.common.messages import reading_message
+    >>> records = [reading_message("t1", i, 100 + i / 10, "dht22", {"temperature": 21.5}, {"temperature": "C"})
+    ...            for i in range(3)]
+    >>> decode_batch(encode_batch("readings", records)) == records
+    True
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import math
+import struct
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import zstandard
+
+from components.common.messages import READING_V1
+from components.sync.exceptions import EncodingError
+
+MAGIC = b"EBB1"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_LEVEL = 9
+MAX_DECIMALS = 9
+# Integers above this cannot all be represented by float64, so scaled columns stay below it.
+_EXACT_INT_LIMIT = 2**53
+_READING_KEYS = ("schema", "source", "seq", "ts", "kind", "values", "units", "quality")
+_ABSENT, _NULL, _PRESENT = 0, 1, 2
+
+Message = dict[str, Any]
+
+
+def file_extension(compression: str) -> str:
+    """The object-key suffix for a batch compressed with ``compression``."""
+    return "ebb.zst" if compression == "zstd" else "ebb.gz"
+
+
+# --- integer and float columns -------------------------------------------------------------------
+def _zigzag(values: np.ndarray) -> np.ndarray:
+    signed = values.astype(np.int64)
+    return ((signed << 1) ^ (signed >> 63)).astype(np.uint64)
+
+
+def _unzigzag(values: np.ndarray) -> np.ndarray:
+    unsigned = values.astype(np.uint64)
+    return ((unsigned >> np.uint64(1)).astype(np.int64)) ^ -((unsigned & np.uint64(1)).astype(np.int64))
+
+
+def _shuffle(values: np.ndarray, width: int) -> bytes:
+    """Little-endian bytes of each value, low ``width`` bytes only, grouped by byte position."""
+    as_bytes = values.astype("<u8").view(np.uint8).reshape(-1, 8)[:, :width]
+    return np.ascontiguousarray(as_bytes.T).tobytes()
+
+
+def _unshuffle(blob: bytes, width: int, count: int) -> np.ndarray:
+    if len(blob) != width * count:
+        raise EncodingError(f"column holds {len(blob)} bytes, expected {width * count}")
+    planes = np.frombuffer(blob, dtype=np.uint8).reshape(width, count)
+    full = np.zeros((count, 8), dtype=np.uint8)
+    full[:, :width] = planes.T
+    return full.reshape(-1).view("<u8").astype(np.uint64)
+
+
+def _encode_ints(values: np.ndarray, order: int) -> tuple[dict[str, Any], bytes]:
+    deltas = values.astype(np.int64)
+    for _ in range(order):
+        deltas = np.diff(deltas, prepend=np.int64(0))
+    coded = _zigzag(deltas)
+    top = int(coded.max()) if coded.size else 0
+    width = max(1, (top.bit_length() + 7) // 8)
+    return {"order": order, "width": width}, _shuffle(coded, width)
+
+
+def _decode_ints(meta: dict[str, Any], blob: bytes, count: int) -> np.ndarray:
+    values = _unzigzag(_unshuffle(blob, int(meta["width"]), count))
+    for _ in range(int(meta["order"])):
+        values = np.cumsum(values, dtype=np.int64)
+    return values
+
+
+def _decimals_needed(values: np.ndarray) -> int | None:
+    """The fewest decimals that reproduce every value exactly, or None (raw float64 needed)."""
+    if values.size == 0:
+        return 0
+    if not np.isfinite(values).all():
+        return None
+    for decimals in range(MAX_DECIMALS + 1):
+        scale = 10.0**decimals
+        scaled = np.rint(values * scale)
+        if np.abs(scaled).max() >= _EXACT_INT_LIMIT:
+            return None
+        # Division by a power of ten is correctly rounded, so the reader's n / 10**d is this value.
+        if np.array_equal(scaled / scale, values):
+            return decimals
+    return None
+
+
+def _encode_floats(values: list[float], order: int) -> tuple[dict[str, Any], bytes]:
+    array = np.asarray(values, dtype=np.float64)
+    decimals = _decimals_needed(array)
+    if decimals is None:
+        return {"raw": True}, _shuffle(array.view(np.uint64), 8)
+    meta, blob = _encode_ints(np.rint(array * 10.0**decimals).astype(np.int64), order)
+    return {**meta, "decimals": decimals}, blob
+
+
+def _decode_floats(meta: dict[str, Any], blob: bytes, count: int) -> list[float]:
+    if meta.get("raw"):
+        return [float(v) for v in _unshuffle(blob, 8, count).view(np.float64)]
+    scale = 10.0 ** int(meta["decimals"])
+    ints = _decode_ints(meta, blob, count)
+    return [float(v) for v in ints.astype(np.float64) / scale]
+
+
+def _encode_dictionary(items: Sequence[str]) -> tuple[dict[str, Any], bytes]:
+    """Distinct strings in the header, one index per record in the column."""
+    distinct: dict[str, int] = {}
+    indexes = [distinct.setdefault(item, len(distinct)) for item in items]
+    meta, blob = _encode_ints(np.asarray(indexes, dtype=np.int64), 1)
+    return {**meta, "values": list(distinct)}, blob
+
+
+def _decode_dictionary(meta: dict[str, Any], blob: bytes, count: int) -> list[str]:
+    table = meta["values"]
+    try:
+        return [table[int(i)] for i in _decode_ints(meta, blob, count)]
+    except IndexError as err:
+        raise EncodingError("dictionary column refers past its table") from err
+
+
+# --- layouts -----------------------------------------------------------------------------------------
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=True)
+
+
+def _plain_number(value: Any) -> bool:
+    """An int or float that float64 holds exactly (bools are not numbers here)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return not isinstance(value, int) or float(value) == value
+
+
+def _columnar(records: Sequence[Message]) -> bool:
+    """Whether every record is a reading of one source that the column layout reproduces exactly."""
+    source = records[0].get("source")
+    for record in records:
+        if record.get("schema") != READING_V1 or record.get("source") != source:
+            return False
+        if not isinstance(record.get("seq"), int) or isinstance(record.get("seq"), bool):
+            return False
+        if not isinstance(record.get("values"), dict) or not isinstance(record.get("units"), dict):
+            return False
+        if not all(k in record for k in _READING_KEYS):
+            return False
+        if not _plain_number(record.get("ts")):
+            return False
+        if not all(v is None or _plain_number(v) for v in record["values"].values()):
+            return False
+        if not isinstance(record.get("kind"), str) or not isinstance(record.get("quality"), str):
+            return False
+    return True
+
+
+def _encode_columns(records: Sequence[Message]) -> tuple[dict[str, Any], list[bytes]]:
+    specs: list[dict[str, Any]] = []
+    columns: list[bytes] = []
+
+    def add(name: str, coded: tuple[dict[str, Any], bytes]) -> None:
+        specs.append({"name": name, **coded[0]})
+        columns.append(coded[1])
+
+    add("ts", _encode_floats([float(r["ts"]) for r in records], order=2))
+    add("seq", _encode_ints(np.asarray([r["seq"] for r in records], dtype=np.int64), order=2))
+    add("kind", _encode_dictionary([r["kind"] for r in records]))
+    add("quality", _encode_dictionary([r["quality"] for r in records]))
+    add("units", _encode_dictionary([_canonical(r["units"]) for r in records]))
+    extras = [{k: v for k, v in r.items() if k not in _READING_KEYS} for r in records]
+    add("extra", _encode_dictionary([_canonical(e) for e in extras]))
+    fields = sorted({name for r in records for name in r["values"]})
+    for name in fields:
+        presence = bytearray()
+        present: list[float] = []
+        for record in records:
+            values = record["values"]
+            if name not in values:
+                presence.append(_ABSENT)
+            elif values[name] is None:
+                presence.append(_NULL)
+            else:
+                presence.append(_PRESENT)
+                present.append(float(values[name]))
+        add(f"has:{name}", ({"presence": True}, bytes(presence)))
+        add(f"value:{name}", _encode_floats(present, order=1))
+    header = {"layout": "columns", "source": records[0]["source"], "fields": fields, "columns": specs}
+    return header, columns
+
+
+def _decode_columns(header: dict[str, Any], columns: list[bytes], count: int) -> list[Message]:
+    specs = header["columns"]
+    if len(specs) != len(columns):
+        raise EncodingError(f"header lists {len(specs)} columns, blob holds {len(columns)}")
+    by_name = {spec["name"]: (spec, blob) for spec, blob in zip(specs, columns, strict=True)}
+
+    def column(name: str) -> tuple[dict[str, Any], bytes]:
+        try:
+            return by_name[name]
+        except KeyError:
+            raise EncodingError(f"column {name!r} is missing") from None
+
+    ts = _decode_floats(*column("ts"), count)
+    seq = [int(v) for v in _decode_ints(*column("seq"), count)]
+    kind = _decode_dictionary(*column("kind"), count)
+    quality = _decode_dictionary(*column("quality"), count)
+    units = _decode_dictionary(*column("units"), count)
+    extra = _decode_dictionary(*column("extra"), count)
+    values: list[dict[str, float | None]] = [{} for _ in range(count)]
+    for name in header["fields"]:
+        presence = column(f"has:{name}")[1]
+        if len(presence) != count:
+            raise EncodingError(f"presence column of {name!r} has {len(presence)} entries, expected {count}")
+        present_count = presence.count(_PRESENT)
+        numbers = iter(_decode_floats(*column(f"value:{name}"), present_count))
+        for index, code in enumerate(presence):
+            if code == _PRESENT:
+                values[index][name] = next(numbers)
+            elif code == _NULL:
+                values[index][name] = None
+    units_cache: dict[str, Any] = {}
+    records: list[Message] = []
+    for i in range(count):
+        record: Message = {
+            "schema": READING_V1,
+            "source": header["source"],
+            "seq": seq[i],
+            "ts": ts[i],
+            "kind": kind[i],
+            "values": values[i],
+            "units": dict(units_cache.setdefault(units[i], json.loads(units[i]))),
+            "quality": quality[i],
+        }
+        if extra[i] != "{}":
+            record.update(json.loads(extra[i]))
+        records.append(record)
+    return records
+
+
+# --- the container ------------------------------------------------------------------------------------
+def encode_batch(
+    stream: str,
+    records: Sequence[Message],
+    compression: str = "zstd",
+    resolution: dict[str, float] | None = None,
+) -> bytes:
+    """Encode one batch (records of one stream, oldest first) and compress it.
+
+    Args:
+        stream: the stream's name, kept in the header.
+        records: the messages as received (JSON-compatible dicts).
+        compression: ``zstd`` (default) or ``gzip``.
+        resolution: per-field grid (e.g. ``{"temperature": 0.1}``) reading values are rounded to
+            first; fields not named are stored exactly.
+
+    The output depends only on the arguments, so re-encoding the same records after a crash
+    yields the same bytes (gzip's timestamp is fixed at 0).
+
+    Raises:
+        EncodingError: an empty batch or an unknown compression.
+    """
+    if not records:
+        raise EncodingError("a batch needs at least one record")
+    if compression not in ("zstd", "gzip"):
+        raise EncodingError(f"unknown compression {compression!r}; expected 'zstd' or 'gzip'")
+    if resolution:
+        records = [quantize(record, resolution) for record in records]
+    header: dict[str, Any]
+    if _columnar(records):
+        header, columns = _encode_columns(records)
+    else:
+        lines = "\n".join(_canonical(record) for record in records).encode()
+        header, columns = {"layout": "jsonl"}, [lines]
+    header.update({"v": 1, "stream": stream, "count": len(records)})
+    raw = io.BytesIO()
+    raw.write(MAGIC)
+    head = _canonical(header).encode()
+    raw.write(struct.pack("<I", len(head)))
+    raw.write(head)
+    for blob in columns:
+        raw.write(struct.pack("<I", len(blob)))
+        raw.write(blob)
+    if compression == "zstd":
+        return zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(raw.getvalue())
+    return gzip.compress(raw.getvalue(), compresslevel=6, mtime=0)
+
+
+def quantize(record: Message, resolution: dict[str, float]) -> Message:
+    """The record with each named reading value rounded to its resolution (a copy)."""
+    values = record.get("values")
+    if not isinstance(values, dict):
+        return record
+    rounded = dict(values)
+    for name, step in resolution.items():
+        value = rounded.get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            # The second round drops the float noise of n * step (0.30000000000000004 -> 0.3).
+            rounded[name] = round(round(value / step) * step, 12)
+    return {**record, "values": rounded}
+
+
+def decompress(blob: bytes) -> bytes:
+    """Undo zstd or gzip, detected from the first bytes."""
+    try:
+        if blob.startswith(ZSTD_MAGIC):
+            return zstandard.ZstdDecompressor().decompress(blob, max_output_size=1 << 31)
+        if blob.startswith(GZIP_MAGIC):
+            return gzip.decompress(blob)
+    except (zstandard.ZstdError, OSError, EOFError) as err:
+        raise EncodingError(f"batch does not decompress: {err}") from err
+    raise EncodingError("not a batch: expected zstd or gzip data")
+
+
+def read_header(raw: bytes) -> tuple[dict[str, Any], list[bytes]]:
+    """Split an uncompressed batch into its header and columns."""
+    if not raw.startswith(MAGIC):
+        raise EncodingError(f"not a batch: expected magic {MAGIC!r}, got {raw[:4]!r}")
+    try:
+        (head_len,) = struct.unpack_from("<I", raw, 4)
+        offset = 8 + head_len
+        header = json.loads(raw[8:offset])
+        columns: list[bytes] = []
+        while offset < len(raw):
+            (length,) = struct.unpack_from("<I", raw, offset)
+            offset += 4
+            if offset + length > len(raw):
+                raise EncodingError("batch is truncated")
+            columns.append(raw[offset : offset + length])
+            offset += length
+    except (struct.error, ValueError) as err:
+        raise EncodingError(f"batch framing is broken: {err}") from err
+    if not isinstance(header, dict) or header.get("v") != 1:
+        raise EncodingError("unsupported batch header version; expected v=1")
+    return header, columns
+
+
+def decode_batch(blob: bytes) -> list[Message]:
+    """Decode a batch object (as stored in S3) back into its messages, oldest first.
+
+    The reader for every object the sync component writes under ``batchKeyPrefix``::
+
+        s3 = boto3.client("s3")
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        for message in decode_batch(body):
+            ...
+
+    Raises:
+        EncodingError: the blob is not a batch, or it is damaged.
+    """
+    header, columns = read_header(decompress(blob))
+    count = int(header.get("count", 0))
+    if header.get("layout") == "jsonl":
+        if len(columns) != 1:
+            raise EncodingError("a JSON-lines batch holds exactly one column")
+        lines = columns[0].decode().split("\n") if count else []
+        if len(lines) != count:
+            raise EncodingError(f"batch says {count} records, holds {len(lines)}")
+        return [json.loads(line) for line in lines]
+    if header.get("layout") == "columns":
+        return _decode_columns(header, columns, count)
+    raise EncodingError(f"unknown batch layout {header.get('layout')!r}")

@@ -1,0 +1,469 @@
+"""The offline store in SQLite (WAL, synchronous=FULL): a commit survives a crash or power loss.
+
+Group commit happens one level up (:mod:`components.sync.ingest`): many records per transaction
+is what makes a durable store fast (one fsync per commit instead of per record).
+
+A batch's membership is committed (``records.batch_id``) before its upload and its key is stored
+with it, so after a crash the same records are re-sent under the same key: a retried upload
+overwrites its object instead of creating a second one. Delivered records are purged; the highest
+delivered sequence per (stream, source) is kept so a late replay of a purged record is still
+recognised as a duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from components.common.logs import kv
+from components.sync.exceptions import StoreError, StoreUnusableError
+from components.sync.store.base import (
+    DELIVERED,
+    DUPLICATES,
+    EXPIRED,
+    LOW_DISK_DROPPED,
+    OVERWRITTEN,
+    REJECTED_FULL,
+    STORED,
+    AddResult,
+    Backlog,
+    KeyFunction,
+    NewRecord,
+    OfflineStore,
+    PlannedBatch,
+    StoredRecord,
+    StreamLimits,
+)
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    stream TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    ts REAL NOT NULL,
+    received REAL NOT NULL,
+    expires REAL,
+    size INTEGER NOT NULL,
+    payload BLOB NOT NULL,
+    batch_id INTEGER,
+    UNIQUE (source, stream, seq)
+);
+CREATE INDEX IF NOT EXISTS records_by_age ON records (stream, batch_id, id);
+CREATE INDEX IF NOT EXISTS records_by_seq ON records (stream, source, batch_id, seq);
+CREATE INDEX IF NOT EXISTS records_by_expiry ON records (expires) WHERE expires IS NOT NULL;
+CREATE TABLE IF NOT EXISTS batches (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    stream TEXT NOT NULL,
+    source TEXT NOT NULL,
+    first_seq INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS delivered (
+    stream TEXT NOT NULL,
+    source TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (stream, source)
+);
+CREATE TABLE IF NOT EXISTS counters (
+    stream TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value INTEGER NOT NULL,
+    PRIMARY KEY (stream, name)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+# How long to wait for another connection's lock before calling the file locked.
+BUSY_TIMEOUT_SECONDS = 2.0
+
+
+def _utc_day(ts: float) -> tuple[int, int, int]:
+    day = time.gmtime(ts)
+    return day.tm_year, day.tm_mon, day.tm_mday
+
+
+class SqliteStore(OfflineStore):
+    """:class:`OfflineStore` in one SQLite file.
+
+    Args:
+        path: the database file (created with its folder if missing).
+
+    Raises:
+        StoreUnusableError: the file is not a healthy SQLite database or another process holds
+            its lock; :func:`open_store` moves such a file aside and starts a new one.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as err:
+            raise StoreUnusableError(f"{self.path}: cannot open: {err}") from err
+        try:
+            self._prepare()
+        except sqlite3.Error as err:
+            self._db.close()
+            raise StoreUnusableError(f"{self.path}: {_describe(err)}") from err
+
+    def _prepare(self) -> None:
+        db = self._db
+        mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise sqlite3.OperationalError(f"journal_mode is {mode}, expected wal")
+        db.execute("PRAGMA synchronous=FULL")
+        check = db.execute("PRAGMA quick_check").fetchone()[0]
+        if check != "ok":
+            raise sqlite3.DatabaseError(f"integrity check failed: {check}")
+        # Taking the write lock now tells a locked file apart before any record is accepted.
+        db.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
+        self._bytes: dict[str, int] = {
+            stream: int(total)
+            for stream, total in db.execute("SELECT stream, SUM(size) FROM records GROUP BY stream")
+        }
+        self._delivered: dict[tuple[str, str], int] = {
+            (stream, source): int(seq) for stream, source, seq in db.execute("SELECT * FROM delivered")
+        }
+        self._counters: dict[str, dict[str, int]] = {}
+        for stream, name, value in db.execute("SELECT stream, name, value FROM counters"):
+            self._counters.setdefault(stream, {})[name] = int(value)
+
+    # -- writing -----------------------------------------------------------------------------------
+    def add(self, records: Sequence[NewRecord], limits: dict[str, StreamLimits]) -> AddResult:
+        """See :meth:`OfflineStore.add`."""
+        result = AddResult()
+        with self._lock, self._transaction():
+            for record in records:
+                self._add_one(record, limits.get(record.stream), result)
+            self._write_counters(result.counts)
+        return result
+
+    def _add_one(self, record: NewRecord, limits: StreamLimits | None, result: AddResult) -> None:
+        stream = record.stream
+        delivered = self._delivered.get((stream, record.source))
+        if delivered is not None and record.seq <= delivered:
+            result.bump(stream, DUPLICATES)
+            return
+        if limits is not None:
+            if not limits.accept:
+                result.bump(stream, LOW_DISK_DROPPED)
+                return
+            if self._bytes.get(stream, 0) + record.size > limits.max_bytes:
+                if not limits.overwrite_oldest or record.size > limits.max_bytes:
+                    result.bump(stream, REJECTED_FULL)
+                    return
+                freed = self._evict_oldest(
+                    stream, self._bytes.get(stream, 0) + record.size - limits.max_bytes
+                )
+                result.bump(stream, OVERWRITTEN, freed)
+                if self._bytes.get(stream, 0) + record.size > limits.max_bytes:
+                    # What is left is in planned batches, which are never rewritten.
+                    result.bump(stream, REJECTED_FULL)
+                    return
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO records (stream, priority, source, seq, ts, received, expires, size, payload)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                stream,
+                record.priority,
+                record.source,
+                record.seq,
+                record.ts,
+                record.received,
+                record.expires,
+                record.size,
+                record.payload,
+            ),
+        )
+        if cursor.rowcount == 1:
+            self._bytes[stream] = self._bytes.get(stream, 0) + record.size
+            result.bump(stream, STORED)
+        else:
+            result.bump(stream, DUPLICATES)
+
+    def _evict_oldest(self, stream: str, need: int) -> int:
+        """Delete the oldest unbatched records of ``stream`` until ``need`` bytes are free."""
+        victims: list[int] = []
+        freed = 0
+        rows = self._db.execute(
+            "SELECT id, size FROM records WHERE stream = ? AND batch_id IS NULL ORDER BY id", (stream,)
+        )
+        for record_id, size in rows:
+            if freed >= need:
+                break
+            victims.append(record_id)
+            freed += size
+        rows.close()
+        self._db.executemany("DELETE FROM records WHERE id = ?", [(v,) for v in victims])
+        self._bytes[stream] = self._bytes.get(stream, 0) - freed
+        return len(victims)
+
+    # -- batches -----------------------------------------------------------------------------------
+    def plan_batch(
+        self,
+        stream: str,
+        *,
+        max_records: int,
+        max_bytes: int,
+        min_age_seconds: float,
+        now: float,
+        key_for: KeyFunction,
+    ) -> PlannedBatch | None:
+        """See :meth:`OfflineStore.plan_batch`."""
+        with self._lock:
+            oldest = self._db.execute(
+                "SELECT source, received FROM records WHERE stream = ? AND batch_id IS NULL ORDER BY id LIMIT 1",
+                (stream,),
+            ).fetchone()
+            if oldest is None:
+                return None
+            source, oldest_received = oldest
+            rows = self._db.execute(
+                "SELECT seq, ts, size FROM records WHERE stream = ? AND source = ? AND batch_id IS NULL"
+                " ORDER BY seq LIMIT ?",
+                (stream, source, max_records),
+            ).fetchall()
+            first_day = _utc_day(rows[0][1])
+            taken = 0
+            total = 0
+            full = len(rows) >= max_records
+            for _seq, ts, size in rows:
+                if taken and (total + size > max_bytes or _utc_day(ts) != first_day):
+                    full = True
+                    break
+                taken += 1
+                total += size
+            if not full and now - oldest_received < min_age_seconds:
+                return None
+            first_seq, first_ts = rows[0][0], rows[0][1]
+            last_seq = rows[taken - 1][0]
+            key = key_for(stream, source, first_seq, last_seq, first_ts)
+            with self._transaction():
+                batch_id = self._db.execute(
+                    "INSERT INTO batches (stream, source, first_seq, last_seq, key, count, created)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (stream, source, first_seq, last_seq, key, taken, now),
+                ).lastrowid
+                self._db.execute(
+                    "UPDATE records SET batch_id = ? WHERE stream = ? AND source = ? AND batch_id IS NULL"
+                    " AND seq BETWEEN ? AND ?",
+                    (batch_id, stream, source, first_seq, last_seq),
+                )
+            assert batch_id is not None
+            return PlannedBatch(batch_id, stream, source, first_seq, last_seq, key, taken)
+
+    def open_batches(self) -> list[PlannedBatch]:
+        """See :meth:`OfflineStore.open_batches`."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, stream, source, first_seq, last_seq, key, count FROM batches ORDER BY id"
+            ).fetchall()
+        return [PlannedBatch(*row) for row in rows]
+
+    def batch_records(self, batch_id: int) -> list[StoredRecord]:
+        """See :meth:`OfflineStore.batch_records`."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, stream, source, seq, ts, received, payload FROM records WHERE batch_id = ?"
+                " ORDER BY seq",
+                (batch_id,),
+            ).fetchall()
+        return [StoredRecord(*row) for row in rows]
+
+    def complete_batch(self, batch_id: int) -> int:
+        """See :meth:`OfflineStore.complete_batch`."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT stream, source, last_seq FROM batches WHERE id = ?", (batch_id,)
+            ).fetchone()
+            if row is None:
+                raise StoreError(f"batch {batch_id} is not open")
+            stream, source, last_seq = row
+            with self._transaction():
+                size, count = self._db.execute(
+                    "SELECT COALESCE(SUM(size), 0), COUNT(*) FROM records WHERE batch_id = ?", (batch_id,)
+                ).fetchone()
+                self._db.execute("DELETE FROM records WHERE batch_id = ?", (batch_id,))
+                self._db.execute("DELETE FROM batches WHERE id = ?", (batch_id,))
+                self._mark_delivered(stream, source, last_seq)
+                self._write_counters({stream: {DELIVERED: count}})
+            self._bytes[stream] = self._bytes.get(stream, 0) - size
+            return int(count)
+
+    # -- one at a time -------------------------------------------------------------------------------
+    def next_records(self, stream: str, limit: int) -> list[StoredRecord]:
+        """See :meth:`OfflineStore.next_records`."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, stream, source, seq, ts, received, payload FROM records"
+                " WHERE stream = ? AND batch_id IS NULL ORDER BY id LIMIT ?",
+                (stream, limit),
+            ).fetchall()
+        return [StoredRecord(*row) for row in rows]
+
+    def delete_delivered(self, records: Sequence[StoredRecord]) -> None:
+        """See :meth:`OfflineStore.delete_delivered`."""
+        if not records:
+            return
+        with self._lock, self._transaction():
+            for record in records:
+                cursor = self._db.execute(
+                    "DELETE FROM records WHERE id = ? RETURNING size", (record.id,)
+                ).fetchone()
+                if cursor is not None:
+                    self._bytes[record.stream] = self._bytes.get(record.stream, 0) - int(cursor[0])
+                self._mark_delivered(record.stream, record.source, record.seq)
+                self._write_counters({record.stream: {DELIVERED: 1}})
+
+    def _mark_delivered(self, stream: str, source: str, seq: int) -> None:
+        if seq <= self._delivered.get((stream, source), -1):
+            return
+        self._db.execute(
+            "INSERT INTO delivered (stream, source, seq) VALUES (?, ?, ?)"
+            " ON CONFLICT (stream, source) DO UPDATE SET seq = excluded.seq",
+            (stream, source, seq),
+        )
+        self._delivered[(stream, source)] = seq
+
+    # -- housekeeping --------------------------------------------------------------------------------
+    def expire(self, now: float) -> dict[str, int]:
+        """See :meth:`OfflineStore.expire`."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT stream, COUNT(*), SUM(size) FROM records"
+                " WHERE expires IS NOT NULL AND expires <= ? AND batch_id IS NULL GROUP BY stream",
+                (now,),
+            ).fetchall()
+            if not rows:
+                return {}
+            with self._transaction():
+                self._db.execute(
+                    "DELETE FROM records WHERE expires IS NOT NULL AND expires <= ? AND batch_id IS NULL",
+                    (now,),
+                )
+                self._write_counters({stream: {EXPIRED: count} for stream, count, _ in rows})
+            for stream, _count, size in rows:
+                self._bytes[stream] = self._bytes.get(stream, 0) - int(size)
+        return {stream: int(count) for stream, count, _ in rows}
+
+    def backlog(self) -> dict[str, Backlog]:
+        """See :meth:`OfflineStore.backlog`."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT stream, COUNT(*), SUM(size), MIN(received) FROM records GROUP BY stream"
+            ).fetchall()
+        return {stream: Backlog(int(count), int(size), oldest) for stream, count, size, oldest in rows}
+
+    def counters(self) -> dict[str, dict[str, int]]:
+        """See :meth:`OfflineStore.counters`."""
+        with self._lock:
+            return {stream: dict(names) for stream, names in self._counters.items()}
+
+    def bump_counters(self, stream: str, counts: dict[str, int]) -> None:
+        """See :meth:`OfflineStore.bump_counters`."""
+        with self._lock, self._transaction():
+            self._write_counters({stream: counts})
+
+    def _write_counters(self, counts: dict[str, dict[str, int]]) -> None:
+        for stream, names in counts.items():
+            for name, value in names.items():
+                if not value:
+                    continue
+                self._db.execute(
+                    "INSERT INTO counters (stream, name, value) VALUES (?, ?, ?)"
+                    " ON CONFLICT (stream, name) DO UPDATE SET value = value + excluded.value",
+                    (stream, name, value),
+                )
+                per_stream = self._counters.setdefault(stream, {})
+                per_stream[name] = per_stream.get(name, 0) + value
+
+    def get_meta(self, key: str) -> str | None:
+        """See :meth:`OfflineStore.get_meta`."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """See :meth:`OfflineStore.set_meta`."""
+        with self._lock, self._transaction():
+            self._db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    def close(self) -> None:
+        """See :meth:`OfflineStore.close`."""
+        with self._lock:
+            self._db.close()
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error; nests by joining the outer transaction."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        self._outer = False
+
+    def __enter__(self) -> None:
+        self._outer = not self._db.in_transaction
+        if self._outer:
+            self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if not self._outer:
+            return
+        if exc_type is None:
+            self._db.execute("COMMIT")
+        else:
+            self._db.execute("ROLLBACK")
+
+
+def _describe(err: sqlite3.Error) -> str:
+    text = str(err)
+    if "locked" in text or "busy" in text:
+        return f"database is locked by another process ({text})"
+    return f"not a healthy SQLite database ({text})"
+
+
+def move_aside(path: Path, reason: str) -> Path:
+    """Rename a database file (and its WAL and shared-memory files) out of the way; returns the new name."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    target = path.with_name(f"{path.name}.unusable-{stamp}-{os.getpid()}")
+    for suffix in ("", "-wal", "-shm"):
+        source = Path(f"{path}{suffix}")
+        if source.exists():
+            source.rename(Path(f"{target}{suffix}"))
+    log.error(kv(event="store_moved_aside", path=path, moved_to=target, reason=reason))
+    return target
+
+
+def open_store(path: str | os.PathLike[str]) -> tuple[SqliteStore, str | None]:
+    """Open the store at ``path``; a corrupt or locked file is moved aside and a new store started.
+
+    Returns:
+        The store, and a description of what was wrong with the old file (None if nothing was).
+    """
+    try:
+        return SqliteStore(path), None
+    except StoreUnusableError as err:
+        moved = move_aside(Path(path), str(err))
+        return SqliteStore(path), f"{err}; moved to {moved.name}"
