@@ -49,6 +49,7 @@ from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
 
 from components.sensing.drivers.base import SensorDriver, SensorSample
 from components.sensing.exceptions import SensorReadError
@@ -85,7 +86,9 @@ _DAY_S = 86_400.0
 class AnomalySettings(BaseModel):
     """How often one kind of anomaly starts, how long it lasts and how large it is."""
 
-    model_config = ConfigDict(extra="forbid")
+    # camelCase in recipes and shadows like the rest of the bundle's configuration; Python
+    # callers may use the field names.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, alias_generator=to_camel)
 
     rate: float = Field(ge=0.0, le=1.0, description="probability that a given sample starts an event")
     min_samples: int = Field(ge=1, description="shortest event, samples")
@@ -96,11 +99,11 @@ class AnomalySettings(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> AnomalySettings:
         if self.max_samples < self.min_samples:
-            raise ValueError(f"max_samples ({self.max_samples}) must be >= min_samples ({self.min_samples})")
+            raise ValueError(f"maxSamples ({self.max_samples}) must be >= minSamples ({self.min_samples})")
         # Events are placed at most one per block of max_samples samples (see _event_covering).
         if self.rate * self.max_samples > 1.0:
             raise ValueError(
-                f"rate * max_samples must be <= 1 (got {self.rate} * {self.max_samples}); "
+                f"rate * maxSamples must be <= 1 (got {self.rate} * {self.max_samples}); "
                 "lower the rate or the duration"
             )
         return self
@@ -109,7 +112,7 @@ class AnomalySettings(BaseModel):
 class SimulationSettings(BaseModel):
     """Everything that shapes the simulated signal. The defaults look like an indoor factory line."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, alias_generator=to_camel)
 
     seed: int = Field(default=0, ge=0, description="same seed, same samples")
     temperature_mean: float = Field(default=22.0, ge=-40.0, le=80.0)

@@ -162,14 +162,20 @@ def test_driver_start_defaults_to_the_clock() -> None:
 
 
 def test_bad_settings_are_refused_with_the_key_named() -> None:
-    with pytest.raises(ValidationError, match="max_samples"):
+    with pytest.raises(ValidationError, match="maxSamples"):
         AnomalySettings(rate=0.1, min_samples=10, max_samples=5)
-    with pytest.raises(ValidationError, match="rate \\* max_samples"):
+    with pytest.raises(ValidationError, match="rate \\* maxSamples"):
         AnomalySettings(rate=0.1, min_samples=1, max_samples=50)
-    with pytest.raises(ValidationError, match="read_error_rate"):
-        SimulationSettings(read_error_rate=1.5)
+    with pytest.raises(ValidationError, match="readErrorRate"):
+        SimulationSettings.model_validate({"readErrorRate": 1.5})
     with pytest.raises(ValidationError, match="extra"):
         SimulationSettings.model_validate({"sed": 1})
+    assert (
+        SimulationSettings.model_validate(
+            {"readErrorRate": 0.2, "spike": {"rate": 0.1, "minSamples": 1, "maxSamples": 1}}
+        ).read_error_rate
+        == 0.2
+    )
     with pytest.raises(ValueError, match="period_s"):
         Dht22Simulator(period_s=0)
     with pytest.raises(ValueError, match="seq"):
