@@ -1,0 +1,140 @@
+"""A running IPC server for tests, with real awsiotsdk clients.
+
+Example::
+
+    from localcore.ipc.testing import ipc_server
+
+    def test_publishes(tmp_path):
+        policy = {"aws.greengrass.ipc.pubsub": {"p1": {"operations": ["*"], "resources": ["line/*"]}}}
+        with ipc_server(tmp_path, components={"com.example.Sensor": policy}) as core:
+            client = core.client("com.example.Sensor")   # a connected GreengrassCoreIPCClientV2
+            client.publish_to_topic(topic="line/1", publish_message=...)
+            core.cloud.published                          # the RecordingCloudAdapter
+
+Defaults: ``cloud`` is a :class:`RecordingCloudAdapter`; ``shadows`` is the real
+``localcore.shadows`` store under ``tmp_path/shadows`` wired to the server's local topics;
+``config`` and ``lifecycle`` are ``None`` unless given (their operations then answer "not
+supported", while UpdateState is still recorded: ``core.server.reported_state(name)``).
+Every client handed out is closed, and the server stopped, when the block exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import awsiot.greengrasscoreipc
+from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
+
+from localcore.contracts import CloudAdapter, ConfigService, LifecycleService, ShadowService
+from localcore.ipc.recording_cloud import RecordingCloudAdapter
+from localcore.ipc.server import MAX_SOCKET_PATH, IpcServer
+
+_DEFAULT: Any = object()
+
+
+class IpcHarness:
+    """What :func:`ipc_server` yields: the server, its collaborators, tokens and clients."""
+
+    def __init__(self, server: IpcServer, cloud: CloudAdapter | None, shadows: ShadowService | None) -> None:
+        self.server = server
+        self.socket_path = server.socket_path
+        self.cloud = cloud
+        self.shadows = shadows
+        self._clients: list[GreengrassCoreIPCClientV2] = []
+
+    def add_component(self, name: str, access_control: Any = None) -> str:
+        """Register another component (or replace its policy); return its token."""
+        return self.server.register_component(name, access_control)
+
+    def token(self, name: str) -> str:
+        """``name``'s SVCUID token.
+
+        Raises:
+            KeyError: ``name`` was never registered.
+        """
+        token = self.server.token(name)
+        if token is None:
+            raise KeyError(f"component {name!r} is not registered with the IPC server")
+        return token
+
+    def env(self, name: str) -> dict[str, str]:
+        """The environment variables a component process needs to connect as ``name``."""
+        token = self.token(name)
+        return {
+            "SVCUID": token,
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN": token,
+            "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT": str(self.socket_path),
+            "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH": str(self.socket_path),
+        }
+
+    def client(self, name: str, *, timeout: float = 10.0) -> GreengrassCoreIPCClientV2:
+        """A connected ``GreengrassCoreIPCClientV2`` authenticated as ``name``; closed at exit."""
+        connection = awsiot.greengrasscoreipc.connect(
+            ipc_socket=str(self.socket_path), authtoken=self.token(name), timeout=timeout
+        )
+        client = GreengrassCoreIPCClientV2(client=connection)
+        self._clients.append(client)
+        return client
+
+    def close_clients(self) -> None:
+        """Close every client handed out so far."""
+        clients, self._clients = self._clients, []
+        for client in clients:
+            with contextlib.suppress(Exception):
+                client.close()
+
+
+def _default_shadows(root: Path) -> ShadowService | None:
+    try:
+        from localcore.shadows.store import ShadowStore
+    except ImportError:
+        return None
+    return ShadowStore(root, rate_limits=None)
+
+
+@contextlib.contextmanager
+def ipc_server(
+    tmp_path: str | os.PathLike[str],
+    components: Mapping[str, Any] | None = None,
+    *,
+    shadows: ShadowService | None = _DEFAULT,
+    config: ConfigService | None = None,
+    cloud: CloudAdapter | None = _DEFAULT,
+    lifecycle: LifecycleService | None = None,
+) -> Iterator[IpcHarness]:
+    """Start an :class:`IpcServer` in ``tmp_path``, register ``components`` ({name: accessControl}),
+    yield an :class:`IpcHarness`, and stop everything afterwards."""
+    root = Path(tmp_path)
+    socket_dir: Path | None = None
+    socket_path = root / "ipc.socket"
+    if len(os.fsencode(socket_path)) >= MAX_SOCKET_PATH:
+        # pytest's tmp paths can be long; Unix socket paths cannot.
+        socket_dir = Path(tempfile.mkdtemp(prefix="lc-ipc-"))
+        socket_path = socket_dir / "ipc.socket"
+    if cloud is _DEFAULT:
+        cloud = RecordingCloudAdapter()
+    if shadows is _DEFAULT:
+        shadows = _default_shadows(root / "shadows")
+    server = IpcServer(
+        socket_path=socket_path, shadows=shadows, config=config, cloud=cloud, lifecycle=lifecycle
+    )
+    set_publisher = getattr(shadows, "set_publisher", None)
+    if callable(set_publisher):
+        set_publisher(server.shadow_publisher)
+    for name, access_control in (components or {}).items():
+        server.register_component(name, access_control)
+    server.start()
+    harness = IpcHarness(server, cloud, shadows)
+    try:
+        yield harness
+    finally:
+        harness.close_clients()
+        server.stop()
+        if socket_dir is not None:
+            shutil.rmtree(socket_dir, ignore_errors=True)
