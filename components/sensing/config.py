@@ -1,0 +1,209 @@
+"""The sensing component's configuration: sensors, local rules and the alert actuator, validated.
+
+Keys are camelCase in recipes, deployments and the ``sensing-config`` shadow; a deployment or the
+shadow's ``desired.config`` replaces a list (``sensors``, ``rules``) as a whole and merges maps
+key by key (see :func:`components.common.live_config.deep_merge`).
+
+Example::
+
+    {"sensors": [{"id": "line1", "driver": "dht22", "pin": "D4", "intervalSeconds": 5}],
+     "rules": [{"type": "threshold", "id": "line1-hot", "sensor": "line1",
+                "metric": "temperature", "above": 35, "hysteresis": 1, "severity": "critical"}],
+     "actuator": {"driver": "gpio", "pin": "LED", "severities": ["critical"]}}
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+from components.common.messages import Severity
+from components.sensing.drivers.simulated import SimulationSettings
+
+DriverName = Literal["dht22", "dht11", "simulated", "system"]
+HARDWARE_DRIVERS: frozenset[str] = frozenset({"dht22", "dht11"})
+# The DHT library returns its cached values when asked again within 2 s (adafruit_dht.DHTBase.measure),
+# so a DHT sensor is never sampled faster than this.
+DHT_MIN_INTERVAL_S = 2.0
+
+# A board pin name as the ``board`` module spells it: ``D4``, ``LED``, ``GP15``.
+PIN_PATTERN = r"^[A-Z][A-Z0-9_]{0,15}$"
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+METRICS_BY_DRIVER: dict[str, frozenset[str]] = {
+    "dht22": frozenset({"temperature", "humidity"}),
+    "dht11": frozenset({"temperature", "humidity"}),
+    "simulated": frozenset({"temperature", "humidity"}),
+    "system": frozenset({"cpu_percent", "memory_percent", "disk_percent", "network_up", "battery_percent"}),
+}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, alias_generator=to_camel, frozen=True)
+
+
+class SensorConfig(_Model):
+    """One sensor: which driver reads it, where, and how often."""
+
+    id: str = Field(pattern=ID_PATTERN, description="the readings' source")
+    driver: DriverName
+    pin: str = Field(default="D4", pattern=PIN_PATTERN, description="board pin name (dht22/dht11)")
+    interval_seconds: float = Field(default=2.0, ge=0.0001, le=86_400.0)
+    # How long a sensor may fail before a sensor-fault alert is raised (it keeps being tried).
+    fault_after_seconds: float = Field(default=30.0, gt=0.0, le=86_400.0)
+    # Spacing of the next attempt after a failed read (never below the driver's minimum).
+    retry_seconds: float = Field(default=DHT_MIN_INTERVAL_S, gt=0.0, le=3600.0)
+    use_pulseio: bool = Field(default=True, description="dht22/dht11: False to bit-bang on Linux")
+    simulation: SimulationSettings = SimulationSettings()
+
+    @model_validator(mode="after")
+    def _check(self) -> SensorConfig:
+        if self.driver in HARDWARE_DRIVERS and self.interval_seconds < DHT_MIN_INTERVAL_S:
+            raise ValueError(
+                f"intervalSeconds must be >= {DHT_MIN_INTERVAL_S} for a {self.driver} "
+                f"(the sensor's minimum spacing), got {self.interval_seconds}"
+            )
+        return self
+
+
+class ThresholdRule(_Model):
+    """Raised when ``metric`` goes above ``above`` or below ``below``; cleared once it is back
+    inside by at least ``hysteresis`` (so a value hovering at the limit does not flap)."""
+
+    type: Literal["threshold"] = "threshold"
+    id: str = Field(pattern=ID_PATTERN)
+    sensor: str
+    metric: str
+    above: float | None = None
+    below: float | None = None
+    hysteresis: float = Field(default=0.0, ge=0.0)
+    severity: Severity = "warning"
+
+    @model_validator(mode="after")
+    def _check(self) -> ThresholdRule:
+        if self.above is None and self.below is None:
+            raise ValueError("a threshold rule needs 'above', 'below' or both")
+        if (
+            self.above is not None
+            and self.below is not None
+            and self.below + self.hysteresis >= self.above - self.hysteresis
+        ):
+            raise ValueError(
+                f"'below' + hysteresis ({self.below} + {self.hysteresis}) must be less than "
+                f"'above' - hysteresis ({self.above} - {self.hysteresis})"
+            )
+        return self
+
+
+class RateOfChangeRule(_Model):
+    """Raised when ``metric`` changes faster than ``max_per_second`` between two good readings;
+    cleared when it changes slower than ``max_per_second - hysteresis``."""
+
+    type: Literal["rate_of_change"] = "rate_of_change"
+    id: str = Field(pattern=ID_PATTERN)
+    sensor: str
+    metric: str
+    max_per_second: float = Field(gt=0.0)
+    hysteresis: float = Field(default=0.0, ge=0.0)
+    severity: Severity = "warning"
+
+    @model_validator(mode="after")
+    def _check(self) -> RateOfChangeRule:
+        if self.hysteresis >= self.max_per_second:
+            raise ValueError(
+                f"hysteresis ({self.hysteresis}) must be less than maxPerSecond ({self.max_per_second})"
+            )
+        return self
+
+
+class StaleRule(_Model):
+    """Raised when ``sensor`` has had no good reading for ``max_age_seconds``; cleared by the next one."""
+
+    type: Literal["stale"] = "stale"
+    id: str = Field(pattern=ID_PATTERN)
+    sensor: str
+    max_age_seconds: float = Field(gt=0.0)
+    severity: Severity = "warning"
+
+
+Rule = Annotated[ThresholdRule | RateOfChangeRule | StaleRule, Field(discriminator="type")]
+
+
+class ActuatorConfig(_Model):
+    """The alert LED: lit while any alert of one of ``severities`` is active."""
+
+    name: str = Field(default="alert-led", pattern=ID_PATTERN)
+    driver: Literal["gpio", "simulated"] = "simulated"
+    pin: str = Field(default="LED", pattern=PIN_PATTERN)
+    severities: tuple[Severity, ...] = ("critical",)
+
+
+class SensingConfig(_Model):
+    """The whole component configuration (recipe ``DefaultConfiguration`` minus ``accessControl``)."""
+
+    sensors: tuple[SensorConfig, ...] = (
+        SensorConfig(id="line1-env", driver="simulated", interval_seconds=2.0),
+        SensorConfig(id="gateway", driver="system", interval_seconds=30.0, fault_after_seconds=120.0),
+    )
+    rules: tuple[Rule, ...] = (
+        ThresholdRule(
+            id="line1-temp-high", sensor="line1-env", metric="temperature", above=35.0, hysteresis=1.0
+        ),
+        ThresholdRule(
+            id="line1-temp-critical",
+            sensor="line1-env",
+            metric="temperature",
+            above=45.0,
+            hysteresis=1.0,
+            severity="critical",
+        ),
+        ThresholdRule(
+            id="line1-humidity-high", sensor="line1-env", metric="humidity", above=80.0, hysteresis=3.0
+        ),
+        RateOfChangeRule(id="line1-temp-jump", sensor="line1-env", metric="temperature", max_per_second=2.0),
+        StaleRule(id="line1-stale", sensor="line1-env", max_age_seconds=60.0, severity="critical"),
+        ThresholdRule(
+            id="gateway-disk-full", sensor="gateway", metric="disk_percent", above=90.0, hysteresis=2.0
+        ),
+    )
+    actuator: ActuatorConfig = ActuatorConfig()
+    health_interval_seconds: float = Field(default=10.0, ge=0.05, le=3600.0)
+    sensor_fault_severity: Severity = "critical"
+
+    @model_validator(mode="after")
+    def _check(self) -> SensingConfig:
+        sensor_ids = [sensor.id for sensor in self.sensors]
+        duplicates = sorted({sid for sid in sensor_ids if sensor_ids.count(sid) > 1})
+        if duplicates:
+            raise ValueError(f"sensor ids must be unique, repeated: {duplicates}")
+        rule_ids = [rule.id for rule in self.rules]
+        duplicates = sorted({rid for rid in rule_ids if rule_ids.count(rid) > 1})
+        if duplicates:
+            raise ValueError(f"rule ids must be unique, repeated: {duplicates}")
+        drivers = {sensor.id: sensor.driver for sensor in self.sensors}
+        for rule in self.rules:
+            if rule.sensor not in drivers:
+                raise ValueError(
+                    f"rule {rule.id!r}: unknown sensor {rule.sensor!r}; sensors are {sorted(drivers)}"
+                )
+            if not isinstance(rule, StaleRule):
+                known = METRICS_BY_DRIVER[drivers[rule.sensor]]
+                if rule.metric not in known:
+                    raise ValueError(
+                        f"rule {rule.id!r}: sensor {rule.sensor!r} ({drivers[rule.sensor]}) has no metric "
+                        f"{rule.metric!r}; expected one of {sorted(known)}"
+                    )
+        return self
+
+    def sensor(self, sensor_id: str) -> SensorConfig:
+        """The sensor with ``sensor_id``.
+
+        Raises:
+            KeyError: no such sensor.
+        """
+        for sensor in self.sensors:
+            if sensor.id == sensor_id:
+                return sensor
+        raise KeyError(sensor_id)
