@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -79,7 +81,7 @@ def test_engine_events_alternate_raised_then_cleared(sequence: list[float]) -> N
             states.setdefault(event.alert_id, []).append(event.state)
     for history in states.values():
         assert history[0] == "raised"
-        assert all(a != b for a, b in zip(history, history[1:], strict=False))
+        assert all(a != b for a, b in itertools.pairwise(history))
 
 
 @given(st.booleans(), st.floats(min_value=-1.0, max_value=1.0))
