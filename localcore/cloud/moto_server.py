@@ -1,0 +1,203 @@
+"""The embedded cloud's AWS: moto's server on loopback, provisioned from ``bundle.yaml``.
+
+The resources are the ones the CDK app creates (data bucket, alerts table, thing group, things,
+IoT policy, token exchange role and role alias), read from :func:`bundlespec.load_spec` so the two
+cannot drift. On stop, what "reached the cloud" is written under ``<root>/cloud/``:
+``s3/<bucket>/<key>`` and ``dynamodb/<table>.jsonl``.
+
+moto keeps its state in process-wide backends: one :class:`MotoCloud` per process at a time (it
+resets moto's state when it starts, so a test never sees a previous test's objects).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.request
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bundlespec import BundleSpec
+from components.common.logs import kv
+from localcore.cloud.exceptions import CloudStartError
+
+log = logging.getLogger("localcore.cloud.moto")
+
+# moto accepts any credentials; these are the values its docs use, never real ones.
+FAKE_ACCESS_KEY = "testing"
+FAKE_SECRET_KEY = "testing"
+
+# What the device policy allows, mirroring the CDK app's least-privilege device policy.
+_DEVICE_POLICY_ACTIONS = ["iot:Connect", "iot:Publish", "iot:Subscribe", "iot:Receive", "greengrass:*"]
+
+
+class MotoCloud:
+    """A moto server on ``127.0.0.1`` (free port) holding the bundle's cloud resources."""
+
+    def __init__(self, spec: BundleSpec, things: tuple[str, ...] | None = None) -> None:
+        self.spec = spec
+        self.region = spec.region
+        self.account = spec.local_account
+        self.things = things or spec.fleet.things
+        self._server: Any = None
+        self.url = ""
+
+    # --- lifecycle
+    def start(self) -> None:
+        """Start the server, reset moto's state and provision the bundle's resources."""
+        # werkzeug logs every request at INFO; the core's log stays readable without it.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        from moto.server import ThreadedMotoServer  # heavy import, only when a cloud is wanted
+
+        started = time.monotonic()
+        try:
+            self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            self._server.start()
+            host, port = self._server.get_host_and_port()
+        except OSError as err:
+            raise CloudStartError(f"moto server did not start on 127.0.0.1: {err}") from err
+        self.url = f"http://{host}:{port}"
+        self._reset()
+        try:
+            self.provision()
+        except (ClientError, BotoCoreError) as err:
+            self.stop()
+            raise CloudStartError(f"provisioning the embedded cloud failed: {err}") from err
+        log.info(kv(event="moto_started", url=self.url, seconds=round(time.monotonic() - started, 2)))
+
+    def stop(self, dump_to: Path | None = None) -> None:
+        """Dump S3 and DynamoDB under ``dump_to`` (when given), then stop the server."""
+        if self._server is None:
+            return
+        try:
+            if dump_to is not None:
+                self.dump(dump_to)
+        finally:
+            self._server.stop()
+            self._server = None
+            log.info(kv(event="moto_stopped", url=self.url))
+
+    def _reset(self) -> None:
+        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
+    # --- clients
+    def client(self, service: str, endpoint_url: str | None = None) -> Any:
+        """A boto3 client of ``service`` talking to this cloud (or to ``endpoint_url``)."""
+        return boto3.client(
+            service,  # type: ignore[call-overload]
+            endpoint_url=endpoint_url or self.url,
+            region_name=self.region,
+            aws_access_key_id=FAKE_ACCESS_KEY,
+            aws_secret_access_key=FAKE_SECRET_KEY,
+            config=Config(
+                retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=2, read_timeout=10
+            ),
+        )
+
+    @property
+    def bucket(self) -> str:
+        """The data bucket's name in moto's account."""
+        return self.spec.bucket_name(self.account, self.region)
+
+    # --- provisioning
+    def provision(self) -> None:
+        """Create the resources of ``bundle.yaml`` (idempotent only on a fresh moto)."""
+        spec = self.spec
+        self.client("s3").create_bucket(Bucket=self.bucket)
+        dynamodb = self.client("dynamodb")
+        for rule in spec.iot.rules:
+            action = rule.action.dynamodb
+            table = spec.table_name(action.table)
+            keys = [{"AttributeName": action.hash_key, "KeyType": "HASH"}]
+            attributes = [{"AttributeName": action.hash_key, "AttributeType": "S"}]
+            if action.range_key:
+                keys.append({"AttributeName": action.range_key, "KeyType": "RANGE"})
+                attributes.append({"AttributeName": action.range_key, "AttributeType": "S"})
+            dynamodb.create_table(
+                TableName=table,
+                KeySchema=keys,
+                AttributeDefinitions=attributes,
+                BillingMode="PAY_PER_REQUEST",
+            )
+        iot = self.client("iot")
+        iot.create_thing_group(thingGroupName=spec.fleet.thing_group)
+        for thing in self.things:
+            iot.create_thing(thingName=thing)
+            iot.add_thing_to_thing_group(thingGroupName=spec.fleet.thing_group, thingName=thing)
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": _DEVICE_POLICY_ACTIONS, "Resource": "*"}],
+        }
+        iot.create_policy(policyName=spec.fleet.iot_policy, policyDocument=json.dumps(policy))
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "credentials.iot.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        role = self.client("iam").create_role(
+            RoleName=spec.fleet.token_exchange_role, AssumeRolePolicyDocument=json.dumps(trust)
+        )
+        iot.create_role_alias(roleAlias=spec.fleet.role_alias, roleArn=role["Role"]["Arn"])
+
+    # --- what reached the cloud
+    def dump(self, cloud_dir: Path) -> None:
+        """Write every S3 object and DynamoDB item under ``cloud_dir``."""
+        s3 = self.client("s3")
+        for bucket in s3.list_buckets().get("Buckets", []):
+            name = bucket["Name"]
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
+                for entry in page.get("Contents", []):
+                    target = _safe_join(cloud_dir / "s3" / name, entry["Key"])
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(s3.get_object(Bucket=name, Key=entry["Key"])["Body"].read())
+        dynamodb = self.client("dynamodb")
+        deserializer = TypeDeserializer()
+        (cloud_dir / "dynamodb").mkdir(parents=True, exist_ok=True)
+        for table in dynamodb.list_tables().get("TableNames", []):
+            lines = []
+            for page in dynamodb.get_paginator("scan").paginate(TableName=table):
+                for item in page.get("Items", []):
+                    plain = {key: deserializer.deserialize(value) for key, value in item.items()}
+                    lines.append(json.dumps(plain, default=_json_default, sort_keys=True))
+            (cloud_dir / "dynamodb" / f"{table}.jsonl").write_text(
+                "".join(line + "\n" for line in lines), encoding="utf-8"
+            )
+        log.info(kv(event="cloud_dumped", dir=cloud_dir))
+
+    def write_endpoint(self, cloud_dir: Path, **extra: str) -> Path:
+        """Write ``endpoint.json`` (URL, region, account, plus ``extra``) for users and tools."""
+        cloud_dir.mkdir(parents=True, exist_ok=True)
+        path = cloud_dir / "endpoint.json"
+        document = {"url": self.url, "region": self.region, "account": self.account, **extra}
+        path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        return path
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (bytes, bytearray)):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, set):
+        return sorted(value, key=str)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def _safe_join(base: Path, key: str) -> Path:
+    # S3 keys may contain '..' or a leading '/'; keep every dumped file inside base.
+    parts = [part for part in key.split("/") if part not in ("", ".", "..")]
+    return base.joinpath(*parts) if parts else base / "_"
