@@ -200,6 +200,11 @@ class Connection(asyncio.Protocol):
         if self._transport is not None:
             self._transport.close()
 
+    def close_streams(self) -> None:
+        """End every open stream from the server side (the client sees ``on_stream_closed``)."""
+        for stream in list(self._streams.values()):
+            stream.close_from_server()
+
     def forget(self, stream: Stream) -> None:
         """Drop a finished stream from the table."""
         if self._streams.get(stream.id) is stream:

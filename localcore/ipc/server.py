@@ -203,9 +203,19 @@ class IpcServer:
         return self._identities.register(name)
 
     def unregister_component(self, name: str) -> None:
-        """Revoke ``name``'s token and grants (connections it has open stay until they close)."""
+        """Revoke ``name``'s token and grants, and end its open streams from the server side.
+
+        Its connections stay open (the process is being stopped anyway) but every subscription
+        is closed, so a removed component hears nothing more.
+        """
         self._identities.unregister(name)
         self._authorizer.remove(name)
+        self._core.call_in_loop(self._close_streams_of, name)
+
+    def _close_streams_of(self, name: str) -> None:
+        for connection in list(self._connections):
+            if connection.component == name:
+                connection.close_streams()
 
     def update_access_control(self, name: str, access_control: Any) -> None:
         """Replace ``name``'s grants (a deployment changed its accessControl)."""
@@ -245,6 +255,11 @@ class IpcServer:
     def reported_state(self, component: str) -> str | None:
         """The last state ``component`` reported with UpdateState, or ``None``."""
         return self._core.reported_states.get(component)
+
+    @property
+    def subscription_count(self) -> int:
+        """Live local pub/sub subscriptions (SubscribeToTopic streams)."""
+        return len(self._core.router)
 
     @property
     def connection_count(self) -> int:

@@ -86,6 +86,10 @@ class IpcHarness:
         """Close every client handed out so far."""
         clients, self._clients = self._clients, []
         for client in clients:
+            # Close the connection first and let its stream-closed callbacks run on the client's
+            # executor; shutting the executor down first makes the SDK log spurious errors.
+            with contextlib.suppress(Exception):
+                client.client.close().result(5)
             with contextlib.suppress(Exception):
                 client.close()
 
