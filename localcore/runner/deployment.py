@@ -1,0 +1,138 @@
+"""A local deployment file: per-component version, configurationUpdate and resource limits.
+
+The shape of a Greengrass deployment's ``components`` (JSON or YAML)::
+
+    components:
+      com.example.Sensing:
+        componentVersion: "1.0.0"            # optional: must equal the recipe's version
+        configurationUpdate:
+          reset: ["/interval"]               # JSON pointers; "" resets everything; applied first
+          merge: {"interval": 2}             # then merged (a JSON string is accepted too)
+        runWith:
+          systemResourceLimits: {memory: 102400, cpus: 0.5}   # memory in KB
+
+It overlays configuration and limits: components it does not name still run with their defaults.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from localcore.runner.errors import DeploymentError
+from localcore.runner.limits import ResourceLimits
+
+
+@dataclass(frozen=True)
+class ComponentDeployment:
+    """One component's entry of a deployment."""
+
+    version: str | None = None
+    merge: dict[str, Any] | None = None
+    reset: list[str] | None = None
+    limits: ResourceLimits = field(default_factory=ResourceLimits)
+
+
+def load_deployment(path: Path) -> dict[str, ComponentDeployment]:
+    """Read and validate a deployment file; :class:`DeploymentError` names the key path at fault."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        document = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as err:
+        raise DeploymentError(path, "", f"cannot read a JSON or YAML deployment: {err}") from err
+    return parse_deployment(document, path)
+
+
+def _get(mapping: dict[str, Any], key: str) -> Any:
+    for candidate, value in mapping.items():
+        if str(candidate).lower() == key.lower():
+            return value
+    return None
+
+
+def parse_deployment(document: Any, source: Path | str) -> dict[str, ComponentDeployment]:
+    """Validate a parsed deployment document; see :func:`load_deployment`."""
+    if not isinstance(document, dict):
+        raise DeploymentError(source, "", "expected a mapping with a 'components' key")
+    components = _get(document, "components")
+    if not isinstance(components, dict):
+        raise DeploymentError(source, "components", "expected a mapping of component name to its settings")
+    result: dict[str, ComponentDeployment] = {}
+    for name, entry in components.items():
+        where = f"components.{name}"
+        if entry is None:
+            entry = {}
+        if not isinstance(entry, dict):
+            raise DeploymentError(
+                source, where, "expected a mapping (componentVersion, configurationUpdate, runWith)"
+            )
+        version = _get(entry, "componentVersion")
+        if version is not None and not isinstance(version, str):
+            raise DeploymentError(
+                source, f"{where}.componentVersion", f"expected a version string, got {version!r}"
+            )
+        merge, reset = _configuration_update(source, where, _get(entry, "configurationUpdate"))
+        result[str(name)] = ComponentDeployment(
+            version, merge, reset, _limits(source, where, _get(entry, "runWith"))
+        )
+    return result
+
+
+def _configuration_update(
+    source: Path | str, where: str, update: Any
+) -> tuple[dict[str, Any] | None, list[str] | None]:
+    if update is None:
+        return None, None
+    where = f"{where}.configurationUpdate"
+    if not isinstance(update, dict):
+        raise DeploymentError(source, where, "expected a mapping with 'merge' and/or 'reset'")
+    merge = _get(update, "merge")
+    if isinstance(merge, str):
+        # The Greengrass API takes merge as a JSON string.
+        try:
+            merge = json.loads(merge)
+        except json.JSONDecodeError as err:
+            raise DeploymentError(
+                source, f"{where}.merge", f"expected a JSON object, got invalid JSON: {err}"
+            ) from err
+    if merge is not None and not isinstance(merge, dict):
+        raise DeploymentError(source, f"{where}.merge", f"expected a mapping, got {type(merge).__name__}")
+    reset = _get(update, "reset")
+    if reset is not None and (not isinstance(reset, list) or not all(isinstance(p, str) for p in reset)):
+        raise DeploymentError(
+            source, f"{where}.reset", f"expected a list of JSON pointers like '/interval', got {reset!r}"
+        )
+    for pointer in reset or []:
+        if pointer and not pointer.startswith("/"):
+            raise DeploymentError(
+                source, f"{where}.reset", f"expected JSON pointers starting with '/', got {pointer!r}"
+            )
+    return merge, reset
+
+
+def _limits(source: Path | str, where: str, run_with: Any) -> ResourceLimits:
+    if run_with is None:
+        return ResourceLimits()
+    if not isinstance(run_with, dict):
+        raise DeploymentError(source, f"{where}.runWith", "expected a mapping")
+    limits = _get(run_with, "systemResourceLimits")
+    if limits is None:
+        return ResourceLimits()
+    where = f"{where}.runWith.systemResourceLimits"
+    if not isinstance(limits, dict):
+        raise DeploymentError(source, where, "expected a mapping with 'memory' (KB) and/or 'cpus'")
+    memory = _get(limits, "memory")
+    cpus = _get(limits, "cpus")
+    if memory is not None and (isinstance(memory, bool) or not isinstance(memory, int) or memory <= 0):
+        raise DeploymentError(
+            source, f"{where}.memory", f"expected a positive whole number of kilobytes, got {memory!r}"
+        )
+    if cpus is not None and (isinstance(cpus, bool) or not isinstance(cpus, int | float) or cpus <= 0):
+        raise DeploymentError(
+            source, f"{where}.cpus", f"expected a positive number of CPU cores, got {cpus!r}"
+        )
+    return ResourceLimits(memory_kb=memory, cpus=float(cpus) if cpus is not None else None)

@@ -1,0 +1,157 @@
+"""One lifecycle step as an OS process: ``sh -c SCRIPT`` in its own process group, output to a log.
+
+The nucleus runs each step through the shell (``ShellRunner``); localcore does the same, in a new
+session so a whole tree of processes can be signalled at once and nothing it starts outlives it.
+stdout and stderr are read by two threads into the component's rotating log, so a component that
+prints megabytes only costs disk bounded by the rotation, never the core's memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import IO
+
+MAX_LINE_BYTES = 64 * 1024  # longer lines are split: one runaway line must not fill memory
+
+
+class StepProcess:
+    """A running lifecycle step. ``returncode`` is None while it runs."""
+
+    def __init__(
+        self,
+        *,
+        step: str,
+        script: str,
+        env: Mapping[str, str],
+        cwd: Path,
+        output: logging.Logger,
+        preexec: Callable[[], None] | None = None,
+    ) -> None:
+        """Start ``sh -c script``; raise ``OSError`` if it cannot be started."""
+        self.step = step
+        self._output = output
+        self._process = subprocess.Popen(
+            ["/bin/sh", "-c", script],
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group: signal the whole tree at once
+            preexec_fn=preexec,  # resource limits; runs between fork and exec
+        )
+        self.pid = self._process.pid
+        self._readers = [
+            threading.Thread(
+                target=self._pump,
+                args=(self._process.stdout, "stdout"),
+                name=f"{step}-stdout-{self.pid}",
+                daemon=True,
+            ),
+            threading.Thread(
+                target=self._pump,
+                args=(self._process.stderr, "stderr"),
+                name=f"{step}-stderr-{self.pid}",
+                daemon=True,
+            ),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit code once the process ended (negative: killed by that signal)."""
+        return self._process.poll()
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Wait up to ``timeout`` seconds; the exit code, or None if it still runs."""
+        try:
+            code = self._process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        self._join_readers()
+        return code
+
+    def stop(self, grace: float) -> int:
+        """SIGTERM the process group, SIGKILL it after ``grace`` seconds; return the exit code."""
+        if self._process.poll() is None:
+            self._signal_group(signal.SIGTERM)
+            try:
+                self._process.wait(grace)
+            except subprocess.TimeoutExpired:
+                self._output.info(f"{self.step}: still running {grace:g}s after SIGTERM, sending SIGKILL")
+        # Children that ignored SIGTERM (or outlived the shell) go too.
+        self._signal_group(signal.SIGKILL)
+        code = self._process.wait()
+        self._join_readers()
+        return code
+
+    def kill(self) -> int:
+        """SIGKILL the whole process group now; return the exit code."""
+        self._signal_group(signal.SIGKILL)
+        code = self._process.wait()
+        self._join_readers()
+        return code
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, sig)
+
+    def _join_readers(self) -> None:
+        # A grandchild that still holds the pipe would block the reader: don't wait forever.
+        deadline = time.monotonic() + 2.0
+        for reader in self._readers:
+            reader.join(max(0.0, deadline - time.monotonic()))
+
+    def _pump(self, stream: IO[bytes] | None, name: str) -> None:
+        if stream is None:
+            return
+        try:
+            while True:
+                line = stream.readline(MAX_LINE_BYTES)
+                if not line:
+                    break
+                text = line.decode("utf-8", errors="replace").rstrip("\r\n")
+                self._output.info(f"{self.step}.{name}: {text}")
+        except (OSError, ValueError):
+            return
+        finally:
+            with contextlib.suppress(OSError):
+                stream.close()
+
+
+def run_step_to_end(
+    *,
+    step: str,
+    script: str,
+    env: Mapping[str, str],
+    cwd: Path,
+    output: logging.Logger,
+    timeout: float | None,
+    should_abort: Callable[[], bool],
+    preexec: Callable[[], None] | None = None,
+    poll_interval: float = 0.05,
+) -> int | None:
+    """Run a step to its end and return its exit code; None on timeout or abort (it is killed then)."""
+    process = StepProcess(step=step, script=script, env=env, cwd=cwd, output=output, preexec=preexec)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        code = process.wait(poll_interval)
+        if code is not None:
+            return code
+        if should_abort():
+            process.kill()
+            output.info(f"{step}: aborted (the component is stopping)")
+            return None
+        if deadline is not None and time.monotonic() >= deadline:
+            process.kill()
+            output.info(f"{step}: timed out after {timeout:g}s, killed")
+            return None

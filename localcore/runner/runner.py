@@ -1,0 +1,445 @@
+"""The runner: loads recipes, checks dependencies, and supervises every component (LifecycleService).
+
+Example::
+
+    runner = Runner(root=root, thing_name="dev-1", ipc=server, config=store, socket_path=root / "ipc.socket")
+    runner.load(recipe_files(Path("recipes")))
+    runner.start()
+    runner.wait_for_state("com.example.A", "RUNNING", timeout=10)
+    runner.stop()
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from components.common.logs import kv
+from localcore.contracts import ComponentInfo, ConfigListener, Unsubscribe
+from localcore.runner.artifacts import ArtifactResolver
+from localcore.runner.dependencies import STAND_IN_COMPONENTS, plan_start_order, with_dependencies
+from localcore.runner.deployment import ComponentDeployment
+from localcore.runner.environment import ExtraEnvironment, build_environment, nucleus_variables
+from localcore.runner.errors import (
+    ArtifactError,
+    DeploymentError,
+    RecipeError,
+    RunnerError,
+    UnknownComponentError,
+)
+from localcore.runner.limits import LimitEnforcer, ResourceLimits
+from localcore.runner.logs import close_handlers, component_logger, log_path
+from localcore.runner.recipe import Recipe, Step, load_recipe
+from localcore.runner.supervisor import (
+    BROKEN,
+    READY_STATES,
+    ComponentSupervisor,
+    LaunchContext,
+    SupervisorSettings,
+)
+from localcore.runner.variables import Interpolator, work_path
+
+_log = logging.getLogger("localcore.runner")
+
+StateListener = Callable[[str, str, str], None]
+"""``listener(component, old_state, new_state)``."""
+
+
+class ComponentRegistry(Protocol):
+    """What the runner needs from the IPC server: tokens and policies per component."""
+
+    def register_component(self, name: str, access_control: Any = None) -> str: ...
+
+    def unregister_component(self, name: str) -> None: ...
+
+    def update_access_control(self, name: str, access_control: Any) -> None: ...
+
+
+class RunnerConfiguration(Protocol):
+    """What the runner needs from the configuration store."""
+
+    def set_defaults(self, component: str, defaults: dict[str, Any]) -> None: ...
+
+    def apply_deployment_update(
+        self, component: str, *, merge: dict[str, Any] | None = None, reset: list[str] | None = None
+    ) -> None: ...
+
+    def snapshot(self, component: str) -> dict[str, Any]: ...
+
+    def subscribe(self, component: str, key_path: list[str], callback: ConfigListener) -> Unsubscribe: ...
+
+
+@dataclass
+class ComponentStatus:
+    """One row of ``localcore status``."""
+
+    name: str
+    version: str
+    state: str
+    restarts: int
+    detail: str = ""
+    log: str = ""
+    limits: str = "none"
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return dict(self.__dict__)
+
+
+@dataclass
+class RunnerOptions:
+    """Settings with defaults (the nucleus'); tests shorten the timings."""
+
+    region: str = "us-east-1"
+    project_root: Path = field(default_factory=Path.cwd)
+    settings: SupervisorSettings = field(default_factory=SupervisorSettings)
+    log_max_bytes: int = 10 * 1024 * 1024
+    log_backups: int = 3
+
+
+class Runner:
+    """Every component of one core, from recipes to processes. Implements ``LifecycleService``."""
+
+    def __init__(
+        self,
+        *,
+        root: Path,
+        thing_name: str,
+        ipc: ComponentRegistry,
+        config: RunnerConfiguration,
+        socket_path: Path,
+        deployment: Mapping[str, ComponentDeployment] | None = None,
+        extra_environment: ExtraEnvironment | None = None,
+        options: RunnerOptions | None = None,
+    ) -> None:
+        self.root = root.resolve()
+        self.thing_name = thing_name
+        self._ipc = ipc
+        self._config = config
+        self._socket_path = socket_path
+        self._deployment = dict(deployment or {})
+        self._extra_environment = extra_environment
+        self._options = options or RunnerOptions()
+        self._wake = threading.Condition()
+        self._recipes: dict[str, Recipe] = {}
+        self._refused: dict[str, RunnerError] = {}
+        self._order: list[str] = []
+        self._supervisors: dict[str, ComponentSupervisor] = {}
+        self._tokens: dict[str, str] = {}
+        self._listeners: list[StateListener] = []
+        self._unsubscribes: list[Unsubscribe] = []
+        self._limits = LimitEnforcer.detect("core")
+        self._artifacts = ArtifactResolver(self.root, self._options.project_root)
+        self._interpolator = Interpolator(
+            root=self.root,
+            thing_name=thing_name,
+            versions={},
+            dependencies={},
+            configuration=self._configuration_of,
+        )
+
+    # --- loading ------------------------------------------------------------------------------------
+    def load(self, recipe_paths: Iterable[Path], only: Iterable[str] | None = None) -> None:
+        """Load recipes and plan the start order; refused components are kept with their reason."""
+        loaded: dict[str, Recipe] = {}
+        for path in recipe_paths:
+            try:
+                recipe = load_recipe(path)
+            except RecipeError as err:
+                # The component's name is unknown if the recipe is broken: guess it from the file.
+                name = _name_from_file(path)
+                self._refused[name] = err
+                _log.error(kv(event="recipe_refused", file=path, error=err))
+                continue
+            if recipe.name in loaded:
+                self._refused[recipe.name] = RecipeError(
+                    path, "ComponentName", f"{recipe.name} is also defined by {loaded[recipe.name].source}"
+                )
+                continue
+            loaded[recipe.name] = recipe
+        if only is not None:
+            wanted = with_dependencies(set(only), loaded)
+            unknown = set(only) - set(loaded) - set(self._refused)
+            for name in sorted(unknown):
+                self._refused[name] = UnknownComponentError(name)
+            loaded = {name: recipe for name, recipe in loaded.items() if name in wanted}
+            self._refused = {
+                name: err for name, err in self._refused.items() if name in wanted or name in set(only)
+            }
+        self._check_deployment(loaded)
+        plan = plan_start_order(loaded, self._refused)
+        self._refused = plan.refused
+        for name, reason in plan.refused.items():
+            if name in loaded:
+                _log.error(kv(event="component_refused", component=name, error=reason))
+        self._recipes = loaded
+        self._order = plan.order
+        self._interpolator = Interpolator(
+            root=self.root,
+            thing_name=self.thing_name,
+            versions={name: recipe.version for name, recipe in loaded.items()},
+            dependencies={name: set(recipe.dependencies) for name, recipe in loaded.items()},
+            configuration=self._configuration_of,
+        )
+
+    def _check_deployment(self, loaded: Mapping[str, Recipe]) -> None:
+        for name, entry in self._deployment.items():
+            if name not in loaded:
+                if name not in self._refused and name not in STAND_IN_COMPONENTS:
+                    _log.warning(kv(event="deployment_component_unknown", component=name))
+                continue
+            if entry.version is not None and entry.version != loaded[name].version:
+                self._refused[name] = DeploymentError(
+                    "deployment",
+                    f"components.{name}.componentVersion",
+                    f"expected {loaded[name].version} (the recipe's version), got {entry.version}",
+                )
+
+    # --- running ------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Configure, register and start every runnable component, dependencies first."""
+        _log.info(kv(event="resource_limits", mechanism=self._limits.mechanism))
+        for name in list(self._order):
+            recipe = self._recipes[name]
+            try:
+                self._prepare(recipe)
+            except (RunnerError, OSError, ValueError) as failure:
+                self._refused[name] = (
+                    failure if isinstance(failure, RunnerError) else RunnerError(f"{name}: {failure}")
+                )
+                _log.error(kv(event="component_refused", component=name, error=failure))
+        for name in list(self._order):
+            if name in self._refused:
+                continue
+            supervisor = self._supervisors[name]
+            supervisor.start()
+
+    def _prepare(self, recipe: Recipe) -> None:
+        name = recipe.name
+        self._config.set_defaults(name, dict(recipe.default_configuration))
+        entry = self._deployment.get(name)
+        if entry is not None and (entry.merge is not None or entry.reset):
+            self._config.apply_deployment_update(name, merge=entry.merge, reset=entry.reset)
+        try:
+            self._artifacts.prepare(recipe)
+        except ArtifactError:
+            raise
+        cwd = work_path(self.root, name)
+        cwd.mkdir(parents=True, exist_ok=True)
+        self._tokens[name] = self._ipc.register_component(name, self._access_control(name))
+        self._unsubscribes.append(self._config.subscribe(name, [], self._on_access_control_change))
+        limits = entry.limits if entry is not None else ResourceLimits()
+        preexec, described = self._limits.preexec(name, limits)
+        if limits:
+            _log.info(kv(event="component_limits", component=name, enforced=described))
+        output = component_logger(
+            self.root, name, max_bytes=self._options.log_max_bytes, backups=self._options.log_backups
+        )
+        context = LaunchContext(
+            recipe=recipe,
+            cwd=cwd,
+            output=output,
+            environment=lambda step, name=name: self._environment(name, step),  # type: ignore[misc]
+            interpolate=lambda text, name=name: self._interpolator.interpolate(name, text),  # type: ignore[misc]
+            dependencies_ready=lambda name=name: self._dependencies_ready(name),  # type: ignore[misc]
+            install_markers=self.root / "work" / ".installed",
+            preexec=preexec,
+            limits_description=described,
+            settings=self._options.settings,
+        )
+        self._supervisors[name] = ComponentSupervisor(context, self._wake, self._on_state)
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Stop every component, dependents first, and wait for them (at most ``timeout`` seconds)."""
+        deadline = time.monotonic() + timeout
+        for name in reversed(self._order):
+            supervisor = self._supervisors.get(name)
+            if supervisor is None:
+                continue
+            supervisor.shutdown()
+            supervisor.join(max(0.1, deadline - time.monotonic()))
+        for unsubscribe in self._unsubscribes:
+            unsubscribe()
+        self._unsubscribes.clear()
+        for name, supervisor in self._supervisors.items():
+            close_handlers(supervisor.context.output)
+            self._ipc.unregister_component(name)
+        self._limits.cleanup()
+
+    # --- state ----------------------------------------------------------------------------------------
+    def add_state_listener(self, listener: StateListener) -> Unsubscribe:
+        """``listener(component, old, new)`` on every state change, from the supervisor's thread."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _on_state(self, name: str, old: str, new: str) -> None:
+        level = logging.ERROR if new in ("ERRORED", BROKEN) else logging.INFO
+        _log.log(level, kv(event="state_change", component=name, old=old, new=new))
+        for listener in list(self._listeners):
+            try:
+                listener(name, old, new)
+            except Exception as err:  # a listener's bug must not stop a component's lifecycle
+                _log.exception(kv(event="state_listener_failed", error=err))
+
+    def state(self, name: str) -> str:
+        """A component's current state; raises :class:`UnknownComponentError`."""
+        return self._supervisor(name).state
+
+    def wait_for_state(self, name: str, states: str | Iterable[str], timeout: float) -> bool:
+        """Wait until ``name`` is in one of ``states``; whether it got there in time."""
+        wanted = {states} if isinstance(states, str) else set(states)
+        supervisor = self._supervisor(name)
+        with self._wake:
+            return self._wake.wait_for(lambda: supervisor.state in wanted, timeout=timeout)
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Wait (woken by state changes) until ``predicate()``; whether it became true in time."""
+        with self._wake:
+            return self._wake.wait_for(predicate, timeout=timeout)
+
+    @property
+    def refused(self) -> dict[str, RunnerError]:
+        """Components that will not run, with the error that says why."""
+        return dict(self._refused)
+
+    @property
+    def recipes(self) -> dict[str, Recipe]:
+        """Every loaded recipe, by component name."""
+        return dict(self._recipes)
+
+    def token(self, name: str) -> str:
+        """A running component's SVCUID token."""
+        if name not in self._tokens:
+            raise UnknownComponentError(name)
+        return self._tokens[name]
+
+    def status(self) -> list[ComponentStatus]:
+        """Every component the core knows, runnable or refused."""
+        rows = [
+            ComponentStatus(
+                name=name,
+                version=self._recipes[name].version,
+                state=supervisor.state,
+                restarts=supervisor.restarts,
+                detail=supervisor.status_detail,
+                log=str(log_path(self.root, name)),
+                limits=supervisor.context.limits_description,
+            )
+            for name, supervisor in self._supervisors.items()
+        ]
+        for name, err in self._refused.items():
+            version = self._recipes[name].version if name in self._recipes else ""
+            rows.append(
+                ComponentStatus(name=name, version=version, state="REFUSED", restarts=0, detail=str(err))
+            )
+        return sorted(rows, key=lambda row: row.name)
+
+    # --- LifecycleService -------------------------------------------------------------------------------
+    def list_components(self) -> list[ComponentInfo]:
+        """Every component the core runs (not the aws.greengrass.* ones it stands in for)."""
+        return [self._info(name) for name in sorted(self._supervisors)]
+
+    def get_component(self, name: str) -> ComponentInfo | None:
+        """One component, or None."""
+        return self._info(name) if name in self._supervisors else None
+
+    def restart_component(self, name: str) -> tuple[bool, str]:
+        """RestartComponent."""
+        if name not in self._supervisors:
+            return False, f"component {name} not found"
+        return self._supervisors[name].restart()
+
+    def stop_component(self, name: str) -> tuple[bool, str]:
+        """StopComponent."""
+        if name not in self._supervisors:
+            return False, f"component {name} not found"
+        return self._supervisors[name].stop()
+
+    def report_state(self, name: str, state: str) -> None:
+        """UpdateState from the component (RUNNING or ERRORED)."""
+        if name in self._supervisors:
+            self._supervisors[name].report_state(state)
+
+    # --- internals ------------------------------------------------------------------------------------
+    def _info(self, name: str) -> ComponentInfo:
+        return ComponentInfo(
+            name=name,
+            version=self._recipes[name].version,
+            state=self._supervisors[name].state,
+            configuration=self._configuration_of(name),
+        )
+
+    def _supervisor(self, name: str) -> ComponentSupervisor:
+        if name not in self._supervisors:
+            raise UnknownComponentError(name)
+        return self._supervisors[name]
+
+    def _configuration_of(self, name: str) -> dict[str, Any]:
+        try:
+            return self._config.snapshot(name)
+        except KeyError:
+            return {}
+
+    def _access_control(self, name: str) -> Any:
+        policy = self._configuration_of(name).get("accessControl")
+        return self._interpolator.interpolate_tree(name, policy) if policy is not None else None
+
+    def _on_access_control_change(self, component: str, key_path: list[str]) -> None:
+        # Subscribed to the whole tree: the store refuses subscriptions to keys that do not exist yet.
+        if not key_path or key_path[0].lower() == "accesscontrol":
+            self._ipc.update_access_control(component, self._access_control(component))
+
+    def _dependencies_ready(self, name: str) -> bool:
+        for dep in self._recipes[name].dependencies.values():
+            if dep.dependency_type != "HARD" or (
+                dep.name in STAND_IN_COMPONENTS and dep.name not in self._supervisors
+            ):
+                continue
+            supervisor = self._supervisors.get(dep.name)
+            if supervisor is None or supervisor.state not in READY_STATES:
+                return False
+        return True
+
+    def _environment(self, name: str, step: Step | None) -> dict[str, str]:
+        recipe = self._recipes[name]
+        token = self._tokens[name]
+        cwd = work_path(self.root, name)
+        nucleus = nucleus_variables(
+            socket_path=self._socket_path,
+            cwd=cwd,
+            token=token,
+            thing_name=self.thing_name,
+            region=self._options.region,
+        )
+        extra = (
+            self._extra_environment(name, token, list(recipe.dependencies)) if self._extra_environment else {}
+        )
+        return build_environment(
+            base=os.environ,
+            nucleus=nucleus,
+            extra=extra,
+            lifecycle_setenv=recipe.lifecycle.setenv,
+            step_setenv=step.setenv if step is not None else {},
+            interpolate=lambda text: self._interpolator.interpolate(name, text),
+        )
+
+
+def _name_from_file(path: Path) -> str:
+    """A refused recipe's component name: from the file if it can be read at all, else the file name."""
+    try:
+        import yaml
+
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if isinstance(document, dict):
+            for key, value in document.items():
+                if str(key).lower() == "componentname" and isinstance(value, str):
+                    return value
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError):
+        pass
+    return path.stem

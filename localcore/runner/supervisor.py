@@ -1,0 +1,433 @@
+"""One component's lifecycle, as the nucleus moves it (reference section 5, NUC ``Lifecycle.java``).
+
+NEW -> (HARD dependencies RUNNING or FINISHED) -> Install -> INSTALLED -> STARTING ->
+  Startup: RUNNING when it exits 0 or the component reports RUNNING (UpdateState);
+  Run: RUNNING while it runs, exit 0 -> FINISHED, otherwise ERRORED;
+  neither: FINISHED.
+ERRORED -> Recover -> back-off -> start again (reinstall if it failed in NEW). The third error
+from the same state within ``error_reset_seconds`` (nucleus: 3600 s) makes it BROKEN; the
+nucleus' list of errors for a state clears on any non-ERRORED move out of that state.
+Stop: STOPPING -> Shutdown (killed after its Timeout) -> SIGTERM the step's process group,
+SIGKILL after ``stop_grace`` -> FINISHED.
+
+Every step runs in its own process group, on this supervisor's thread; nothing a component does
+(crash, hang, flood of output) can block another component or the core.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from components.common.logs import kv
+from localcore.runner.process import StepProcess, run_step_to_end
+from localcore.runner.recipe import Recipe, Step
+
+NEW, INSTALLED, STARTING, RUNNING, STOPPING, FINISHED, ERRORED, BROKEN = (
+    "NEW",
+    "INSTALLED",
+    "STARTING",
+    "RUNNING",
+    "STOPPING",
+    "FINISHED",
+    "ERRORED",
+    "BROKEN",
+)
+STATES = (NEW, INSTALLED, STARTING, RUNNING, STOPPING, FINISHED, ERRORED, BROKEN)
+READY_STATES = frozenset((RUNNING, FINISHED))
+COUNTED_ERROR_STATES = frozenset((NEW, STARTING, RUNNING))  # NUC Lifecycle.STATES_TO_ERRORED
+
+# Default step timeouts in seconds (NUC Lifecycle.java).
+DEFAULT_TIMEOUTS = {"install": 120.0, "startup": 120.0, "shutdown": 15.0, "recover": 60.0, "bootstrap": 120.0}
+
+_log = logging.getLogger("localcore.runner.supervisor")
+
+
+@dataclass
+class SupervisorSettings:
+    """Timings: the nucleus' defaults, shortened in tests."""
+
+    backoff_base: float = 1.0
+    backoff_max: float = 30.0
+    stop_grace: float = 5.0
+    error_reset_seconds: float = 3600.0
+    max_errors: int = 3
+    poll_interval: float = 0.05
+
+
+@dataclass
+class LaunchContext:
+    """What a supervisor needs from the runner to start one component's steps."""
+
+    recipe: Recipe
+    cwd: Path
+    output: logging.Logger
+    environment: Callable[[Step | None], dict[str, str]]
+    interpolate: Callable[[str], str]
+    dependencies_ready: Callable[[], bool]
+    install_markers: Path
+    preexec: Callable[[], None] | None = None
+    limits_description: str = "none"
+    settings: SupervisorSettings = field(default_factory=SupervisorSettings)
+
+
+class ComponentSupervisor:
+    """Runs one component on its own thread; commands come from other threads."""
+
+    def __init__(
+        self, context: LaunchContext, wake: threading.Condition, on_state: Callable[[str, str, str], None]
+    ) -> None:
+        """``wake`` is shared by every supervisor of a runner and notified on any state change;
+        ``on_state(component, old, new)`` is told of each transition."""
+        self.context = context
+        self.name = context.recipe.name
+        self.state = NEW
+        self.restarts = 0
+        self.last_exit_code: int | None = None
+        self.status_detail = ""
+        self._wake = wake
+        self._on_state = on_state
+        self._settings = context.settings
+        self._errors: dict[str, list[float]] = defaultdict(list)
+        self._core_stopping = False
+        self._stop_requested = False
+        self._restart_requested = False
+        self._reported: str | None = None
+        self._main: StepProcess | None = None
+        self._thread = threading.Thread(target=self._run_guarded, name=f"supervisor-{self.name}", daemon=True)
+
+    # --- commands (any thread) ---------------------------------------------------------------
+    def start(self) -> None:
+        """Start the supervisor thread."""
+        self._thread.start()
+
+    def shutdown(self) -> None:
+        """Ask the component to stop for good (core shutdown); see :meth:`join`."""
+        with self._wake:
+            self._core_stopping = True
+            self._wake.notify_all()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the supervisor thread to end; whether it did."""
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def restart(self) -> tuple[bool, str]:
+        """Restart the component (also un-BROKENs it, as a redeployment would)."""
+        with self._wake:
+            if self._core_stopping:
+                return False, "the core is stopping"
+            self._restart_requested = True
+            self._wake.notify_all()
+        return True, f"restart of {self.name} requested"
+
+    def stop(self) -> tuple[bool, str]:
+        """Stop the component until restarted (StopComponent)."""
+        with self._wake:
+            if self.state in (FINISHED, BROKEN):
+                return True, f"{self.name} is already {self.state}"
+            self._stop_requested = True
+            self._wake.notify_all()
+        return True, f"stop of {self.name} requested"
+
+    def report_state(self, state: str) -> None:
+        """UpdateState from the component itself: RUNNING or ERRORED."""
+        with self._wake:
+            self._reported = state.upper()
+            self._wake.notify_all()
+
+    # --- the lifecycle (supervisor thread) -------------------------------------------------------
+    def _run_guarded(self) -> None:
+        try:
+            self._lifecycle()
+        except Exception as err:  # the supervisor must never take the core down with it
+            _log.exception(kv(event="supervisor_failed", component=self.name, error=err))
+            self._kill_main()
+            self._set_state(BROKEN, f"localcore error: {err}")
+
+    def _lifecycle(self) -> None:
+        phase = "install"
+        while not self._core_stopping:
+            if phase == "install":
+                phase = self._install_phase()
+            elif phase == "start":
+                phase = self._start_phase()
+            elif phase == "parked":
+                phase = self._parked_phase()
+            else:  # "exit"
+                return
+        self._stop_processes(final_state=None)
+
+    def _install_phase(self) -> str:
+        if self.state != NEW:
+            self._set_state(NEW)
+        if not self._wait(lambda: self.context.dependencies_ready()):
+            return "exit"
+        result = self._install()
+        if result is None:
+            return "exit"
+        if not result:
+            return self._errored(NEW)
+        self._set_state(INSTALLED)
+        return "start"
+
+    def _start_phase(self) -> str:
+        with self._wake:
+            self._restart_requested = False
+            self._stop_requested = False
+            self._reported = None
+        outcome = self._start_and_watch()
+        if outcome == "finished":
+            self._set_state(FINISHED)
+            return "parked"
+        if outcome in ("errored-starting", "errored-running"):
+            return self._errored(STARTING if outcome == "errored-starting" else RUNNING)
+        if outcome == "stop":
+            self._stop_processes(final_state=FINISHED)
+            return "parked"
+        if outcome == "restart":
+            self._stop_processes(final_state=None)
+            self.restarts += 1
+            self._set_state(INSTALLED)
+            return "start"
+        return "exit"  # the core is stopping: _lifecycle stops the processes
+
+    def _parked_phase(self) -> str:
+        if not self._wait(lambda: self._restart_requested):
+            return "exit"
+        self.restarts += 1
+        if self.state == BROKEN:
+            self._errors.clear()
+            return "install"
+        self._set_state(INSTALLED)
+        return "start"
+
+    def _start_and_watch(self) -> str:
+        lifecycle = self.context.recipe.lifecycle
+        self._set_state(STARTING)
+        step_name, step = ("startup", lifecycle.startup) if lifecycle.startup else ("run", lifecycle.run)
+        if step is None:
+            return "finished"
+        try:
+            self._main = self._spawn(step_name, step)
+        except OSError as err:
+            self.context.output.info(f"{step_name}: cannot start: {err}")
+            return "errored-starting"
+        if step_name == "run":
+            self._set_state(RUNNING)
+        timeout = step.timeout if step_name == "run" else (step.timeout or DEFAULT_TIMEOUTS["startup"])
+        deadline = None if timeout is None else time.monotonic() + timeout
+        process: StepProcess | None = self._main
+        while True:
+            with self._wake:
+                self._wake.wait_for(lambda: self._interrupted(), timeout=self._settings.poll_interval)
+                if self._core_stopping:
+                    return "exit"
+                if self._restart_requested:
+                    return "restart"
+                if self._stop_requested:
+                    return "stop"
+                reported, self._reported = self._reported, None
+            if reported == ERRORED:
+                self.status_detail = "the component reported ERRORED"
+                return "errored-starting" if self.state == STARTING else "errored-running"
+            if reported == RUNNING and self.state == STARTING:
+                self._set_state(RUNNING)
+            if process is not None and process.returncode is not None:
+                code = process.wait()
+                self.last_exit_code = code
+                self._main = None
+                self.context.output.info(f"{step_name}: exited with code {code}")
+                if step_name == "run":
+                    if code == 0:
+                        return "finished"
+                    self.status_detail = f"Run exited with code {code}"
+                    return "errored-running"
+                if code != 0:
+                    self.status_detail = f"Startup exited with code {code}"
+                    return "errored-starting" if self.state == STARTING else "errored-running"
+                process = None  # a Startup that exited 0: the component runs in the background
+                if self.state == STARTING:
+                    self._set_state(RUNNING)
+            if (
+                deadline is not None
+                and time.monotonic() >= deadline
+                and (step_name == "run" or self.state == STARTING)
+            ):
+                self.status_detail = f"{step_name.capitalize()} timed out after {timeout:g}s"
+                self.context.output.info(self.status_detail)
+                self._kill_main()
+                return "errored-starting" if self.state == STARTING else "errored-running"
+
+    def _interrupted(self) -> bool:
+        return (
+            self._core_stopping
+            or self._restart_requested
+            or self._stop_requested
+            or self._reported is not None
+        )
+
+    def _errored(self, from_state: str) -> str:
+        now = time.monotonic()
+        errors = self._errors[from_state]
+        if errors and now - errors[-1] > self._settings.error_reset_seconds:
+            errors.clear()
+        errors.append(now)
+        self._kill_main(graceful=True)
+        if len(errors) >= self._settings.max_errors:
+            self._set_state(BROKEN, self.status_detail)
+            return "parked"
+        self._set_state(ERRORED, self.status_detail)
+        self._run_aux_step("recover")
+        delay = min(self._settings.backoff_max, self._settings.backoff_base * (2 ** (len(errors) - 1)))
+        self.context.output.info(
+            f"restarting in {delay:g}s (error {len(errors)} of {self._settings.max_errors} from {from_state})"
+        )
+        if self._wait(lambda: self._restart_requested, timeout=delay) is None:
+            return "exit"
+        self.restarts += 1
+        return "install" if from_state == NEW else self._restart_from_errored()
+
+    def _restart_from_errored(self) -> str:
+        self._set_state(INSTALLED)
+        return "start"
+
+    def _install(self) -> bool | None:
+        """True when installed (or skipped), False on failure or timeout, None when aborted by a stop."""
+        step = self.context.recipe.lifecycle.install
+        if step is None:
+            return True
+        script = self.context.interpolate(step.script)
+        marker = self._install_marker(script)
+        if marker.exists():
+            self.context.output.info(
+                f"install: already done for version {self.context.recipe.version}, skipped"
+            )
+            return True
+        env = self.context.environment(step)
+        if self._skip(step, env):
+            return True
+        code = run_step_to_end(
+            step="install",
+            script=script,
+            env=env,
+            cwd=self.context.cwd,
+            output=self.context.output,
+            timeout=step.timeout or DEFAULT_TIMEOUTS["install"],
+            should_abort=lambda: self._core_stopping,
+            preexec=self.context.preexec,
+            poll_interval=self._settings.poll_interval,
+        )
+        if code is None:
+            if self._core_stopping:
+                return None
+            self.status_detail = "Install timed out"
+            return False
+        self.context.output.info(f"install: exited with code {code}")
+        if code != 0:
+            self.status_detail = f"Install exited with code {code}"
+            return False
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(f"{self.context.recipe.version}\n")
+        return True
+
+    def _install_marker(self, script: str) -> Path:
+        # Once per component version; a changed Install script (local development) runs again.
+        digest = hashlib.sha256(script.encode()).hexdigest()[:16]
+        return self.context.install_markers / f"{self.name}@{self.context.recipe.version}-{digest}"
+
+    def _skip(self, step: Step, env: dict[str, str]) -> bool:
+        if step.skipif is None:
+            return False
+        kind, target = step.skipif
+        target = self.context.interpolate(target)
+        if kind == "onpath":
+            found = shutil.which(target, path=env.get("PATH")) is not None
+        else:
+            found = (self.context.cwd / target).exists()
+        if found:
+            self.context.output.info(f"install: skipped (Skipif {kind} {target})")
+        return found
+
+    def _spawn(self, step_name: str, step: Step) -> StepProcess:
+        return StepProcess(
+            step=step_name,
+            script=self.context.interpolate(step.script),
+            env=self.context.environment(step),
+            cwd=self.context.cwd,
+            output=self.context.output,
+            preexec=self.context.preexec,
+        )
+
+    def _run_aux_step(self, name: str) -> int | None:
+        step: Step | None = getattr(self.context.recipe.lifecycle, name)
+        if step is None:
+            return None
+        try:
+            code = run_step_to_end(
+                step=name,
+                script=self.context.interpolate(step.script),
+                env=self.context.environment(step),
+                cwd=self.context.cwd,
+                output=self.context.output,
+                timeout=step.timeout or DEFAULT_TIMEOUTS[name],
+                should_abort=lambda: False,
+                poll_interval=self._settings.poll_interval,
+            )
+        except OSError as err:
+            self.context.output.info(f"{name}: cannot start: {err}")
+            return None
+        self.context.output.info(
+            f"{name}: exited with code {code}" if code is not None else f"{name}: did not finish"
+        )
+        return code
+
+    def _stop_processes(self, final_state: str | None) -> None:
+        """STOPPING -> Shutdown step -> end the main process group -> ``final_state``."""
+        if self.state in (FINISHED, BROKEN, NEW) and self._main is None:
+            return
+        self._set_state(STOPPING)
+        self._run_aux_step("shutdown")
+        self._kill_main(graceful=True)
+        self._set_state(final_state or FINISHED)
+
+    def _kill_main(self, graceful: bool = False) -> None:
+        if self._main is None:
+            return
+        code = self._main.stop(self._settings.stop_grace) if graceful else self._main.kill()
+        self.context.output.info(f"{self._main.step}: ended with code {code}")
+        self._main = None
+
+    def _wait(self, predicate: Callable[[], bool], timeout: float | None = None) -> bool | None:
+        """Wait until ``predicate`` or ``timeout``; None if the core is stopping, else the predicate."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._wake:
+            while True:
+                if self._core_stopping:
+                    return None
+                if predicate():
+                    return True
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._wake.wait(timeout=0.5 if remaining is None else min(remaining, 0.5))
+
+    def _set_state(self, new: str, detail: str = "") -> None:
+        with self._wake:
+            old = self.state
+            if old == new:
+                return
+            if new != ERRORED and new != BROKEN:
+                self._errors.pop(old, None)
+            self.state = new
+            self._wake.notify_all()
+        self.context.output.info(f"state: {old} -> {new}" + (f" ({detail})" if detail else ""))
+        self._on_state(self.name, old, new)
