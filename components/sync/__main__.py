@@ -14,6 +14,7 @@ import threading
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 from bundlespec import load_spec
 from components.common import topics
@@ -45,8 +46,14 @@ def build_and_run(ipc: ComponentIpc, stop: threading.Event) -> None:
     config = validate_config(SyncConfig, ipc.get_config())
     spec = load_spec()
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or spec.region
-    s3 = boto3.client("s3", region_name=region)
-    bucket: Any = config.bucket or _bucket_resolver(boto3.client("sts", region_name=region), region)
+    # One quick attempt per call: the uploader's own back-off (with jitter) handles outages, and
+    # botocore's retries would only hold a batch hostage while alerts wait.
+    client_config = Config(
+        retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=30
+    )
+    s3 = boto3.client("s3", region_name=region, config=client_config)
+    sts = boto3.client("sts", region_name=region, config=client_config)
+    bucket: Any = config.bucket or _bucket_resolver(sts, region)
     store, incident = open_store(store_path(config))
     if incident:
         log.error(kv(event="store_replaced", detail=incident))
