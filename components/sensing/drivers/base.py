@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,8 @@ class SensorDriver(ABC):
     kind: str = "environment"
     #: Smallest spacing between two read attempts the hardware tolerates, seconds.
     min_interval_s: float = 0.0
+    #: The unit of each value the driver reports, so a failed read can be published with its keys.
+    units: ClassVar[dict[str, str]] = {}
 
     @abstractmethod
     def read(self) -> SensorSample:

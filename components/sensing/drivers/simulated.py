@@ -486,6 +486,7 @@ class SimulatedDht22(SensorDriver):
 
     kind = "environment"
     min_interval_s = 0.0
+    units = UNITS
 
     def __init__(
         self,

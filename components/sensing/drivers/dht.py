@@ -1,0 +1,107 @@
+"""DHT22 / DHT11 through adafruit-circuitpython-dht, imported only when such a sensor is configured.
+
+The library signals every failed read with ``RuntimeError`` ("Checksum did not validate. Try
+again.", "A full buffer was not returned. Try again.", "DHT sensor not found, check wiring",
+"Received unplausible data. Try again."); they become
+:class:`~components.sensing.exceptions.SensorReadError` here. The library also silently returns
+its previous values when read again within 2 s of the last attempt (``DHTBase.measure``), so the
+driver declares a minimum spacing a little above that and the sampling loop honours it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any, Literal
+
+from components.sensing.drivers.base import SensorDriver, SensorSample
+from components.sensing.exceptions import DriverUnavailableError, SensorReadError
+
+UNITS: dict[str, str] = {"temperature": "C", "humidity": "%"}
+# 2 s per the datasheet and the library's own cache window, plus margin: the library compares
+# with a strict ">" on time.monotonic().
+DHT_MIN_SPACING_S = 2.1
+
+
+def _import(name: str, hint: str) -> ModuleType:
+    try:
+        return importlib.import_module(name)
+    except ImportError as err:
+        raise DriverUnavailableError(f"cannot import {name!r}: {hint} ({err})") from err
+    except (NotImplementedError, RuntimeError, OSError) as err:
+        # Blinka's board module raises NotImplementedError on a machine it does not recognise.
+        raise DriverUnavailableError(f"{name!r} is not usable on this machine: {err}") from err
+
+
+def board_pin(pin_name: str) -> Any:
+    """The ``board`` module's pin object named ``pin_name`` (``"D4"``, ``"LED"``).
+
+    Raises:
+        DriverUnavailableError: no ``board`` module (the ``device`` extra, Blinka) or no such pin.
+    """
+    board = _import("board", "install the 'device' extra (adafruit-blinka) on a supported board")
+    try:
+        return getattr(board, pin_name)
+    except AttributeError:
+        known = sorted(name for name in dir(board) if name[:1].isupper())
+        raise DriverUnavailableError(
+            f"this board has no pin {pin_name!r}; it has {', '.join(known[:40]) or 'no named pins'}"
+        ) from None
+
+
+class DhtSensor(SensorDriver):
+    """A DHT22 or DHT11 on a GPIO pin.
+
+    Args:
+        model: ``"dht22"`` or ``"dht11"``.
+        pin: the ``board`` pin name, e.g. ``"D4"``.
+        use_pulseio: the library's ``use_pulseio`` (``False`` bit-bangs, for Linux boards without
+            the libgpiod pulse reader).
+
+    Raises:
+        DriverUnavailableError: the library, the board support or the pin is missing.
+    """
+
+    kind = "environment"
+    min_interval_s = DHT_MIN_SPACING_S
+    units = UNITS
+
+    def __init__(self, model: Literal["dht22", "dht11"], pin: str, *, use_pulseio: bool = True) -> None:
+        library = _import("adafruit_dht", "install the 'device' extra (pip install 'edge-bundle[device]')")
+        pin_object = board_pin(pin)
+        cls = getattr(library, "DHT22" if model == "dht22" else "DHT11")
+        try:
+            self._device = cls(pin_object, use_pulseio=use_pulseio)
+        except (RuntimeError, ValueError, OSError) as err:
+            raise DriverUnavailableError(f"cannot open {model} on pin {pin}: {err}") from err
+        self.model = model
+        self.pin = pin
+        self._closed = False
+
+    def read(self) -> SensorSample:
+        """One measurement of temperature (C) and relative humidity (%).
+
+        Raises:
+            SensorReadError: the library's RuntimeError (checksum, short buffer, not found,
+                unplausible data) or an OS error talking to the pin.
+        """
+        try:
+            # Both properties come from one measurement: the second is served from the
+            # library's cache because it is asked within the same 2 s window.
+            temperature = self._device.temperature
+            humidity = self._device.humidity
+        except RuntimeError as err:
+            raise SensorReadError(str(err)) from err
+        except OSError as err:
+            raise SensorReadError(f"GPIO error reading {self.model} on {self.pin}: {err}") from err
+        if temperature is None or humidity is None:
+            raise SensorReadError(f"{self.model} on {self.pin} returned no data")
+        return SensorSample(
+            values={"temperature": float(temperature), "humidity": float(humidity)}, units=UNITS
+        )
+
+    def close(self) -> None:
+        """Release the pulse reader (the library's ``exit()``)."""
+        if not self._closed:
+            self._closed = True
+            self._device.exit()

@@ -1,0 +1,172 @@
+"""Real fakes for the sensing tests: ``board``, ``adafruit_dht`` and ``digitalio`` as modules, a
+scripted driver, and a publisher that records and lets a test wait for messages."""
+
+from __future__ import annotations
+
+import threading
+import time
+import types
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from components.sensing.drivers.base import SensorDriver, SensorSample
+from components.sensing.exceptions import SensorReadError
+
+# The messages adafruit_dht 4.x raises (DHTBase.measure), verbatim.
+CHECKSUM = "Checksum did not validate. Try again."
+NOT_FOUND = "DHT sensor not found, check wiring"
+FULL_BUFFER = "A full buffer was not returned. Try again."
+
+
+def make_board(*pins: str) -> types.ModuleType:
+    """A ``board`` module with the given pin names (each pin object is its name as a string)."""
+    board = types.ModuleType("board")
+    for pin in pins:
+        setattr(board, pin, f"pin:{pin}")
+    return board
+
+
+def make_adafruit_dht(
+    script: list[tuple[float, float] | str], clock: Callable[[], float]
+) -> types.ModuleType:
+    """An ``adafruit_dht`` module whose devices play ``script``: a tuple is a good measurement,
+    a string is the RuntimeError message of a failed one. Like the library, a measurement is
+    taken only when more than 2 s passed since the last one; otherwise the cached values return."""
+    module = types.ModuleType("adafruit_dht")
+    module.devices = []  # type: ignore[attr-defined]
+
+    class _Dht:
+        def __init__(self, pin: Any, use_pulseio: bool = True) -> None:
+            self.pin = pin
+            self.use_pulseio = use_pulseio
+            self.measurements = 0
+            self.exited = False
+            self._last_called = 0.0
+            self._temperature: float | None = None
+            self._humidity: float | None = None
+            self._script = list(script)
+            module.devices.append(self)  # type: ignore[attr-defined]
+
+        def measure(self) -> None:
+            now = clock()
+            if self._last_called == 0 or now - self._last_called > 2:
+                self._last_called = now
+                self.measurements += 1
+                outcome = self._script.pop(0) if self._script else NOT_FOUND
+                if isinstance(outcome, str):
+                    raise RuntimeError(outcome)
+                self._temperature, self._humidity = outcome
+
+        @property
+        def temperature(self) -> float | None:
+            self.measure()
+            return self._temperature
+
+        @property
+        def humidity(self) -> float | None:
+            self.measure()
+            return self._humidity
+
+        def exit(self) -> None:
+            self.exited = True
+
+    class DHT22(_Dht):
+        pass
+
+    class DHT11(_Dht):
+        pass
+
+    module.DHT22 = DHT22  # type: ignore[attr-defined]
+    module.DHT11 = DHT11  # type: ignore[attr-defined]
+    return module
+
+
+def make_digitalio() -> types.ModuleType:
+    """A ``digitalio`` module whose pins remember every value written."""
+    module = types.ModuleType("digitalio")
+
+    class Direction:
+        INPUT = "input"
+        OUTPUT = "output"
+
+    class DigitalInOut:
+        instances: list[DigitalInOut] = []
+
+        def __init__(self, pin: Any) -> None:
+            self.pin = pin
+            self.direction: str | None = None
+            self.history: list[bool] = []
+            self.deinited = False
+            DigitalInOut.instances.append(self)
+
+        @property
+        def value(self) -> bool:
+            return self.history[-1] if self.history else False
+
+        @value.setter
+        def value(self, on: bool) -> None:
+            if self.direction != Direction.OUTPUT:
+                raise AttributeError("Not an output")
+            self.history.append(on)
+
+        def deinit(self) -> None:
+            self.deinited = True
+
+    module.Direction = Direction  # type: ignore[attr-defined]
+    module.DigitalInOut = DigitalInOut  # type: ignore[attr-defined]
+    return module
+
+
+class ScriptedDriver(SensorDriver):
+    """A driver that plays a list of values dicts / error messages, then repeats the last entry."""
+
+    units = {"temperature": "C", "humidity": "%"}
+
+    def __init__(self, script: Iterable[dict[str, float | None] | str], min_interval_s: float = 0.0) -> None:
+        self._script = list(script)
+        self.min_interval_s = min_interval_s
+        self.attempts = 0
+        self.closed = False
+        self.attempt_times: list[float] = []
+
+    def read(self) -> SensorSample:
+        self.attempts += 1
+        self.attempt_times.append(time.monotonic())
+        entry = self._script.pop(0) if len(self._script) > 1 else self._script[0]
+        if isinstance(entry, str):
+            raise SensorReadError(entry)
+        return SensorSample(values=dict(entry), units=self.units)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class RecordingPublisher:
+    """Keeps every published message; :meth:`wait_for` waits on a condition, never sleeps blindly."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, dict[str, Any]]] = []
+        self._cond = threading.Condition()
+
+    def publish(self, topic: str, message: dict[str, Any]) -> None:
+        with self._cond:
+            self.messages.append((topic, message))
+            self._cond.notify_all()
+
+    def on(self, topic: str) -> list[dict[str, Any]]:
+        with self._cond:
+            return [message for t, message in self.messages if t == topic]
+
+    def wait_for(
+        self, topic: str, predicate: Callable[[dict[str, Any]], bool] = lambda _m: True, timeout: float = 10.0
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for t, message in self.messages:
+                    if t == topic and predicate(message):
+                        return message
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"no message on {topic} matched within {timeout} s")
+                self._cond.wait(remaining)
