@@ -93,11 +93,12 @@ class ConfigStore:
     def get_answer(self, component: str, key_path: list[str]) -> Any:
         """GetConfiguration's ``value``: a map for an interior node, ``{leafName: value}`` for a leaf.
 
-        The leaf's name is the one it was created with, whatever case the request used.
+        The leaf's name is the one it was created with, whatever case the request used; map
+        answers leave out keys starting with ``_`` (nucleus ``Topics.toPOJO``).
         """
         with self._lock:
             node = self._find(component, key_path)
-            return {node.name: node.to_value()} if node.is_leaf else node.to_value()
+            return {node.name: node.to_value()} if node.is_leaf else node.to_value(hide_private=True)
 
     def update(self, component: str, key_path: list[str], value_to_merge: Any, timestamp: float) -> None:
         """UpdateConfiguration: merge ``value_to_merge`` at ``key_path`` as of ``timestamp`` (epoch s).

@@ -80,11 +80,19 @@ class ConfigNode:
             node = node.child(key)
         return node
 
-    def to_value(self) -> Any:
-        """A plain JSON copy with the original key case."""
+    def to_value(self, *, hide_private: bool = False) -> Any:
+        """A plain JSON copy with the original key case.
+
+        ``hide_private`` leaves out keys starting with ``_``, as the nucleus' ``Topics.toPOJO``
+        (and so GetConfiguration's map answers) does.
+        """
         if self.children is None:
             return copy.deepcopy(self.value)
-        return {child.name: child.to_value() for child in self.children.values()}
+        return {
+            child.name: child.to_value(hide_private=hide_private)
+            for child in self.children.values()
+            if not (hide_private and child.name.startswith("_"))
+        }
 
     def latest_modtime(self) -> float:
         """The newest modification time in this subtree."""

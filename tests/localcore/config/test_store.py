@@ -80,6 +80,14 @@ def test_get_answer_wraps_a_leaf_in_its_name_and_returns_maps_as_they_are(store:
     assert store.get_answer(COMPONENT, []) == store.snapshot(COMPONENT)
 
 
+def test_map_answers_hide_underscore_keys_as_the_nucleus_does(store: ConfigStore) -> None:
+    store.merge(COMPONENT, {"_internal": 1, "mqtt": {"_secret": "x"}})
+    assert "_internal" not in store.get_answer(COMPONENT, [])
+    assert store.get_answer(COMPONENT, ["mqtt"]) == {"Port": 8883, "host": "broker"}
+    assert store.get_answer(COMPONENT, ["_internal"]) == {"_internal": 1}
+    assert store.get(COMPONENT, ["mqtt", "_secret"]) == "x"
+
+
 @pytest.mark.parametrize(
     ("component", "path"),
     [(COMPONENT, ["missing"]), (COMPONENT, ["mqtt", "port", "deeper"]), ("com.example.Unknown", [])],
