@@ -34,6 +34,8 @@ from components.sensing.sampler import SensorLoop
 log = logging.getLogger(__name__)
 
 COMPONENT_SOURCE = "sensing"
+#: Every local topic the component publishes on (its recipe grants exactly these).
+PUBLISHED_TOPICS: tuple[str, ...] = (topics.READINGS, topics.ALERTS, topics.HEALTH, topics.ACTUATOR)
 SENSOR_FAULT_RULE = "sensor-fault"
 # How often stale-data rules are checked (and health is considered for publishing).
 _TICK_S = 0.25

@@ -125,7 +125,7 @@ class SimulationSettings(BaseModel):
     humidity_noise: float = Field(default=0.5, ge=0.0, description="white noise sd, %")
     humidity_drift_per_day: float = Field(default=-0.1, description="slow sensor drift, %/day")
     humidity_weather: float = Field(default=4.0, ge=0.0, description="slow random wander sd, %")
-    weather_period_s: float = Field(default=3 * 3600.0, gt=0.0, description="time between wander knots")
+    weather_period_seconds: float = Field(default=3 * 3600.0, gt=0.0, description="time between wander knots")
     peak_hour_utc: float = Field(
         default=15.0, ge=0.0, lt=24.0, description="warmest hour; humidity peaks 12 h later"
     )
@@ -301,8 +301,8 @@ class Dht22Simulator:
         return value
 
     def _wander(self, key: int, t: float) -> float:
-        """Smooth random wander of unit scale: gaussian knots every weather_period_s, eased between."""
-        x = t / self.settings.weather_period_s
+        """Smooth random wander of unit scale: gaussian knots every weather_period_seconds, eased between."""
+        x = t / self.settings.weather_period_seconds
         knot = math.floor(x)
         frac = x - knot
         ease = frac * frac * (3.0 - 2.0 * frac)
