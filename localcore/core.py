@@ -1,0 +1,312 @@
+"""``LocalCore``: one local Greengrass core, composed of its parts.
+
+    ConfigStore (``<root>/config``)   ShadowStore (``<root>/shadows``)   cloud (CloudAdapter)
+                 \\                         |                            /
+                  IpcServer (``<root>/ipc.socket``)  <-- lifecycle --  Runner (recipes -> processes)
+                                     ControlServer (``<root>/control.sock``, for the CLI)
+
+Example::
+
+    with LocalCore(root=Path(".localcore"), recipes=Path("recipes"), thing_name="dev-1") as core:
+        core.runner.wait_for_state("com.example.A", "RUNNING", timeout=30)
+
+The ``cloud`` argument is a ``CloudAdapter`` or a factory ``cloud(core) -> CloudAdapter`` called
+once the configuration and shadow stores exist. If the adapter also has ``start()``/``stop()``,
+``environment(component, token, dependencies)`` (the runner's extra-environment hook) or
+``register_control_commands(control_server)``, the core calls them at the right moments.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from components.common.logs import kv
+from localcore.config.store import ConfigStore
+from localcore.contracts import CloudAdapter, ComponentInfo, Unsubscribe
+from localcore.control import CommandError, ControlServer
+from localcore.ipc.recording_cloud import RecordingCloudAdapter
+from localcore.ipc.server import IpcServer
+from localcore.runner.deployment import ComponentDeployment, load_deployment, parse_deployment
+from localcore.runner.recipe import recipe_files
+from localcore.runner.runner import Runner, RunnerOptions, StateListener
+from localcore.runner.supervisor import SupervisorSettings
+from localcore.shadows.store import ShadowStore
+
+CloudFactory = Callable[["LocalCore"], CloudAdapter]
+MAX_SOCKET_PATH = 108
+
+_log = logging.getLogger("localcore.core")
+
+
+def default_cloud_factory(core: LocalCore) -> CloudAdapter:
+    """The cloud a core gets when none is given (the embedded cloud wires itself in here)."""
+    return RecordingCloudAdapter()
+
+
+class _LifecycleProxy:
+    """The IPC server is built before the runner (the runner registers tokens with it): this
+    forwards the lifecycle operations to the runner once it exists."""
+
+    def __init__(self) -> None:
+        self.runner: Runner | None = None
+
+    def list_components(self) -> list[ComponentInfo]:
+        return self.runner.list_components() if self.runner else []
+
+    def get_component(self, name: str) -> ComponentInfo | None:
+        return self.runner.get_component(name) if self.runner else None
+
+    def restart_component(self, name: str) -> tuple[bool, str]:
+        return self.runner.restart_component(name) if self.runner else (False, "the core is starting")
+
+    def stop_component(self, name: str) -> tuple[bool, str]:
+        return self.runner.stop_component(name) if self.runner else (False, "the core is starting")
+
+    def report_state(self, name: str, state: str) -> None:
+        if self.runner:
+            self.runner.report_state(name, state)
+
+
+class LocalCore:
+    """A local Greengrass core: IPC server, stores, cloud, runner and control channel."""
+
+    def __init__(
+        self,
+        *,
+        root: Path,
+        recipes: Path | Sequence[Path],
+        thing_name: str,
+        deployment: Path | Mapping[str, Any] | None = None,
+        only: Iterable[str] | None = None,
+        cloud: CloudAdapter | CloudFactory | None = None,
+        region: str = "us-east-1",
+        project_root: Path | None = None,
+        settings: SupervisorSettings | None = None,
+        control: bool = True,
+    ) -> None:
+        """Nothing starts until :meth:`start`. ``recipes``: a folder, or a list of files and folders.
+        ``deployment``: a deployment file or an already-parsed ``{"components": {...}}`` mapping."""
+        self.root = Path(root).resolve()
+        self.thing_name = thing_name
+        self.region = region
+        self._recipe_paths = _expand_recipes(recipes)
+        self._deployment = _deployment(deployment)
+        self._only = list(only) if only is not None else None
+        self._cloud_argument = cloud
+        self._project_root = (project_root or Path.cwd()).resolve()
+        self._settings = settings or SupervisorSettings()
+        self._with_control = control
+        self._socket_dir: Path | None = None
+        self._log_handler: logging.Handler | None = None
+        self._started_at = 0.0
+        self._cloud_started = False
+        self.config: ConfigStore
+        self.shadows: ShadowStore
+        self.cloud: CloudAdapter
+        self.ipc: IpcServer
+        self.runner: Runner
+        self.control: ControlServer | None = None
+        self.socket_path = self.root / "ipc.socket"
+
+    # --- start / stop ---------------------------------------------------------------------------------
+    def start(self) -> LocalCore:
+        """Start every part, then the components (dependencies first). Returns self."""
+        from localcore.runner.logs import attach_core_log
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._log_handler = attach_core_log(self.root)
+        self._started_at = time.time()
+        _log.info(
+            kv(event="core_starting", root=self.root, thing=self.thing_name, recipes=len(self._recipe_paths))
+        )
+        try:
+            self._start_parts()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_parts(self) -> None:
+        self.config = ConfigStore(root=self.root)
+        self.shadows = ShadowStore(self.root / "shadows")
+        self.cloud = self._make_cloud()
+        lifecycle = _LifecycleProxy()
+        self.socket_path = self._socket_path()
+        self.ipc = IpcServer(
+            socket_path=self.socket_path,
+            shadows=self.shadows,
+            config=self.config,
+            cloud=self.cloud,
+            lifecycle=lifecycle,
+        )
+        self.shadows.set_publisher(self.ipc.shadow_publisher)
+        environment = getattr(self.cloud, "environment", None)
+        self.runner = Runner(
+            root=self.root,
+            thing_name=self.thing_name,
+            ipc=self.ipc,
+            config=self.config,
+            socket_path=self.socket_path,
+            deployment=self._deployment,
+            extra_environment=environment if callable(environment) else None,
+            options=RunnerOptions(
+                region=self.region, project_root=self._project_root, settings=self._settings
+            ),
+        )
+        lifecycle.runner = self.runner
+        self.runner.load(self._recipe_paths, only=self._only)
+        self.ipc.start()
+        start_cloud = getattr(self.cloud, "start", None)
+        if callable(start_cloud):
+            start_cloud()
+            self._cloud_started = True
+        if self._with_control:
+            self.control = ControlServer(self.root)
+            self._register_commands(self.control)
+            register = getattr(self.cloud, "register_control_commands", None)
+            if callable(register):
+                register(self.control)
+            self.control.start()
+        self.runner.start()
+        _log.info(
+            kv(
+                event="core_started",
+                components=len(self.runner.list_components()),
+                refused=len(self.runner.refused),
+            )
+        )
+
+    def stop(self) -> None:
+        """Stop the components (dependents first), then the parts. Safe to call twice."""
+        runner = getattr(self, "runner", None)
+        if runner is not None:
+            runner.stop()
+        if self.control is not None:
+            self.control.stop()
+            self.control = None
+        stop_cloud = getattr(getattr(self, "cloud", None), "stop", None)
+        if self._cloud_started and callable(stop_cloud):
+            with contextlib.suppress(Exception):
+                stop_cloud()
+            self._cloud_started = False
+        ipc = getattr(self, "ipc", None)
+        if ipc is not None:
+            with contextlib.suppress(Exception):
+                ipc.stop()
+        if self._socket_dir is not None:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+            self._socket_dir = None
+        if self._log_handler is not None:
+            _log.info(kv(event="core_stopped"))
+            from localcore.runner.logs import detach_core_log
+
+            detach_core_log(self._log_handler)
+            self._log_handler = None
+
+    def __enter__(self) -> LocalCore:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # --- views --------------------------------------------------------------------------------------
+    def add_state_listener(self, listener: StateListener) -> Unsubscribe:
+        """``listener(component, old, new)`` on every state change (for the CLI and a live view)."""
+        return self.runner.add_state_listener(listener)
+
+    def any_broken(self) -> bool:
+        """Whether a component is BROKEN or was refused."""
+        return bool(self.runner.refused) or any(row.state == "BROKEN" for row in self.runner.status())
+
+    def status(self) -> dict[str, Any]:
+        """What ``localcore status`` shows."""
+        return {
+            "root": str(self.root),
+            "thingName": self.thing_name,
+            "uptimeSeconds": round(time.time() - self._started_at, 1),
+            "components": [row.as_dict() for row in self.runner.status()],
+        }
+
+    # --- internals ------------------------------------------------------------------------------------
+    def _make_cloud(self) -> CloudAdapter:
+        argument = self._cloud_argument
+        if argument is None:
+            return default_cloud_factory(self)
+        if callable(argument) and not hasattr(argument, "publish"):
+            return argument(self)
+        return argument  # type: ignore[return-value]
+
+    def _socket_path(self) -> Path:
+        path = self.root / "ipc.socket"
+        if len(os.fsencode(str(path))) < MAX_SOCKET_PATH:
+            return path
+        # Unix socket paths are short; pytest's tmp paths are not. Components get the path in
+        # their environment, so any location works.
+        self._socket_dir = Path(tempfile.mkdtemp(prefix="lc-"))
+        return self._socket_dir / "ipc.socket"
+
+    def _register_commands(self, control: ControlServer) -> None:
+        control.register("status", lambda args: self.status())
+        control.register("restart", lambda args: self._lifecycle_command(self.runner.restart_component, args))
+        control.register("stop", lambda args: self._lifecycle_command(self.runner.stop_component, args))
+        control.register("config.get", self._config_get)
+        control.register("config.set", self._config_set)
+
+    def _lifecycle_command(
+        self, action: Callable[[str], tuple[bool, str]], args: dict[str, Any]
+    ) -> dict[str, Any]:
+        name = str(args.get("component", ""))
+        succeeded, message = action(name)
+        if not succeeded:
+            raise CommandError(message)
+        return {"component": name, "message": message}
+
+    def _config_get(self, args: dict[str, Any]) -> Any:
+        component = str(args.get("component", ""))
+        key_path = [str(k) for k in args.get("keyPath", [])]
+        try:
+            return self.config.get(component, key_path)
+        except KeyError as err:
+            raise CommandError(str(err.args[0] if err.args else err)) from err
+
+    def _config_set(self, args: dict[str, Any]) -> dict[str, Any]:
+        component = str(args.get("component", ""))
+        key_path = [str(k) for k in args.get("keyPath", [])]
+        if component not in self.runner.recipes:
+            raise CommandError(f"unknown component {component!r}")
+        if not key_path:
+            raise CommandError("expected a key path, e.g. 'interval' or 'mqtt/port'")
+        value: Any = args.get("value")
+        for key in reversed(key_path):
+            value = {key: value}
+        # An operator's change is a deployment-style MERGE: it always wins and is announced.
+        self.config.merge(component, value)
+        return {"component": component, "keyPath": key_path, "value": args.get("value")}
+
+
+def _expand_recipes(recipes: Path | Sequence[Path]) -> list[Path]:
+    paths = [recipes] if isinstance(recipes, str | Path) else list(recipes)
+    found: list[Path] = []
+    for path in paths:
+        path = Path(path)
+        found.extend(recipe_files(path) if path.is_dir() else [path])
+    return found
+
+
+def _deployment(deployment: Path | Mapping[str, Any] | None) -> dict[str, ComponentDeployment]:
+    if deployment is None:
+        return {}
+    if isinstance(deployment, str | Path):
+        return load_deployment(Path(deployment))
+    return parse_deployment(dict(deployment), "deployment")
