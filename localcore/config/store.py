@@ -37,10 +37,12 @@ from localcore.config.pointer import parse_pointer
 from localcore.config.tree import (
     ConfigNode,
     FoldedPath,
+    LeafIndex,
     changed_paths,
     check_json_value,
     fold,
     fold_path,
+    leaf_index,
     merge_map,
 )
 from localcore.contracts import ConfigListener, Unsubscribe
@@ -122,7 +124,7 @@ class ConfigStore:
             )
         with self._lock:
             root = self._trees.get(component)
-            before = copy.deepcopy(root) if root is not None else None
+            before = leaf_index(root)
             if root is None:
                 root = self._trees[component] = ConfigNode(name="configuration", modtime=self._clock())
             node = root.find(key_path)
@@ -187,7 +189,7 @@ class ConfigStore:
         with self._lock:
             self._defaults[component] = copy.deepcopy(defaults)
             root = self._trees.get(component)
-            before = copy.deepcopy(root) if root is not None else None
+            before = leaf_index(root)
             if root is None:
                 self._trees[component] = ConfigNode.from_value("configuration", defaults, self._clock())
             else:
@@ -203,7 +205,7 @@ class ConfigStore:
             )
         with self._lock:
             root = self._trees.get(component)
-            before = copy.deepcopy(root) if root is not None else None
+            before = leaf_index(root)
             if root is None:
                 root = self._trees[component] = ConfigNode(name="configuration", modtime=self._clock())
             merge_map(root, value, self._clock(), force=True)
@@ -226,7 +228,7 @@ class ConfigStore:
             root = self._trees.get(component)
             for pointer, keys in parsed:
                 _refuse_list_steps(pointer, keys, defaults, root)
-            before = copy.deepcopy(root) if root is not None else None
+            before = leaf_index(root)
             now = self._clock()
             if root is None:
                 root = self._trees[component] = ConfigNode(name="configuration", modtime=now)
@@ -250,7 +252,7 @@ class ConfigStore:
             before = self._trees.pop(component, None)
             self._defaults.pop(component, None)
             if before is not None:
-                self._queue_changes(component, changed_paths(before, None))
+                self._queue_changes(component, changed_paths(leaf_index(before), None))
                 self._save()
         self._drain()
 
@@ -300,7 +302,7 @@ class ConfigStore:
         parent.put(ConfigNode.from_value(name, default, now, tuple(keys)))
         return root
 
-    def _commit(self, component: str, before: ConfigNode | None) -> None:
+    def _commit(self, component: str, before: LeafIndex) -> None:
         self._queue_changes(component, changed_paths(before, self._trees.get(component)))
         self._save()
 

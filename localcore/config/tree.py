@@ -225,10 +225,20 @@ def merge_map(
             node.put(ConfigNode.leaf(existing.name, new, timestamp))
 
 
-def changed_paths(before: ConfigNode | None, after: ConfigNode | None) -> list[list[str]]:
-    """Original-case paths of leaves added, removed or changed between two trees, in tree order."""
-    old = {fold_path(path): (path, value) for path, value in before.leaves()} if before else {}
-    new = {fold_path(path): (path, value) for path, value in after.leaves()} if after else {}
+LeafIndex = dict[FoldedPath, tuple[tuple[str, ...], Any]]
+
+
+def leaf_index(node: ConfigNode | None) -> LeafIndex:
+    """Every leaf by folded path, to compare a tree before and after a change.
+
+    Values are shared, not copied: the tree never mutates a value in place, it replaces it.
+    """
+    return {fold_path(path): (path, value) for path, value in node.leaves()} if node else {}
+
+
+def changed_paths(old: LeafIndex, after: ConfigNode | None) -> list[list[str]]:
+    """Original-case paths of leaves added, removed or changed since ``old``, in tree order."""
+    new = leaf_index(after)
     changes: list[list[str]] = []
     for folded, (path, value) in new.items():
         if folded not in old or not json_equal(old[folded][1], value):
