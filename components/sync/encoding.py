@@ -48,6 +48,9 @@ MAX_DECIMALS = 9
 # Integers above this cannot all be represented by float64, so scaled columns stay below it.
 _EXACT_INT_LIMIT = 2**53
 _READING_KEYS = ("schema", "source", "seq", "ts", "kind", "values", "units", "quality")
+_READING_KEY_SET = frozenset(_READING_KEYS)
+# Sequence numbers whose second-order deltas still fit in int64.
+_SEQ_LIMIT = 2**61
 _ABSENT, _NULL, _PRESENT = 0, 1, 2
 
 Message = dict[str, Any]
@@ -166,22 +169,45 @@ def _plain_number(value: Any) -> bool:
 def _columnar(records: Sequence[Message]) -> bool:
     """Whether every record is a reading of one source that the column layout reproduces exactly."""
     source = records[0].get("source")
+    if type(source) is not str:
+        return False
     for record in records:
         if record.get("schema") != READING_V1 or record.get("source") != source:
             return False
-        if not isinstance(record.get("seq"), int) or isinstance(record.get("seq"), bool):
+        seq = record.get("seq")
+        if type(seq) is not int or not -_SEQ_LIMIT < seq < _SEQ_LIMIT:
             return False
-        if not isinstance(record.get("values"), dict) or not isinstance(record.get("units"), dict):
+        values, units = record.get("values"), record.get("units")
+        if type(values) is not dict or type(units) is not dict:
             return False
-        if not all(k in record for k in _READING_KEYS):
+        if type(record.get("kind")) is not str or type(record.get("quality")) is not str:
             return False
-        if not _plain_number(record.get("ts")):
+        ts = record.get("ts")
+        if type(ts) is not float and not _plain_number(ts):
             return False
-        if not all(v is None or _plain_number(v) for v in record["values"].values()):
-            return False
-        if not isinstance(record.get("kind"), str) or not isinstance(record.get("quality"), str):
-            return False
+        for number in values.values():
+            if number is not None and type(number) is not float and not _plain_number(number):
+                return False
     return True
+
+
+def _json_dictionary(items: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], bytes]:
+    """A dictionary column of JSON objects, each distinct object serialised once."""
+    texts: list[str] = []
+    seen: dict[Any, str] = {}
+    for item in items:
+        if not item:
+            texts.append("{}")
+            continue
+        try:
+            key = tuple(item.items())
+            text = seen.get(key)
+            if text is None:
+                text = seen[key] = _canonical(item)
+        except TypeError:  # unhashable values (nested objects): serialise each
+            text = _canonical(item)
+        texts.append(text)
+    return _encode_dictionary(texts)
 
 
 def _encode_columns(records: Sequence[Message]) -> tuple[dict[str, Any], list[bytes]]:
@@ -196,9 +222,12 @@ def _encode_columns(records: Sequence[Message]) -> tuple[dict[str, Any], list[by
     add("seq", _encode_ints(np.asarray([r["seq"] for r in records], dtype=np.int64), order=2))
     add("kind", _encode_dictionary([r["kind"] for r in records]))
     add("quality", _encode_dictionary([r["quality"] for r in records]))
-    add("units", _encode_dictionary([_canonical(r["units"]) for r in records]))
-    extras = [{k: v for k, v in r.items() if k not in _READING_KEYS} for r in records]
-    add("extra", _encode_dictionary([_canonical(e) for e in extras]))
+    add("units", _json_dictionary([r["units"] for r in records]))
+    standard = len(_READING_KEYS)
+    extras = [
+        {} if len(r) == standard else {k: v for k, v in r.items() if k not in _READING_KEY_SET} for r in records
+    ]
+    add("extra", _json_dictionary(extras))
     fields = sorted({name for r in records for name in r["values"]})
     for name in fields:
         presence = bytearray()
