@@ -36,6 +36,7 @@ from localcore.control import CommandError, ControlServer
 from localcore.ipc.recording_cloud import RecordingCloudAdapter
 from localcore.ipc.server import IpcServer
 from localcore.runner.deployment import ComponentDeployment, load_deployment, parse_deployment
+from localcore.runner.errors import RunnerError
 from localcore.runner.recipe import recipe_files
 from localcore.runner.runner import Runner, RunnerOptions, StateListener
 from localcore.runner.supervisor import SupervisorSettings
@@ -109,6 +110,7 @@ class LocalCore:
         self._log_handler: logging.Handler | None = None
         self._started_at = 0.0
         self._cloud_started = False
+        self._state_listeners: list[StateListener] = []
         self.config: ConfigStore
         self.shadows: ShadowStore
         self.cloud: CloudAdapter
@@ -163,6 +165,8 @@ class LocalCore:
             ),
         )
         lifecycle.runner = self.runner
+        for listener in self._state_listeners:
+            self.runner.add_state_listener(listener)
         self.runner.load(self._recipe_paths, only=self._only)
         self.ipc.start()
         start_cloud = getattr(self.cloud, "start", None)
@@ -222,8 +226,17 @@ class LocalCore:
 
     # --- views --------------------------------------------------------------------------------------
     def add_state_listener(self, listener: StateListener) -> Unsubscribe:
-        """``listener(component, old, new)`` on every state change (for the CLI and a live view)."""
-        return self.runner.add_state_listener(listener)
+        """``listener(component, old, new)`` on every state change (for the CLI and a live view).
+
+        Added before :meth:`start`, it also hears the very first transitions.
+        """
+        runner = getattr(self, "runner", None)
+        if runner is None:
+            self._state_listeners.append(listener)
+            return lambda: (
+                self._state_listeners.remove(listener) if listener in self._state_listeners else None
+            )
+        return runner.add_state_listener(listener)
 
     def any_broken(self) -> bool:
         """Whether a component is BROKEN or was refused."""
@@ -300,6 +313,8 @@ def _expand_recipes(recipes: Path | Sequence[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         path = Path(path)
+        if not path.exists():
+            raise RunnerError(f"no recipe file or folder at {path}")
         found.extend(recipe_files(path) if path.is_dir() else [path])
     return found
 

@@ -1,0 +1,340 @@
+"""``python -m localcore``: run the bundle locally and talk to a running core.
+
+    localcore run --recipes recipes --root .localcore --thing-name dev-1 [--deployment FILE]
+                  [--only A,B] [--duration SECONDS] [--json]
+    localcore status [--root DIR] [--json]
+    localcore logs NAME [-f] [-n LINES]
+    localcore config get NAME [KEYPATH] | config set NAME KEYPATH VALUE
+    localcore restart NAME | stop NAME
+
+KEYPATH is slash-separated (``mqtt/port``); VALUE is JSON when it parses as JSON, else a string.
+
+Adding sub-commands (the embedded cloud does, from ``localcore/cloud/cli.py``): a module function
+``register_cloud_commands(subparsers)`` adds parsers whose defaults set ``func=handler`` where
+``handler(args) -> int`` (the exit code); :func:`add_root_argument` gives them the usual ``--root``.
+
+``run`` reports through a :class:`RunReporter` (terminal lines or JSON lines); a live view
+implements the same three methods and is passed to :func:`run_core`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any, Protocol
+
+from localcore.control import ControlError, CoreNotRunningError, control_request
+from localcore.runner.errors import RunnerError
+from localcore.runner.logs import log_path
+
+DEFAULT_ROOT = Path(".localcore")
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def add_root_argument(parser: argparse.ArgumentParser) -> None:
+    """``--root DIR`` (default ``.localcore``), the core every command talks to."""
+    parser.add_argument(
+        "--root", type=Path, default=DEFAULT_ROOT, help="the core's root folder (default: .localcore)"
+    )
+
+
+# --- run ---------------------------------------------------------------------------------------------
+class RunReporter(Protocol):
+    """What ``localcore run`` tells the person (or script) watching."""
+
+    def started(self, core: Any) -> None: ...
+
+    def state_changed(self, component: str, old: str, new: str) -> None: ...
+
+    def finished(self, core: Any, exit_code: int) -> None: ...
+
+
+class TerminalReporter:
+    """Readable lines: one per state change, a table at the end."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self._stream = stream or sys.stdout
+        self._lock = threading.Lock()
+
+    def _print(self, text: str) -> None:
+        with self._lock:
+            print(text, file=self._stream, flush=True)
+
+    def started(self, core: Any) -> None:
+        self._print(f"localcore: root {core.root}, thing {core.thing_name}, IPC socket {core.socket_path}")
+        for name, err in sorted(core.runner.refused.items()):
+            self._print(f"  REFUSED  {name}: {err}")
+
+    def state_changed(self, component: str, old: str, new: str) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        self._print(f"{stamp}  {component:<40} {old:>9} -> {new}")
+
+    def finished(self, core: Any, exit_code: int) -> None:
+        self._print("")
+        self._print(format_status_table(core.status()["components"]))
+        self._print(f"localcore: stopped (exit code {exit_code})")
+
+
+class JsonReporter:
+    """One JSON object per line: ``started``, ``state``, ``finished`` events."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self._stream = stream or sys.stdout
+        self._lock = threading.Lock()
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        with self._lock:
+            print(json.dumps(event, default=str), file=self._stream, flush=True)
+
+    def started(self, core: Any) -> None:
+        refused = {name: str(err) for name, err in core.runner.refused.items()}
+        self._emit(
+            {"event": "started", "root": str(core.root), "thingName": core.thing_name, "refused": refused}
+        )
+
+    def state_changed(self, component: str, old: str, new: str) -> None:
+        self._emit({"event": "state", "component": component, "old": old, "new": new, "time": time.time()})
+
+    def finished(self, core: Any, exit_code: int) -> None:
+        self._emit({"event": "finished", "exitCode": exit_code, **core.status()})
+
+
+def run_core(
+    core: Any, reporter: RunReporter, duration: float | None, stop_event: threading.Event | None = None
+) -> int:
+    """Start ``core``, report, wait for ``duration`` seconds (or ``stop_event``), stop; the exit code.
+
+    Exit code 1 when a component ended BROKEN or was refused, else 0.
+    """
+    stop_event = stop_event or threading.Event()
+    core.add_state_listener(reporter.state_changed)
+    core.start()
+    try:
+        reporter.started(core)
+        stop_event.wait(duration)
+    finally:
+        core.stop()
+    exit_code = EXIT_FAILED if core.any_broken() else EXIT_OK
+    reporter.finished(core, exit_code)
+    return exit_code
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from localcore.core import LocalCore
+
+    only = [name.strip() for name in args.only.split(",") if name.strip()] if args.only else None
+    try:
+        core = LocalCore(
+            root=args.root,
+            recipes=args.recipes,
+            thing_name=args.thing_name,
+            deployment=args.deployment,
+            only=only,
+            region=args.region,
+            project_root=args.project_root,
+        )
+    except RunnerError as err:
+        print(f"localcore: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    stop_event = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop_event.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    reporter: RunReporter = JsonReporter() if args.json else TerminalReporter()
+    return run_core(core, reporter, args.duration, stop_event)
+
+
+# --- talking to a running core -------------------------------------------------------------------
+def format_status_table(rows: Sequence[dict[str, Any]]) -> str:
+    """A plain-text table of components (name, version, state, restarts, detail)."""
+    header = ("COMPONENT", "VERSION", "STATE", "RESTARTS", "DETAIL")
+    table = [header] + [
+        (r["name"], r["version"], r["state"], str(r["restarts"]), r.get("detail", "")) for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(4)]
+    lines = [
+        "  ".join(cell.ljust(widths[i]) if i < 4 else cell for i, cell in enumerate(row)).rstrip()
+        for row in table
+    ]
+    return "\n".join(lines)
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    status = control_request(args.root, "status")
+    if args.json:
+        print(json.dumps(status, indent=2))
+    else:
+        print(f"core {status['root']}  thing {status['thingName']}  up {status['uptimeSeconds']}s")
+        print(format_status_table(status["components"]))
+    return EXIT_OK
+
+
+def _key_path(text: str | None) -> list[str]:
+    return [part for part in (text or "").strip("/").split("/") if part]
+
+
+def _cmd_config_get(args: argparse.Namespace) -> int:
+    request = {"component": args.name, "keyPath": _key_path(args.key_path)}
+    try:
+        value = control_request(args.root, "config.get", request)
+    except CoreNotRunningError:
+        # A stopped core's configuration is still on disk.
+        from localcore.config.store import ConfigStore
+
+        try:
+            value = ConfigStore(root=args.root).get(args.name, request["keyPath"])
+        except KeyError as err:
+            raise ControlError(str(err.args[0] if err.args else err)) from err
+    print(json.dumps(value, indent=2) if args.json or not isinstance(value, str) else value)
+    return EXIT_OK
+
+
+def _cmd_config_set(args: argparse.Namespace) -> int:
+    try:
+        value = json.loads(args.value)
+    except json.JSONDecodeError:
+        value = args.value
+    result = control_request(
+        args.root, "config.set", {"component": args.name, "keyPath": _key_path(args.key_path), "value": value}
+    )
+    print(f"{result['component']}: {'/'.join(result['keyPath'])} = {json.dumps(result['value'])}")
+    return EXIT_OK
+
+
+def _lifecycle_command(command: str) -> Callable[[argparse.Namespace], int]:
+    def handler(args: argparse.Namespace) -> int:
+        result = control_request(args.root, command, {"component": args.name})
+        print(result["message"])
+        return EXIT_OK
+
+    return handler
+
+
+def _cmd_logs(args: argparse.Namespace) -> int:
+    path = log_path(args.root, args.name)
+    if not path.exists():
+        print(f"localcore: no log for {args.name} at {path}", file=sys.stderr)
+        return EXIT_FAILED
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    for line in lines[-args.lines :] if args.lines else lines:
+        print(line)
+    if args.follow:
+        _follow(path)
+    return EXIT_OK
+
+
+def _follow(path: Path) -> None:
+    """Print lines appended to ``path`` until interrupted; reopens it after a rotation."""
+    handle = path.open("r", encoding="utf-8", errors="replace")
+    handle.seek(0, 2)
+    try:
+        while True:
+            line = handle.readline()
+            if line:
+                print(line, end="", flush=True)
+                continue
+            if path.exists() and path.stat().st_size < handle.tell():
+                handle.close()
+                handle = path.open("r", encoding="utf-8", errors="replace")
+            time.sleep(0.2)  # polling a file: there is no event to wait on
+    except KeyboardInterrupt:
+        pass
+    finally:
+        handle.close()
+
+
+# --- the parser ---------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line, with the cloud's commands when ``localcore.cloud.cli`` is present."""
+    parser = argparse.ArgumentParser(
+        prog="localcore", description="A local AWS IoT Greengrass v2 core for the edge bundle."
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = subparsers.add_parser("run", help="run components from their recipes until stopped")
+    run.add_argument("--recipes", type=Path, required=True, help="folder of recipes (YAML or JSON)")
+    add_root_argument(run)
+    run.add_argument("--thing-name", required=True, help="the core device's thing name")
+    run.add_argument(
+        "--deployment", type=Path, help="deployment file: per-component configurationUpdate, runWith"
+    )
+    run.add_argument("--only", help="comma-separated components to run (plus their dependencies)")
+    run.add_argument("--duration", type=float, help="stop cleanly after this many seconds")
+    run.add_argument("--region", default="us-east-1", help="AWS_REGION given to components")
+    run.add_argument(
+        "--project-root",
+        type=Path,
+        default=None,
+        help="where artifact URIs resolve (default: current folder)",
+    )
+    run.add_argument("--json", action="store_true", help="JSON lines instead of text")
+    run.set_defaults(func=_cmd_run)
+
+    status = subparsers.add_parser(
+        "status", help="components, versions, states and restarts of a running core"
+    )
+    add_root_argument(status)
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=_cmd_status)
+
+    logs = subparsers.add_parser("logs", help="a component's log (<root>/logs/NAME.log)")
+    logs.add_argument("name")
+    add_root_argument(logs)
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    logs.add_argument("-n", "--lines", type=int, default=0, help="only the last N lines")
+    logs.set_defaults(func=_cmd_logs)
+
+    config = subparsers.add_parser("config", help="read or change a component's configuration")
+    config_commands = config.add_subparsers(dest="config_command", required=True, metavar="get|set")
+    get = config_commands.add_parser(
+        "get", help="print a configuration value (the whole map without KEYPATH)"
+    )
+    get.add_argument("name")
+    get.add_argument("key_path", nargs="?", default="")
+    add_root_argument(get)
+    get.add_argument("--json", action="store_true")
+    get.set_defaults(func=_cmd_config_get)
+    set_ = config_commands.add_parser("set", help="merge one value; subscribers are told")
+    set_.add_argument("name")
+    set_.add_argument("key_path")
+    set_.add_argument("value", help="JSON, or a plain string")
+    add_root_argument(set_)
+    set_.set_defaults(func=_cmd_config_set)
+
+    for command, text in (("restart", "restart a component"), ("stop", "stop a component until restarted")):
+        sub = subparsers.add_parser(command, help=text)
+        sub.add_argument("name")
+        add_root_argument(sub)
+        sub.set_defaults(func=_lifecycle_command(command))
+
+    try:
+        from localcore.cloud import cli as cloud_cli
+    except ImportError:
+        cloud_cli = None  # type: ignore[assignment]
+    register = getattr(cloud_cli, "register_cloud_commands", None)
+    if callable(register):
+        register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run the command; the process exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ControlError as err:
+        print(f"localcore: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    except RunnerError as err:
+        print(f"localcore: {err}", file=sys.stderr)
+        return EXIT_USAGE
