@@ -1,0 +1,308 @@
+"""``EmbeddedCloud``: the default cloud of ``localcore run``, with every part wired together.
+
+    moto server  <- fault proxy <- components' boto3 (AWS_ENDPOINT_URL, TES credentials)
+         ^
+    rule engine <- broker <- EmbeddedCloudAdapter <- IPC server (PublishToIoTCore ...)
+                                                   ^ connectivity (CLI, schedule)
+    shadow sync: local ShadowStore <-> moto iot-data
+
+Example::
+
+    cloud = EmbeddedCloud(root, thing_name="dev-1")
+    cloud.start()                                  # well under 5 s
+    server = IpcServer(..., cloud=cloud.adapter)
+    runner = Runner(..., extra_environment=cloud.environment)
+    cloud.attach_shadows(store)                    # once the shadow store exists
+    cloud.register_control(control_server)         # `localcore cloud ...` commands
+    ...
+    cloud.stop()                                   # dumps S3 and DynamoDB under <root>/cloud/
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import logging
+import queue
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from bundlespec import BundleSpec, load_spec
+from components.common.logs import kv
+from localcore.cloud.adapter import EmbeddedCloudAdapter, SpoolerConfig
+from localcore.cloud.broker import CLOUD, CloudBroker
+from localcore.cloud.connectivity import FLAKY, OFFLINE, ONLINE, Connectivity, ScheduleDriver, parse_schedule
+from localcore.cloud.moto_server import MotoCloud
+from localcore.cloud.proxy import FaultProxy
+from localcore.cloud.rules import RuleEngine
+from localcore.cloud.shadow_sync import ShadowSync, SyncConfig, parse_sync_config
+from localcore.cloud.tes import TokenExchangeService, moto_role_credentials
+from localcore.cloud.topics import validate_topic_filter, validate_topic_name
+from localcore.contracts import IotMessage, ShadowService
+
+log = logging.getLogger("localcore.cloud")
+
+NUCLEUS = "aws.greengrass.Nucleus"
+SHADOW_MANAGER = "aws.greengrass.ShadowManager"
+
+
+def _key(mapping: Mapping[str, Any], name: str) -> Any:
+    for key, value in mapping.items():
+        if str(key).lower() == name.lower():
+            return value
+    return None
+
+
+@dataclass
+class CloudOptions:
+    """Settings of the embedded cloud; the nucleus' and ShadowManager's come from the deployment."""
+
+    spooler: SpoolerConfig = field(default_factory=SpoolerConfig)
+    schedule: str | None = None
+    shadow_sync: dict[str, Any] | None = None
+    shadow_poll_interval: float = 2.0
+
+    @classmethod
+    def from_deployment(cls, deployment: Mapping[str, Any], schedule: str | None = None) -> CloudOptions:
+        """Read ``mqtt.spooler`` of the nucleus and ``synchronize`` of ShadowManager from a deployment
+        (``{component: ComponentDeployment}``, whose ``merge`` holds the configuration)."""
+        options = cls(schedule=schedule)
+        nucleus = getattr(deployment.get(NUCLEUS), "merge", None) or {}
+        spooler = _key(_key(nucleus, "mqtt") or {}, "spooler") or {}
+        if spooler:
+            size = _key(spooler, "maxSizeInBytes")
+            keep = _key(spooler, "keepQos0WhenOffline")
+            options.spooler = SpoolerConfig(
+                max_size_in_bytes=int(size) if size is not None else SpoolerConfig.max_size_in_bytes,
+                keep_qos0_when_offline=bool(keep) if keep is not None else False,
+            )
+        shadow_manager = getattr(deployment.get(SHADOW_MANAGER), "merge", None) or {}
+        if _key(shadow_manager, "synchronize") is not None:
+            options.shadow_sync = {"synchronize": _key(shadow_manager, "synchronize")}
+        return options
+
+
+class EmbeddedCloud:
+    """moto, IoT Core, shadow sync, token exchange and connectivity faults for one local core."""
+
+    def __init__(
+        self,
+        root: Path,
+        thing_name: str,
+        *,
+        options: CloudOptions | None = None,
+        spec: BundleSpec | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.root = Path(root)
+        self.cloud_dir = self.root / "cloud"
+        self.thing_name = thing_name
+        self.options = options or CloudOptions()
+        self.spec = spec or load_spec()
+        self.connectivity = Connectivity()
+        things = tuple(dict.fromkeys([*self.spec.fleet.things, thing_name]))
+        self.moto = MotoCloud(self.spec, things)
+        self.sync_config: SyncConfig = parse_sync_config(self.options.shadow_sync, thing_name)
+        self.broker = CloudBroker()
+        self.adapter = EmbeddedCloudAdapter(self.broker, self.connectivity, self.options.spooler)
+        self._schedule = parse_schedule(self.options.schedule) if self.options.schedule else None
+        self._clock = clock
+        self._driver: ScheduleDriver | None = None
+        self.proxy: FaultProxy | None = None
+        self.tes: TokenExchangeService | None = None
+        self.shadow_sync: ShadowSync | None = None
+        self._watchers: list[queue.Queue[IotMessage | None]] = []
+        self._started = False
+
+    # --- lifecycle
+    def start(self) -> None:
+        """Start moto, the rules, the proxy and the credentials endpoint; write endpoint.json."""
+        started = time.monotonic()
+        self.moto.start()
+        self.broker.rules = RuleEngine.from_spec(self.spec, self.moto.client("dynamodb"))
+        host, port = self.moto.url.removeprefix("http://").rsplit(":", 1)
+        self.proxy = FaultProxy(self.connectivity, host, int(port))
+        self.proxy.start()
+        source = moto_role_credentials(
+            self.moto.client("sts"), self.moto.client("iot"), self.spec.fleet.role_alias
+        )
+        self.tes = TokenExchangeService(source, endpoint_url=self.proxy.url, region=self.spec.region)
+        self.tes.start()
+        if self._schedule is not None:
+            self._driver = ScheduleDriver(self.connectivity, self._schedule, self._clock)
+            self._driver.start()
+        self.moto.write_endpoint(self.cloud_dir, proxyUrl=self.proxy.url, credentialsUrl=self.tes.url)
+        self._started = True
+        log.info(
+            kv(
+                event="cloud_started",
+                url=self.moto.url,
+                proxy=self.proxy.url,
+                seconds=round(time.monotonic() - started, 2),
+            )
+        )
+
+    def attach_shadows(self, shadows: ShadowService) -> ShadowSync | None:
+        """Sync the configured shadows of ``shadows`` with the cloud (nothing if none configured)."""
+        if not self.sync_config.shadows:
+            return None
+        iot = self.moto.client("iot")
+        for thing in {thing for thing, _ in self.sync_config.shadows}:
+            with contextlib.suppress(ClientError):  # already provisioned
+                iot.create_thing(thingName=thing)
+        self.shadow_sync = ShadowSync(
+            shadows,
+            self.moto.client("iot-data"),
+            self.connectivity,
+            self.sync_config,
+            poll_interval=self.options.shadow_poll_interval,
+            state_path=self.cloud_dir / "shadow-sync.json",
+        )
+        self.shadow_sync.start()
+        return self.shadow_sync
+
+    def stop(self) -> None:
+        """Stop everything; S3 objects and DynamoDB items are written under ``<root>/cloud/``."""
+        if not self._started:
+            return
+        self._started = False
+        for watcher in list(self._watchers):
+            watcher.put(None)
+        if self._driver is not None:
+            self._driver.stop()
+        if self.shadow_sync is not None:
+            self.shadow_sync.stop()
+        if self.tes is not None:
+            self.tes.stop()
+        if self.proxy is not None:
+            self.proxy.stop()
+        self.adapter.close()
+        self.moto.stop(dump_to=self.cloud_dir)
+
+    def __enter__(self) -> EmbeddedCloud:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- for the runner
+    def environment(self, component: str, token: str, dependencies: list[str]) -> dict[str, str]:
+        """The runner's extra-environment hook (credentials and endpoint for TES dependents)."""
+        if self.tes is None:
+            return {}
+        return self.tes.environment(component, token, dependencies)
+
+    # --- what the CLI does
+    def set_connectivity(self, state: str, drop: float | None = None) -> dict[str, Any]:
+        """Go online, offline or flaky by hand (a running schedule will change it again)."""
+        self.connectivity.set_state(state, drop)
+        return self.status()
+
+    def publish_from_cloud(self, topic: str, payload: bytes, qos: int = 0) -> int:
+        """Publish as a cloud client would (IoT console, a backend): rules and subscribers see it."""
+        validate_topic_name(topic)
+        if qos not in (0, 1):
+            raise ValueError(f"qos must be 0 or 1, got {qos}")
+        return self.broker.publish(IotMessage(topic=topic, payload=payload, qos=qos), origin=CLOUD)
+
+    def watch(self, topic_filter: str) -> Iterator[IotMessage]:
+        """Subscribe now; the iterator yields every matching message until the cloud stops."""
+        validate_topic_filter(topic_filter)
+        inbox: queue.Queue[IotMessage | None] = queue.Queue(maxsize=10_000)
+
+        def _enqueue(message: IotMessage) -> None:
+            try:
+                inbox.put_nowait(message)
+            except queue.Full:
+                log.warning(kv(event="watch_overflow", topic=message.topic))
+
+        unsubscribe = self.broker.subscribe(topic_filter, _enqueue)
+        self._watchers.append(inbox)
+
+        def _messages() -> Iterator[IotMessage]:
+            try:
+                while True:
+                    message = inbox.get()
+                    if message is None:
+                        return
+                    yield message
+            finally:
+                unsubscribe()
+                self._watchers.remove(inbox)
+
+        return _messages()
+
+    def shadow_get(self, thing: str, shadow: str = "") -> dict[str, Any] | None:
+        """The cloud's shadow document, or ``None`` if it does not exist."""
+        args = {"thingName": thing, **({"shadowName": shadow} if shadow else {})}
+        try:
+            response = self.moto.client("iot-data").get_thing_shadow(**args)
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                return None
+            raise
+        document: dict[str, Any] = json.loads(response["payload"].read())
+        return document
+
+    def shadow_update(self, thing: str, shadow: str, document: dict[str, Any]) -> dict[str, Any]:
+        """Update the cloud's shadow (as in the console) and let the sync notice it right away."""
+        if not isinstance(document, dict) or "state" not in document:
+            raise ValueError(
+                'a shadow update needs a JSON object with "state", e.g. {"state": {"desired": {"x": 1}}}'
+            )
+        iot = self.moto.client("iot")
+        try:
+            iot.describe_thing(thingName=thing)
+        except ClientError:
+            iot.create_thing(thingName=thing)
+        args = {"thingName": thing, **({"shadowName": shadow} if shadow else {})}
+        response = self.moto.client("iot-data").update_thing_shadow(
+            payload=json.dumps(document).encode(), **args
+        )
+        if self.shadow_sync is not None:
+            self.shadow_sync.poll_now()
+        accepted: dict[str, Any] = json.loads(response["payload"].read())
+        return accepted
+
+    def status(self) -> dict[str, Any]:
+        """Connectivity, spool and rule counters, endpoints."""
+        rules = self.broker.rules.stats if self.broker.rules is not None else {}
+        return {
+            "connectivity": self.connectivity.state,
+            "drop": self.connectivity.drop,
+            "connected": self.adapter.is_connected(),
+            "spooled": len(self.adapter.spooled()),
+            "spool": vars(self.adapter.stats),
+            "rules": {name: vars(stats) for name, stats in rules.items()},
+            "url": self.moto.url,
+            "proxyUrl": self.proxy.url if self.proxy else None,
+            "shadowsPending": sorted(f"{t}/{s or 'classic'}" for t, s in self.shadow_sync.pending())
+            if self.shadow_sync
+            else [],
+        }
+
+    def register_control(self, control: Any) -> None:
+        """Add the ``cloud.*`` commands to a ``localcore.control.ControlServer``."""
+        from localcore.cloud.control_commands import register_cloud_commands
+
+        register_cloud_commands(control, self)
+
+
+def message_to_json(message: IotMessage) -> dict[str, Any]:
+    """A message as the CLI prints it: text payloads as text, binary ones in base64."""
+    result: dict[str, Any] = {"topic": message.topic, "qos": message.qos}
+    try:
+        result["payload"] = message.payload.decode("utf-8")
+    except UnicodeDecodeError:
+        result["payloadBase64"] = base64.b64encode(message.payload).decode()
+    return result
+
+
+__all__ = ["FLAKY", "OFFLINE", "ONLINE", "CloudOptions", "EmbeddedCloud", "message_to_json"]
