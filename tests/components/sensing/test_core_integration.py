@@ -1,0 +1,127 @@
+"""The sensing component as the real runner starts it: from its recipe, in its own process.
+
+An observer component (a process that only holds its IPC identity) subscribes to the sensing
+topics with a real client; the deployment configures a spiky simulated sensor.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from components.common import topics
+from components.common.ipc import ComponentIpc
+from localcore.testing import running_core
+
+ROOT = Path(__file__).resolve().parents[3]
+NAME = "com.edgebundle.Sensing"
+THING = "dev-1"
+
+OBSERVER_RECIPE = """
+RecipeFormatVersion: "2020-01-25"
+ComponentName: test.Observer
+ComponentVersion: "1.0.0"
+ComponentConfiguration:
+  DefaultConfiguration:
+    accessControl:
+      aws.greengrass.ipc.pubsub:
+        test.Observer:pubsub:1:
+          operations: [aws.greengrass#SubscribeToTopic]
+          resources: [edgebundle/sensing/*]
+Manifests:
+  - Platform: {os: linux}
+    Lifecycle:
+      Run:
+        Script: exec python3 -c "import signal; signal.pause()"
+"""
+
+DEPLOYMENT = {
+    "components": {
+        NAME: {
+            "configurationUpdate": {
+                "merge": {
+                    "sensors": [
+                        {
+                            "id": "line1-env",
+                            "driver": "simulated",
+                            "intervalSeconds": 0.01,
+                            "simulation": {
+                                "seed": 5,
+                                "spike": {"rate": 0.02, "minSamples": 1, "maxSamples": 1, "magnitude": 20.0},
+                            },
+                        }
+                    ],
+                    "rules": [
+                        {
+                            "type": "threshold",
+                            "id": "hot",
+                            "sensor": "line1-env",
+                            "metric": "temperature",
+                            "above": 35,
+                            "hysteresis": 1,
+                            "severity": "critical",
+                        }
+                    ],
+                }
+            }
+        }
+    }
+}
+
+
+class Collected:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, dict[str, Any]]] = []
+        self.cond = threading.Condition()
+
+    def add(self, topic: str, payload: dict[str, Any]) -> None:
+        with self.cond:
+            self.messages.append((topic, payload))
+            self.cond.notify_all()
+
+    def wait_for(self, topic: str, predicate: Any, timeout: float = 30.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for t, message in self.messages:
+                    if t == topic and predicate(message):
+                        return message
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"nothing on {topic} matched within {timeout} s")
+                self.cond.wait(remaining)
+
+
+def test_runner_starts_the_recipe_and_the_component_alerts_and_stops_cleanly(tmp_path: Path) -> None:
+    observer_recipe = tmp_path / "test.Observer.yaml"
+    observer_recipe.write_text(OBSERVER_RECIPE)
+    with running_core(
+        tmp_path,
+        [ROOT / "recipes" / f"{NAME}.yaml", observer_recipe],
+        thing_name=THING,
+        deployment=DEPLOYMENT,
+        project_root=ROOT,
+    ) as core:
+        core.wait_for_state("test.Observer", "RUNNING")
+        collected = Collected()
+        observer = ComponentIpc(core.client_for("test.Observer"), "test.Observer", THING)
+        for topic in (topics.READINGS, topics.ALERTS, topics.ACTUATOR):
+            observer.subscribe_json(topic, lambda payload, topic=topic: collected.add(topic, payload))
+        core.wait_for_state(NAME, "RUNNING")
+        core.wait_for_log(NAME, "event=running")
+
+        collected.wait_for(topics.READINGS, lambda m: m["source"] == "line1-env")
+        raised = collected.wait_for(topics.ALERTS, lambda m: m["state"] == "raised")
+        assert raised["alertId"] == "hot:line1-env"
+        collected.wait_for(topics.ALERTS, lambda m: m["state"] == "cleared")
+        collected.wait_for(topics.ACTUATOR, lambda m: m["on"] is True)
+        collected.wait_for(topics.ACTUATOR, lambda m: m["on"] is False)
+
+        # SIGTERM from the runner: the component ends on its own, with exit code 0, inside the grace.
+        ok, message = core.runner.stop_component(NAME)
+        assert ok, message
+        core.wait_for_state(NAME, "FINISHED", timeout=10)
+        core.wait_for_log(NAME, "event=stopped")
+        core.wait_for_log(NAME, "run: ended with code 0")
