@@ -1,4 +1,4 @@
-"""Pure functions over shadow documents: validation, merge, metadata, delta and topic payloads.
+"""Pure functions over shadow documents: merge, metadata, delta, size and versions.
 
 Mirrors ShadowManager (reference section 6; SHM ``util/JsonUtil.java``, ``util/JsonMerger.java``,
 ``model/ShadowState.java``, ``model/ShadowStateMetadata.java``). Nothing here does I/O or keeps
@@ -11,24 +11,15 @@ A stored document is a :class:`ShadowDocument`: ``state`` and ``metadata`` each 
 from __future__ import annotations
 
 import copy
-import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from localcore.shadows.errors import ShadowConflictError, ShadowInvalidRequestError, ShadowTooLargeError
+from localcore.shadows.jsonvalues import dump_json, is_null_or_empty, is_number, json_equal
+from localcore.shadows.request import SECTIONS, UpdateRequest
 
-NAME_PATTERN = "[a-zA-Z0-9:_-]+"
-_NAME_RE = re.compile(r"[a-zA-Z0-9:_-]+")
-MAX_THING_NAME_LENGTH = 128
-MAX_SHADOW_NAME_LENGTH = 64
-MAX_CLIENT_TOKEN_LENGTH = 64
-MAX_STATE_DEPTH = 6
 DEFAULT_DOCUMENT_SIZE = 8 * 1024  # SHM Constants.DEFAULT_DOCUMENT_SIZE
 MAX_DOCUMENT_SIZE = 30 * 1024  # SHM Constants.MAX_SHADOW_DOCUMENT_SIZE
-SECTIONS = ("desired", "reported")
-
-Json = Any
 
 
 @dataclass(frozen=True)
@@ -68,155 +59,12 @@ class ShadowDocument:
 
 
 @dataclass(frozen=True)
-class UpdateRequest:
-    """A validated UpdateThingShadow payload."""
-
-    state: dict[str, Any] | None  # None: ``"state": null`` clears both sections
-    client_token: str | None
-    version: int | None
-
-
-@dataclass(frozen=True)
 class UpdateOutcome:
     """The result of applying an update: the new document and the request's metadata patch."""
 
     previous: ShadowDocument | None
     current: ShadowDocument
     metadata_patch: dict[str, Any] | None
-
-
-# --- identity ------------------------------------------------------------------------------------
-def validate_thing_name(thing: str | None) -> None:
-    """Raise :class:`ShadowInvalidRequestError` unless ``thing`` is a valid thing name (SHM Validator)."""
-    if not thing:
-        raise ShadowInvalidRequestError("ThingName is missing")
-    if len(thing) > MAX_THING_NAME_LENGTH:
-        raise ShadowInvalidRequestError(f"ThingName has a maximum length of {MAX_THING_NAME_LENGTH}")
-    if not _NAME_RE.fullmatch(thing):
-        raise ShadowInvalidRequestError(f"ThingName must match pattern {NAME_PATTERN}")
-
-
-def validate_shadow_name(shadow: str | None) -> None:
-    """Raise unless ``shadow`` is empty (classic) or a valid named-shadow name."""
-    if not shadow:
-        return
-    if len(shadow) > MAX_SHADOW_NAME_LENGTH:
-        raise ShadowInvalidRequestError(f"ShadowName has a maximum length of {MAX_SHADOW_NAME_LENGTH}")
-    if not _NAME_RE.fullmatch(shadow):
-        raise ShadowInvalidRequestError(f"ShadowName must match pattern {NAME_PATTERN}")
-
-
-# --- JSON helpers ----------------------------------------------------------------------------------
-def _reject_constant(name: str) -> Any:
-    # Python's json accepts NaN/Infinity; Jackson (ShadowManager) does not.
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def parse_json(payload: bytes) -> Any:
-    """Decode strict JSON (UTF-8, no NaN/Infinity); raises ValueError with the parser's reason."""
-    text = payload.decode("utf-8")
-    return json.loads(text, parse_constant=_reject_constant)
-
-
-def dump_json(value: Any) -> bytes:
-    """Compact UTF-8 JSON, as Jackson writes it (used for payloads and the size limit)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def json_equal(a: Any, b: Any) -> bool:
-    """Jackson's node equality: types must match exactly (``1`` != ``1.0`` != ``true``)."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
-    return type(a) is type(b) and a == b
-
-
-def _is_null_or_empty(value: Any) -> bool:
-    # JsonUtil.isNullOrMissing: null, or an object without fields, counts as absent.
-    return value is None or (isinstance(value, dict) and not value)
-
-
-# --- validation --------------------------------------------------------------------------------------
-def _check_depth(node: Any, depth: int, section: str) -> None:
-    # SHM calculateDepth: only non-empty containers count; the section itself is level 1.
-    if not isinstance(node, (dict, list)) or not node:
-        return
-    if depth > MAX_STATE_DEPTH:
-        raise ShadowInvalidRequestError(
-            f"JSON contains too many levels of nesting; maximum is {MAX_STATE_DEPTH}"
-        )
-    children = node.values() if isinstance(node, dict) else node
-    for child in children:
-        _check_depth(child, depth + 1, section)
-
-
-def _invalid_json(detail: str) -> ShadowInvalidRequestError:
-    return ShadowInvalidRequestError(f"Invalid JSON\n{detail}")
-
-
-def parse_update_request(payload: bytes) -> UpdateRequest:
-    """Validate an UpdateThingShadow payload: JSON, schema, clientToken, version and depth.
-
-    Raises :class:`ShadowInvalidRequestError` naming the field that is wrong.
-    """
-    if not payload:
-        raise ShadowInvalidRequestError("Missing update payload")
-    try:
-        request = parse_json(payload)
-    except (UnicodeDecodeError, ValueError) as err:
-        raise _invalid_json(str(err)) from err
-    if not isinstance(request, dict) or not request:
-        raise _invalid_json("the payload must be a non-empty JSON object")
-    if "state" not in request:
-        raise _invalid_json("state: is missing but it is required")
-    state = request["state"]
-    if state is not None and not isinstance(state, dict):
-        raise _invalid_json(f"state: {_json_type(state)} found, object expected")
-    client_token = request.get("clientToken")
-    if "clientToken" in request:
-        if not isinstance(client_token, str):
-            raise _invalid_json(f"clientToken: {_json_type(client_token)} found, string expected")
-        if len(client_token) > MAX_CLIENT_TOKEN_LENGTH:
-            raise _invalid_json(f"clientToken: may only be {MAX_CLIENT_TOKEN_LENGTH} characters long")
-    version = request.get("version")
-    if version is not None:
-        if not _is_number(version):
-            raise _invalid_json(f"version: {_json_type(version)} found, number expected")
-        if version < 0:
-            raise _invalid_json("version: must have a minimum value of 0")
-        version = int(version)
-    if state is not None:
-        # A client-supplied delta is dropped before validation (SHM); it never reaches the state.
-        state = {key: value for key, value in state.items() if key != "delta"}
-        for key, value in state.items():
-            if key not in SECTIONS:
-                raise _invalid_json(
-                    f"state.{key}: is not defined in the schema and the schema does not allow additional "
-                    "properties (expected desired and/or reported)"
-                )
-            if value is not None and not isinstance(value, dict):
-                raise _invalid_json(f"state.{key}: {_json_type(value)} found, object expected")
-            _check_depth(value, 1, key)
-    return UpdateRequest(state=state, client_token=client_token, version=version)
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if _is_number(value):
-        return "integer" if isinstance(value, int) else "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 def check_version(requested: int | None, current: ShadowDocument | None) -> None:
@@ -237,7 +85,7 @@ def _merge_tree(node: dict[str, Any]) -> dict[str, Any] | None:
     result: dict[str, Any] = {}
     saw_null = False
     for key, value in node.items():
-        if _is_null_or_empty(value):
+        if is_null_or_empty(value):
             saw_null = True
             continue
         if isinstance(value, dict):
@@ -262,8 +110,8 @@ def merge_object(source: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any
     result = dict(source)
     for key, patch_value in patch.items():
         original = result.get(key)
-        if _is_null_or_empty(patch_value):
-            if not _is_null_or_empty(original):
+        if is_null_or_empty(patch_value):
+            if not is_null_or_empty(original):
                 del result[key]
             continue
         if isinstance(patch_value, dict):
@@ -294,7 +142,7 @@ def merge_state(state: dict[str, Any], patch: dict[str, Any] | None) -> dict[str
         if section not in patch:
             continue
         value = patch[section]
-        if _is_null_or_empty(value):
+        if is_null_or_empty(value):
             result.pop(section, None)
             continue
         merged = merge_object(result.get(section) or {}, value)
@@ -368,7 +216,7 @@ def _delta_value(reported: Any, desired: Any) -> Any:
     if isinstance(reported, dict) and isinstance(desired, dict):
         result = _delta_object(reported, desired)
         return result if result else _NO_DELTA
-    if _is_number(reported) and _is_number(desired):
+    if is_number(reported) and is_number(desired):
         # JsonUtil.calculateDelta compares numbers semantically (asLong and asDouble).
         same = int(reported) == int(desired) and float(reported) == float(desired)
         return _NO_DELTA if same else desired
@@ -382,11 +230,11 @@ def _delta_object(reported: dict[str, Any], desired: dict[str, Any]) -> dict[str
     result: dict[str, Any] = {}
     for key, desired_value in desired.items():
         reported_value = reported.get(key)
-        if _is_null_or_empty(desired_value):
-            if not _is_null_or_empty(reported_value):
+        if is_null_or_empty(desired_value):
+            if not is_null_or_empty(reported_value):
                 result[key] = None
             continue
-        if _is_null_or_empty(reported_value):
+        if is_null_or_empty(reported_value):
             result[key] = copy.deepcopy(desired_value)
             continue
         diff = _delta_value(reported_value, desired_value)
@@ -450,67 +298,3 @@ def apply_update(
     version = current.version + 1 if current else 1
     document = ShadowDocument(state=new_state, metadata=new_metadata, version=version)
     return UpdateOutcome(previous=current, current=document, metadata_patch=patch)
-
-
-# --- payloads ----------------------------------------------------------------------------------------------
-def get_response(document: ShadowDocument, now: int) -> dict[str, Any]:
-    """GetThingShadow payload: state (with delta when non-empty), metadata, version, timestamp."""
-    state = copy.deepcopy(document.state)
-    delta = compute_delta(document.state)
-    if delta:
-        state["delta"] = delta
-    return {
-        "state": state,
-        "metadata": copy.deepcopy(document.metadata),
-        "version": document.version,
-        "timestamp": now,
-    }
-
-
-def _with_token(payload: dict[str, Any], client_token: str | None) -> dict[str, Any]:
-    if client_token is not None:
-        payload["clientToken"] = client_token
-    return payload
-
-
-def accepted_response(outcome: UpdateOutcome, request: UpdateRequest, now: int) -> dict[str, Any]:
-    """``update/accepted`` and the IPC response: the request's state as sent, its metadata patch."""
-    payload: dict[str, Any] = {"state": copy.deepcopy(request.state), "metadata": outcome.metadata_patch}
-    payload = _with_token(payload, request.client_token)
-    payload.update(version=outcome.current.version, timestamp=now)
-    return payload
-
-
-def delta_message(document: ShadowDocument, client_token: str | None, now: int) -> dict[str, Any] | None:
-    """``update/delta`` payload, or None when desired and reported agree."""
-    delta = compute_delta(document.state)
-    if not delta:
-        return None
-    payload: dict[str, Any] = {
-        "version": document.version,
-        "timestamp": now,
-        "state": delta,
-        "metadata": delta_metadata(delta, document.metadata.get("desired")),
-    }
-    return _with_token(payload, client_token)
-
-
-def documents_message(outcome: UpdateOutcome, client_token: str | None, now: int) -> dict[str, Any]:
-    """``update/documents`` payload; ``previous`` is left out for a new document (SHM passes null)."""
-    payload: dict[str, Any] = {}
-    if outcome.previous is not None:
-        payload["previous"] = outcome.previous.to_json()
-    payload["current"] = outcome.current.to_json()
-    payload = _with_token(payload, client_token)
-    payload["timestamp"] = now
-    return payload
-
-
-def rejected_message(code: int, message: str, client_token: str | None, now: int) -> dict[str, Any]:
-    """``.../rejected`` payload: ``{"code", "message", "timestamp", "clientToken"?}``."""
-    return _with_token({"code": code, "message": message, "timestamp": now}, client_token)
-
-
-def delete_accepted(document: ShadowDocument, client_token: str | None, now: int) -> dict[str, Any]:
-    """``delete/accepted`` payload: the deleted document's version and a timestamp."""
-    return _with_token({"version": document.version, "timestamp": now}, client_token)

@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from components.common.logs import kv
-from localcore.shadows.document import ShadowDocument, dump_json, validate_shadow_name, validate_thing_name
+from localcore.shadows.document import ShadowDocument
 from localcore.shadows.errors import ShadowError
+from localcore.shadows.jsonvalues import dump_json
+from localcore.shadows.request import validate_shadow_name, validate_thing_name
 
 log = logging.getLogger("localcore.shadows")
 

@@ -27,6 +27,7 @@ from typing import Any
 from components.common.logs import kv
 from localcore.contracts import ShadowListener, TopicPublisher, Unsubscribe
 from localcore.shadows import document as doc
+from localcore.shadows import payloads
 from localcore.shadows.errors import (
     ShadowError,
     ShadowInternalError,
@@ -34,8 +35,10 @@ from localcore.shadows.errors import (
     ShadowNotFoundError,
     ShadowRateLimitedError,
 )
+from localcore.shadows.jsonvalues import dump_json
 from localcore.shadows.persistence import ShadowFiles
 from localcore.shadows.ratelimit import InboundRateLimiter, RateLimits
+from localcore.shadows.request import parse_update_request, validate_shadow_name, validate_thing_name
 from localcore.shadows.topics import ShadowTopicRequest, parse_request_topic, shadow_topic
 
 log = logging.getLogger("localcore.shadows")
@@ -116,7 +119,7 @@ class ShadowStore:
 
     def list_named(self, thing: str, page_size: int | None, next_token: str | None) -> dict[str, Any]:
         """ListNamedShadowsForThing: ``{"results", "timestamp"}`` plus ``nextToken`` after a full page."""
-        doc.validate_thing_name(thing)
+        validate_thing_name(thing)
         size = DEFAULT_PAGE_SIZE if page_size is None else page_size
         if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_PAGE_SIZE:
             raise ShadowInvalidRequestError(f"pageSize argument must be between 1 and {MAX_PAGE_SIZE}")
@@ -178,14 +181,14 @@ class ShadowStore:
 
     def _get(self, thing: str, shadow: str, client_token: str | None) -> bytes:
         try:
-            doc.validate_thing_name(thing)
-            doc.validate_shadow_name(shadow)
+            validate_thing_name(thing)
+            validate_shadow_name(shadow)
             with self._lock:
                 self._admit(thing, "local")
                 found = self._docs.get((thing, shadow))
                 if found is None:
                     raise ShadowNotFoundError(shadow)
-                payload = doc.get_response(found, self._now())
+                payload = payloads.get_response(found, self._now())
                 if client_token is not None:
                     payload["clientToken"] = client_token
                 self._outbox.append(([(shadow_topic(thing, shadow, "get/accepted"), payload)], None))
@@ -193,14 +196,14 @@ class ShadowStore:
             self._reject(thing, shadow, "get", err, client_token)
             raise
         self._drain()
-        return doc.dump_json(payload)
+        return dump_json(payload)
 
     def _update(self, thing: str, shadow: str, payload: bytes, source: str) -> bytes:
         client_token: str | None = None
         try:
-            doc.validate_thing_name(thing)
-            doc.validate_shadow_name(shadow)
-            request = doc.parse_update_request(payload)
+            validate_thing_name(thing)
+            validate_shadow_name(shadow)
+            request = parse_update_request(payload)
             client_token = request.client_token
             with self._lock:
                 self._admit(thing, source)
@@ -210,15 +213,15 @@ class ShadowStore:
                 self._persist(thing, shadow, outcome.current)
                 self._docs[(thing, shadow)] = outcome.current
                 now = self._now()
-                accepted = doc.accepted_response(outcome, request, now)
+                accepted = payloads.accepted_response(outcome, request, now)
                 publications: list[Publication] = []
-                delta = doc.delta_message(outcome.current, client_token, now)
+                delta = payloads.delta_message(outcome.current, client_token, now)
                 if delta is not None:
                     publications.append((shadow_topic(thing, shadow, "update/delta"), delta))
                 publications.append(
                     (
                         shadow_topic(thing, shadow, "update/documents"),
-                        doc.documents_message(outcome, client_token, now),
+                        payloads.documents_message(outcome, client_token, now),
                     )
                 )
                 publications.append((shadow_topic(thing, shadow, "update/accepted"), accepted))
@@ -245,12 +248,12 @@ class ShadowStore:
                 source=source,
             )
         )
-        return doc.dump_json(accepted)
+        return dump_json(accepted)
 
     def _delete(self, thing: str, shadow: str, source: str, client_token: str | None) -> bytes:
         try:
-            doc.validate_thing_name(thing)
-            doc.validate_shadow_name(shadow)
+            validate_thing_name(thing)
+            validate_shadow_name(shadow)
             with self._lock:
                 self._admit(thing, source)
                 found = self._docs.get((thing, shadow))
@@ -261,7 +264,7 @@ class ShadowStore:
                 except OSError as err:
                     raise ShadowInternalError(f"could not delete the shadow file: {err}") from err
                 del self._docs[(thing, shadow)]
-                accepted = doc.delete_accepted(found, client_token, self._now())
+                accepted = payloads.delete_accepted(found, client_token, self._now())
                 publication = (shadow_topic(thing, shadow, "delete/accepted"), accepted)
                 self._outbox.append(([publication], (thing, shadow, None, source)))
         except ShadowError as err:
@@ -285,7 +288,7 @@ class ShadowStore:
     ) -> None:
         if not (_topic_safe(thing) and (not shadow or _topic_safe(shadow))):
             return  # no well-formed topic to answer on
-        payload = doc.rejected_message(err.code, err.rejected_message, client_token, self._now())
+        payload = payloads.rejected_message(err.code, err.rejected_message, client_token, self._now())
         with self._lock:
             self._outbox.append(([(shadow_topic(thing, shadow, f"{operation}/rejected"), payload)], None))
         self._drain()
@@ -332,7 +335,7 @@ class ShadowStore:
         if publish is None:
             return
         try:
-            publish(topic, doc.dump_json(payload))
+            publish(topic, dump_json(payload))
         except Exception as err:  # the change is committed; a publish failure only loses the notice
             log.exception(kv(event="shadow_publish_failed", topic=topic, error=repr(err)))
 

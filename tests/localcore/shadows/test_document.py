@@ -1,4 +1,4 @@
-"""Shadow document rules: validation, merge, metadata, delta, size (pure functions)."""
+"""Shadow document rules: validation, merge, metadata, delta, size and payloads (pure functions)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from localcore.shadows import document as doc
+from localcore.shadows import payloads
+from localcore.shadows import request as req
 from localcore.shadows.errors import ShadowConflictError, ShadowInvalidRequestError, ShadowTooLargeError
+from localcore.shadows.jsonvalues import json_equal
 
 
-def request(body: Any) -> doc.UpdateRequest:
-    return doc.parse_update_request(json.dumps(body).encode())
+def request(body: Any) -> req.UpdateRequest:
+    return req.parse_update_request(json.dumps(body).encode())
 
 
 def nested(depth: int) -> dict[str, Any]:
@@ -38,16 +41,16 @@ def nested(depth: int) -> dict[str, Any]:
 )
 def test_invalid_thing_names_are_named_in_the_error(thing: str | None, message: str) -> None:
     with pytest.raises(ShadowInvalidRequestError) as err:
-        doc.validate_thing_name(thing)
+        req.validate_thing_name(thing)
     assert err.value.code == 400
     assert err.value.message == message
 
 
 def test_valid_names_pass() -> None:
-    doc.validate_thing_name("x" * 128)
-    doc.validate_thing_name("dev-1:line_2")
-    doc.validate_shadow_name("")
-    doc.validate_shadow_name("s" * 64)
+    req.validate_thing_name("x" * 128)
+    req.validate_thing_name("dev-1:line_2")
+    req.validate_shadow_name("")
+    req.validate_shadow_name("s" * 64)
 
 
 @pytest.mark.parametrize(
@@ -59,7 +62,7 @@ def test_valid_names_pass() -> None:
 )
 def test_invalid_shadow_names(shadow: str, message: str) -> None:
     with pytest.raises(ShadowInvalidRequestError, match=message.replace("[", r"\[").replace("+", r"\+")):
-        doc.validate_shadow_name(shadow)
+        req.validate_shadow_name(shadow)
 
 
 # --- request validation -------------------------------------------------------------------------------
@@ -85,7 +88,7 @@ def test_invalid_shadow_names(shadow: str, message: str) -> None:
 )
 def test_bad_update_payloads_are_rejected_with_a_reason(payload: bytes, fragment: str) -> None:
     with pytest.raises(ShadowInvalidRequestError) as err:
-        doc.parse_update_request(payload)
+        req.parse_update_request(payload)
     assert err.value.code == 400
     assert fragment in err.value.message
 
@@ -222,7 +225,7 @@ def test_delta_metadata_takes_the_desired_timestamps() -> None:
     first = doc.apply_update(
         None, request({"state": {"desired": {"a": 1, "b": [1, 2]}, "reported": {"a": 1}}}), 5
     )
-    message = doc.delta_message(first.current, "tok", 9)
+    message = payloads.delta_message(first.current, "tok", 9)
     assert message == {
         "version": 1,
         "timestamp": 9,
@@ -231,7 +234,7 @@ def test_delta_metadata_takes_the_desired_timestamps() -> None:
         "clientToken": "tok",
     }
     synced = doc.apply_update(first.current, request({"state": {"reported": {"b": [1, 2]}}}), 6)
-    assert doc.delta_message(synced.current, None, 9) is None
+    assert payloads.delta_message(synced.current, None, 9) is None
 
 
 # --- size -----------------------------------------------------------------------------------------
@@ -256,7 +259,7 @@ def test_size_counts_utf8_bytes() -> None:
 def test_accepted_and_documents_payloads() -> None:
     req = request({"state": {"desired": {"a": 1}, "delta": {"z": 1}}, "clientToken": "c1"})
     outcome = doc.apply_update(None, req, 3)
-    accepted = doc.accepted_response(outcome, req, 4)
+    accepted = payloads.accepted_response(outcome, req, 4)
     assert accepted == {
         "state": {"desired": {"a": 1}},
         "metadata": {"desired": {"a": {"timestamp": 3}}},
@@ -264,7 +267,7 @@ def test_accepted_and_documents_payloads() -> None:
         "version": 1,
         "timestamp": 4,
     }
-    documents = doc.documents_message(outcome, "c1", 4)
+    documents = payloads.documents_message(outcome, "c1", 4)
     assert "previous" not in documents
     assert documents["current"] == {
         "state": {"desired": {"a": 1}},
@@ -272,8 +275,8 @@ def test_accepted_and_documents_payloads() -> None:
         "version": 1,
     }
     again = doc.apply_update(outcome.current, request({"state": {"reported": {"a": 1}}}), 5)
-    assert doc.documents_message(again, None, 6)["previous"]["version"] == 1
-    response = doc.get_response(outcome.current, 8)
+    assert payloads.documents_message(again, None, 6)["previous"]["version"] == 1
+    response = payloads.get_response(outcome.current, 8)
     assert response["state"] == {"desired": {"a": 1}, "delta": {"a": 1}}
     assert response["timestamp"] == 8 and "clientToken" not in response
 
@@ -347,7 +350,7 @@ def test_merge_applies_every_leaf_and_never_stores_null(
         if value is None or value == {}:
             assert found is _MISSING or found == {}
         else:
-            assert doc.json_equal(found, value)
+            assert json_equal(found, value)
 
 
 @settings(max_examples=150, deadline=None)
@@ -389,7 +392,7 @@ def test_metadata_always_mirrors_the_state(updates: list[tuple[str, dict[str, An
     current: doc.ShadowDocument | None = None
     for index, (section, patch) in enumerate(updates):
         outcome = doc.apply_update(
-            current, doc.UpdateRequest({section: patch}, None, None), index, max_size=30720
+            current, req.UpdateRequest({section: patch}, None, None), index, max_size=30720
         )
         current = outcome.current
         assert current.version == index + 1
