@@ -29,28 +29,72 @@ def add_cloud_parser(subparsers: Any) -> argparse.ArgumentParser:
     return cloud
 
 
+def register_cloud_commands(subparsers: Any) -> None:
+    """The main CLI's hook: add ``cloud ...`` and give ``run`` its ``--connectivity``/``--cloud`` options."""
+    add_cloud_parser(subparsers)
+    run = getattr(subparsers, "choices", {}).get("run")
+    if run is not None:
+        run.add_argument(
+            "--connectivity",
+            metavar="SCHEDULE",
+            type=_schedule_argument,
+            help="repeating connectivity, e.g. online:60,offline:30,flaky:60:0.2",
+        )
+        run.add_argument(
+            "--cloud",
+            choices=("embedded", "recording"),
+            default="embedded",
+            help="embedded: moto-backed cloud (default); recording: in-memory, nothing leaves the core",
+        )
+        run.set_defaults(make_cloud=cloud_for_run)
+
+
+def _schedule_argument(text: str) -> str:
+    from localcore.cloud.connectivity import parse_schedule
+    from localcore.cloud.exceptions import ScheduleError
+
+    try:
+        parse_schedule(text)
+    except ScheduleError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
+    return text
+
+
+def cloud_for_run(args: argparse.Namespace) -> Any:
+    """The ``cloud`` argument ``localcore run`` gives ``LocalCore`` (``None``: the core's default)."""
+    if getattr(args, "cloud", "embedded") != "embedded":
+        return None
+    from localcore.cloud.service import embedded_cloud_factory
+
+    return embedded_cloud_factory(getattr(args, "connectivity", None))
+
+
+def _leaf(commands: Any, name: str, text: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = commands.add_parser(name, help=text)
+    parser.add_argument("--root", type=Path, default=Path(DEFAULT_ROOT), help="the running core's root")
+    return parser
+
+
 def _fill(parser: argparse.ArgumentParser) -> None:
-    if not any(action.dest == "root" for action in parser._actions):
-        parser.add_argument("--root", type=Path, default=Path(DEFAULT_ROOT), help="the running core's root")
     commands = parser.add_subparsers(dest="cloud_command", required=True, metavar="COMMAND")
-    publish = commands.add_parser("publish", help="publish a message from the cloud side")
+    publish = _leaf(commands, "publish", "publish a message from the cloud side")
     publish.add_argument("topic")
     publish.add_argument("payload")
     publish.add_argument("--qos", type=int, choices=(0, 1), default=0)
-    watch = commands.add_parser("watch", help="print cloud-side messages matching a topic filter")
+    watch = _leaf(commands, "watch", "print cloud-side messages matching a topic filter")
     watch.add_argument("topic", nargs="?", default="#")
     watch.add_argument("--count", type=int, default=None, help="stop after this many messages")
-    commands.add_parser("offline", help="take the device offline")
-    commands.add_parser("online", help="bring the device back online")
-    flaky = commands.add_parser("flaky", help="drop a fraction of calls")
+    _leaf(commands, "offline", "take the device offline")
+    _leaf(commands, "online", "bring the device back online")
+    flaky = _leaf(commands, "flaky", "drop a fraction of calls")
     flaky.add_argument("--drop", type=float, default=0.2)
-    commands.add_parser("status", help="connectivity, spool, rules and endpoints")
+    _leaf(commands, "status", "connectivity, spool, rules and endpoints")
     shadow = commands.add_parser("shadow", help="the cloud side of a shadow")
     shadow_commands = shadow.add_subparsers(dest="shadow_command", required=True, metavar="get|update")
-    get = shadow_commands.add_parser("get")
+    get = _leaf(shadow_commands, "get", "print the cloud's shadow document")
     get.add_argument("thing")
     get.add_argument("--name", default="", help="named shadow (classic if omitted)")
-    update = shadow_commands.add_parser("update")
+    update = _leaf(shadow_commands, "update", "update the cloud's shadow, as in the IoT console")
     update.add_argument("thing")
     update.add_argument("--name", default="", help="named shadow (classic if omitted)")
     update.add_argument("document", help='e.g. \'{"state": {"desired": {"rate": 5}}}\'')

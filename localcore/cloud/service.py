@@ -44,7 +44,7 @@ from localcore.cloud.rules import RuleEngine
 from localcore.cloud.shadow_sync import ShadowSync, SyncConfig, parse_sync_config
 from localcore.cloud.tes import TokenExchangeService, moto_role_credentials
 from localcore.cloud.topics import validate_topic_filter, validate_topic_name
-from localcore.contracts import IotMessage, ShadowService
+from localcore.contracts import IotMessage, ShadowService, Unsubscribe
 
 log = logging.getLogger("localcore.cloud")
 
@@ -98,6 +98,7 @@ class EmbeddedCloud:
         *,
         options: CloudOptions | None = None,
         spec: BundleSpec | None = None,
+        shadows: ShadowService | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.root = Path(root)
@@ -118,6 +119,7 @@ class EmbeddedCloud:
         self.tes: TokenExchangeService | None = None
         self.shadow_sync: ShadowSync | None = None
         self._watchers: list[queue.Queue[IotMessage | None]] = []
+        self._shadows = shadows
         self._started = False
 
     # --- lifecycle
@@ -139,6 +141,8 @@ class EmbeddedCloud:
             self._driver.start()
         self.moto.write_endpoint(self.cloud_dir, proxyUrl=self.proxy.url, credentialsUrl=self.tes.url)
         self._started = True
+        if self._shadows is not None:
+            self.attach_shadows(self._shadows)
         log.info(
             kv(
                 event="cloud_started",
@@ -191,6 +195,23 @@ class EmbeddedCloud:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    # --- CloudAdapter, so the core can hand this object to the IPC server directly
+    def publish(self, message: IotMessage) -> None:
+        """PublishToIoTCore (see :class:`EmbeddedCloudAdapter`)."""
+        self.adapter.publish(message)
+
+    def subscribe(self, topic_filter: str, qos: int, on_message: Callable[[IotMessage], None]) -> Unsubscribe:
+        """SubscribeToIoTCore (see :class:`EmbeddedCloudAdapter`)."""
+        return self.adapter.subscribe(topic_filter, qos, on_message)
+
+    def is_connected(self) -> bool:
+        """Whether the device's MQTT connection is up."""
+        return self.adapter.is_connected()
+
+    def add_connection_listener(self, listener: Callable[[bool], None]) -> Unsubscribe:
+        """SubscribeToIoTCoreConnectionStatus's source."""
+        return self.adapter.add_connection_listener(listener)
 
     # --- for the runner
     def environment(self, component: str, token: str, dependencies: list[str]) -> dict[str, str]:
@@ -305,4 +326,34 @@ def message_to_json(message: IotMessage) -> dict[str, Any]:
     return result
 
 
-__all__ = ["FLAKY", "OFFLINE", "ONLINE", "CloudOptions", "EmbeddedCloud", "message_to_json"]
+def embedded_cloud_factory(
+    schedule: str | None = None, options: CloudOptions | None = None
+) -> Callable[[Any], EmbeddedCloud]:
+    """A ``LocalCore`` cloud factory: ``LocalCore(..., cloud=embedded_cloud_factory("online:60,offline:30"))``.
+
+    The schedule is checked now, so a bad ``--connectivity`` fails before anything starts. Spooler
+    and shadow sync settings come from the core's deployment (nucleus ``mqtt.spooler``,
+    ShadowManager ``synchronize``) unless ``options`` is given.
+    """
+    if schedule:
+        parse_schedule(schedule)
+
+    def make(core: Any) -> EmbeddedCloud:
+        deployment = getattr(core, "deployment", None) or getattr(core, "_deployment", None) or {}
+        chosen = options or CloudOptions.from_deployment(deployment, schedule=schedule)
+        return EmbeddedCloud(
+            core.root, core.thing_name, options=chosen, shadows=getattr(core, "shadows", None)
+        )
+
+    return make
+
+
+__all__ = [
+    "FLAKY",
+    "OFFLINE",
+    "ONLINE",
+    "CloudOptions",
+    "EmbeddedCloud",
+    "embedded_cloud_factory",
+    "message_to_json",
+]

@@ -35,7 +35,7 @@ def wait_for(condition: Callable[[], object], timeout: float = 10.0) -> None:
 def cli(root: Path, *argv: str) -> tuple[int, str]:
     parser = argparse.ArgumentParser()
     _fill(parser)
-    args = parser.parse_args(["--root", str(root), *argv])
+    args = parser.parse_args([*argv, "--root", str(root)])
     out = io.StringIO()
     return run_cloud_command(args, out), out.getvalue()
 
@@ -72,7 +72,7 @@ def test_publish_watch_offline_and_shadow_through_the_cli(
     watched = io.StringIO()
     parser = argparse.ArgumentParser()
     _fill(parser)
-    watch_args = parser.parse_args(["--root", str(root), "watch", "edgebundle/+/alerts", "--count", "1"])
+    watch_args = parser.parse_args(["watch", "edgebundle/+/alerts", "--count", "1", "--root", str(root)])
     watcher = threading.Thread(target=run_cloud_command, args=(watch_args, watched), daemon=True)
     watcher.start()
     wait_for(lambda: cloud._watchers)
