@@ -4,14 +4,14 @@ Batch keys::
 
     <batchKeyPrefix>/<thing>/<stream>/date=YYYY-MM-DD/<firstseq>-<lastseq>_<source>.ebb.zst
 
-``firstseq`` and ``lastseq`` are zero-padded to 12 digits, so within one source the keys of a
+``firstseq`` and ``lastseq`` are zero-padded to 16 digits, so within one source the keys of a
 stream sort in sequence order; ``date`` is the UTC day of the batch's first record (a batch never
 spans two days) and is the partition the Glue table reads. The source is percent-encoded so any
 source id is a safe key part.
 
 Example:
     >>> batch_key("telemetry", "dev-1", "readings", "line1/dht", 1, 600, 1764288000.0, "zstd")
-    'telemetry/dev-1/readings/date=2025-11-28/000000000001-000000000600_line1%2Fdht.ebb.zst'
+    'telemetry/dev-1/readings/date=2025-11-28/0000000000000001-0000000000000600_line1%2Fdht.ebb.zst'
     >>> parse_batch_key(_)
     BatchKey(thing='dev-1', stream='readings', day='2025-11-28', first_seq=1, last_seq=600, source='line1/dht')
 """
@@ -25,7 +25,8 @@ from urllib.parse import quote, unquote
 
 from components.sync.encoding import file_extension
 
-SEQ_DIGITS = 12
+# Sensing numbers messages from the start time in microseconds (16 digits until the year 2286).
+SEQ_DIGITS = 16
 
 _KEY = re.compile(
     r"^(?P<prefix>.+)/(?P<thing>[^/]+)/(?P<stream>[^/]+)/date=(?P<day>\d{4}-\d{2}-\d{2})/"

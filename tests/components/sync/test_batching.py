@@ -12,7 +12,7 @@ from components.sync.store.base import NewRecord
 from components.sync.store.sqlite import SqliteStore
 
 names = st.text(min_size=1, max_size=12)
-seqs = st.integers(min_value=0, max_value=10**12 - 1)
+seqs = st.integers(min_value=0, max_value=10**16 - 1)
 stamps = st.floats(min_value=0, max_value=4e9, allow_nan=False)
 
 
