@@ -139,6 +139,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             only=only,
             region=args.region,
             project_root=args.project_root,
+            # the embedded cloud's hook (localcore/cloud/cli.py) sets make_cloud; else the default
+            cloud=args.make_cloud(args) if getattr(args, "make_cloud", None) else None,
         )
     except RunnerError as err:
         print(f"localcore: {err}", file=sys.stderr)
