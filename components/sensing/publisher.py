@@ -27,7 +27,7 @@ class IpcPublisher:
         wait_s: longest a publish waits for room before the message is counted as dropped.
     """
 
-    def __init__(self, ipc: ComponentIpc, max_in_flight: int = 512, wait_s: float = 5.0) -> None:
+    def __init__(self, ipc: ComponentIpc, max_in_flight: int = 64, wait_s: float = 5.0) -> None:
         self._ipc = ipc
         self._slots = threading.BoundedSemaphore(max_in_flight)
         self._max_in_flight = max_in_flight
