@@ -13,7 +13,7 @@ Example::
 The ``cloud`` argument is a ``CloudAdapter`` or a factory ``cloud(core) -> CloudAdapter`` called
 once the configuration and shadow stores exist. If the adapter also has ``start()``/``stop()``,
 ``environment(component, token, dependencies)`` (the runner's extra-environment hook) or
-``register_control_commands(control_server)``, the core calls them at the right moments.
+``register_control_commands(control_server)`` (or ``register_control``), the core calls them at the right moments.
 """
 
 from __future__ import annotations
@@ -93,6 +93,7 @@ class LocalCore:
         project_root: Path | None = None,
         settings: SupervisorSettings | None = None,
         control: bool = True,
+        log_max_bytes: int = 10 * 1024 * 1024,
     ) -> None:
         """Nothing starts until :meth:`start`. ``recipes``: a folder, or a list of files and folders.
         ``deployment``: a deployment file or an already-parsed ``{"components": {...}}`` mapping."""
@@ -106,6 +107,7 @@ class LocalCore:
         self._project_root = (project_root or Path.cwd()).resolve()
         self._settings = settings or SupervisorSettings()
         self._with_control = control
+        self._log_max_bytes = log_max_bytes
         self._socket_dir: Path | None = None
         self._log_handler: logging.Handler | None = None
         self._started_at = 0.0
@@ -161,7 +163,10 @@ class LocalCore:
             deployment=self._deployment,
             extra_environment=environment if callable(environment) else None,
             options=RunnerOptions(
-                region=self.region, project_root=self._project_root, settings=self._settings
+                region=self.region,
+                project_root=self._project_root,
+                settings=self._settings,
+                log_max_bytes=self._log_max_bytes,
             ),
         )
         lifecycle.runner = self.runner
@@ -176,9 +181,11 @@ class LocalCore:
         if self._with_control:
             self.control = ControlServer(self.root)
             self._register_commands(self.control)
-            register = getattr(self.cloud, "register_control_commands", None)
-            if callable(register):
-                register(self.control)
+            for hook in ("register_control_commands", "register_control"):
+                register = getattr(self.cloud, hook, None)
+                if callable(register):
+                    register(self.control)
+                    break
             self.control.start()
         self.runner.start()
         _log.info(

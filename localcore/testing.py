@@ -149,11 +149,13 @@ def running_core(
     settings: SupervisorSettings | None = None,
     project_root: Path | None = None,
     control: bool = False,
+    log_max_bytes: int = 10 * 1024 * 1024,
 ) -> Iterator[CoreHarness]:
     """Start a :class:`LocalCore` rooted at ``tmp_path / "core"``, yield a :class:`CoreHarness`, stop it after.
 
     ``control=True`` also opens ``<root>/control.sock`` (for tests of CLI commands).
     ``project_root`` is where artifact URIs are resolved (default: the current directory).
+    ``log_max_bytes``: size at which each component log rotates (3 backups are kept).
     """
     core = LocalCore(
         root=Path(tmp_path) / "core",
@@ -165,6 +167,7 @@ def running_core(
         settings=settings or TEST_SETTINGS,
         project_root=project_root,
         control=control,
+        log_max_bytes=log_max_bytes,
     )
     core.start()
     harness = CoreHarness(core)

@@ -57,7 +57,7 @@ def plan_start_order(
     """
     plan = StartPlan(refused=dict(refused or {}))
     for name, recipe in recipes.items():
-        problem = _first_dependency_problem(recipe, recipes)
+        problem = _first_dependency_problem(recipe, recipes, plan.refused)
         if problem:
             plan.refused[name] = DependencyError(name, problem)
     for cycle in _cycles(recipes):
@@ -69,8 +69,12 @@ def plan_start_order(
     return plan
 
 
-def _first_dependency_problem(recipe: Recipe, recipes: Mapping[str, Recipe]) -> str | None:
+def _first_dependency_problem(
+    recipe: Recipe, recipes: Mapping[str, Recipe], refused: Mapping[str, RunnerError]
+) -> str | None:
     for dep in recipe.dependencies.values():
+        if dep.name in refused and dep.name not in recipes:
+            continue  # its recipe failed to load: _refuse_dependents says so
         if dep.name in recipes:
             available = recipes[dep.name].version
         elif dep.name in STAND_IN_COMPONENTS:

@@ -378,7 +378,13 @@ def _manifest_lifecycle(top: _Reader, manifest: _Reader, index: int) -> Lifecycl
     if manifest.has("Lifecycle") and manifest.raw("Lifecycle") is not None:
         raw = manifest.raw("Lifecycle")
         if isinstance(raw, str):
-            raw = yaml.safe_load(raw)
+            # The nucleus accepts a manifest Lifecycle given as a YAML/JSON string.
+            try:
+                raw = yaml.safe_load(raw)
+            except yaml.YAMLError as err:
+                raise manifest.error(
+                    "Lifecycle", f"expected a mapping (or a YAML string of one): {err}"
+                ) from err
         return _parse_lifecycle(top.source, raw, manifest.key_path("Lifecycle"))
     global_lifecycle = top.raw("Lifecycle")
     if global_lifecycle is None:

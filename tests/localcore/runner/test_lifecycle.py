@@ -1,0 +1,227 @@
+"""The lifecycle, run by the real runner from the recipes in ``recipes/``."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from localcore.runner.supervisor import SupervisorSettings
+from localcore.testing import running_core
+
+from .conftest import LIFECYCLE, RECIPES, lifecycle
+
+
+class Transitions:
+    """Records every state change, in the order the runner announced them."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, str]] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, component: str, old: str, new: str) -> None:
+        with self._lock:
+            self.events.append((component, old, new))
+
+    def index(self, component: str, new: str) -> int:
+        with self._lock:
+            return next(i for i, event in enumerate(self.events) if event[0] == component and event[2] == new)
+
+    def states(self, component: str) -> list[str]:
+        with self._lock:
+            return [new for name, _, new in self.events if name == component]
+
+
+def test_hard_dependency_is_running_before_its_dependent_starts(local_core: Any) -> None:
+    # GIVEN HardDependent with a HARD dependency on a Startup component, and a SOFT pair
+    core = local_core(RECIPES / "order")
+    transitions = Transitions()
+    core.core.add_state_listener(transitions)
+    core.wait_for_state("test.order.HardDependent", "FINISHED")
+    core.wait_for_state("test.order.SoftBase", "RUNNING")
+    core.wait_for_state("test.order.SoftDependent", "FINISHED")
+    # THEN the HARD dependent started only after its dependency was RUNNING
+    order = (core.root / "order.txt").read_text().split()
+    assert order.index("HardBase") < order.index("HardDependent")
+    assert (
+        core.runner.recipes["test.order.HardDependent"].dependencies["test.order.HardBase"].dependency_type
+        == "HARD"
+    )
+    # AND the SOFT dependent did not wait: SoftBase could only finish starting after it ran
+    assert order.index("SoftDependent") < order.index("SoftBase")
+
+
+def test_hard_dependent_waits_in_new(tmp_path: Path) -> None:
+    # Listener attached before start: the whole sequence of transitions is seen.
+    transitions = Transitions()
+    from localcore.core import LocalCore
+
+    core = LocalCore(
+        root=tmp_path / "core",
+        recipes=RECIPES / "order",
+        thing_name="t",
+        settings=SupervisorSettings(backoff_base=0.1),
+        control=False,
+    )
+    core.add_state_listener(transitions)
+    with core:
+        assert core.runner.wait_for_state("test.order.HardDependent", "FINISHED", 30)
+    assert transitions.index("test.order.HardBase", "RUNNING") < transitions.index(
+        "test.order.HardDependent", "STARTING"
+    )
+    assert transitions.states("test.order.HardBase") == [
+        "INSTALLED",
+        "STARTING",
+        "RUNNING",
+        "STOPPING",
+        "FINISHED",
+    ]
+
+
+def test_install_runs_once_per_version(tmp_path: Path) -> None:
+    recipe_dir = tmp_path / "recipes"
+    recipe_dir.mkdir()
+    template = (LIFECYCLE / "install_once.yaml").read_text()
+    count_file = tmp_path / "run" / "core" / "install-count.txt"
+    for version, expected_installs in (("1.0.0", 1), ("1.0.0", 1), ("1.1.0", 2)):
+        # WHEN the core starts with this version (same root each time)
+        (recipe_dir / "install_once.yaml").write_text(template.replace('"1.0.0"', f'"{version}"'))
+        with running_core(tmp_path / "run", recipe_dir) as core:
+            core.wait_for_state("test.life.InstallOnce", "RUNNING")
+        # THEN Install ran only for a version it had not installed yet
+        assert count_file.read_text().count("installed") == expected_installs
+
+
+def test_skipif_onpath_skips_install(local_core: Any) -> None:
+    core = local_core(lifecycle("skip_install"))
+    core.wait_for_state("test.life.SkipInstall", "FINISHED")
+    assert not (core.root / "skipped.txt").exists()
+    assert "install: skipped (Skipif onpath sh)" in core.log("test.life.SkipInstall")
+
+
+def test_install_timeout_is_an_error_and_three_make_it_broken(local_core: Any) -> None:
+    core = local_core(lifecycle("install_times_out"))
+    core.wait_for_state("test.life.InstallTimesOut", "BROKEN")
+    log = core.log("test.life.InstallTimesOut")
+    assert log.count("install: timed out after 0.3s, killed") == 3
+    assert "state: ERRORED -> NEW" in log  # an Install error goes back to NEW and installs again
+
+
+def test_run_exit_codes(local_core: Any) -> None:
+    # GIVEN one component that exits 0, one that fails once, one that always fails, and a bystander
+    core = local_core(lifecycle("finishes", "fails_once", "always_fails", "steady"))
+    transitions = Transitions()
+    core.core.add_state_listener(transitions)
+    # THEN exit 0 is FINISHED; non-zero is ERRORED then a restart; the third error is BROKEN
+    core.wait_for_state("test.life.Finishes", "FINISHED")
+    core.wait_for_state("test.life.FailsOnce", "FINISHED")
+    core.wait_for_state("test.life.AlwaysFails", "BROKEN")
+    statuses = {row.name: row for row in core.runner.status()}
+    assert statuses["test.life.FailsOnce"].restarts == 1
+    assert "ERRORED" in core.log("test.life.FailsOnce")
+    assert statuses["test.life.AlwaysFails"].restarts == 2
+    assert statuses["test.life.AlwaysFails"].detail == "Run exited with code 3"
+    assert core.log("test.life.AlwaysFails").count("state: RUNNING -> ERRORED") == 2
+    # AND the failures never disturbed the bystander
+    assert core.state("test.life.Steady") == "RUNNING"
+    assert core.core.any_broken()
+
+
+def test_recover_runs_on_each_error(local_core: Any) -> None:
+    core = local_core(lifecycle("always_fails"))
+    core.wait_for_state("test.life.AlwaysFails", "BROKEN")
+    # ERRORED twice (Recover each time), then BROKEN: the nucleus runs Recover on ERRORED only
+    recovered = (core.root / "work/test.life.AlwaysFails/recover.txt").read_text().split()
+    assert recovered == ["recovered", "recovered"]
+
+
+def test_restart_brings_a_broken_component_back(local_core: Any) -> None:
+    core = local_core(lifecycle("always_fails", "steady"))
+    core.wait_for_state("test.life.AlwaysFails", "BROKEN")
+    assert core.runner.restart_component("test.life.AlwaysFails")[0]
+    core.wait_for_state("test.life.AlwaysFails", "ERRORED")
+    # restarting a running one goes through STOPPING and back to RUNNING
+    before = core.runner.status()
+    assert core.runner.restart_component("test.life.Steady")[0]
+    core.core.runner.wait_until(
+        lambda: any(r.name == "test.life.Steady" and r.restarts == 1 for r in core.runner.status()), 10
+    )
+    core.wait_for_state("test.life.Steady", "RUNNING")
+    assert [r.restarts for r in before if r.name == "test.life.Steady"] == [0]
+    assert core.runner.restart_component("nope") == (False, "component nope not found")
+
+
+def test_stop_component(local_core: Any) -> None:
+    core = local_core(lifecycle("steady"))
+    core.wait_for_state("test.life.Steady", "RUNNING")
+    assert core.runner.stop_component("test.life.Steady")[0]
+    core.wait_for_state("test.life.Steady", "FINISHED")
+    assert "run: ended with code -15" in core.log("test.life.Steady")
+
+
+def test_shutdown_that_hangs_is_killed_and_the_core_still_stops(tmp_path: Path) -> None:
+    quick = SupervisorSettings(backoff_base=0.1, stop_grace=0.5)
+    with running_core(tmp_path, lifecycle("hangs_on_shutdown", "steady"), settings=quick) as core:
+        core.wait_for_log("test.life.HangsOnShutdown", "started")
+    # THEN the Shutdown script was killed at its Timeout, the Run process (ignoring SIGTERM) SIGKILLed
+    log = core.log("test.life.HangsOnShutdown")
+    assert "shutdown.stdout: shutting down" in log
+    assert "shutdown: timed out after 1s, killed" in log
+    assert "run: still running 0.5s after SIGTERM, sending SIGKILL" in log
+    assert core.runner.state("test.life.HangsOnShutdown") == "FINISHED"
+    assert core.runner.state("test.life.Steady") == "FINISHED"
+
+
+def test_setenv_precedence(tmp_path: Path) -> None:
+    from localcore.ipc.recording_cloud import RecordingCloudAdapter
+
+    class CloudWithEnvironment(RecordingCloudAdapter):
+        def environment(self, component: str, token: str, dependencies: list[str]) -> dict[str, str]:
+            return {
+                "EXTRA_FROM_CLOUD": "cloud",
+                "EXTRA_TOKEN_MATCHES": str(bool(token)),
+                "AWS_REGION": "from-cloud",
+            }
+
+    with running_core(tmp_path, lifecycle("setenv"), cloud=CloudWithEnvironment()) as core:
+        core.wait_for_state("test.life.Setenv", "FINISHED")
+        token = core.token("test.life.Setenv")
+    env = dict(
+        line.split("=", 1) for line in (core.root / "work/test.life.Setenv/env.txt").read_text().splitlines()
+    )
+    # step Setenv > lifecycle Setenv > the extra-environment hook > nucleus variables > the core's environment
+    assert env["LEVEL_A"] == "lifecycle"
+    assert env["LEVEL_B"] == "step"
+    assert env["AWS_REGION"] == "eu-west-1"
+    assert env["AWS_DEFAULT_REGION"] == "us-east-1"
+    assert env["EXTRA_FROM_CLOUD"] == "overridden-by-step"
+    assert env["EXTRA_TOKEN_MATCHES"] == "True"
+    assert env["SVCUID"] == env["AWS_CONTAINER_AUTHORIZATION_TOKEN"] == token
+    assert env["WITH_VARIABLE"] == f"{core.root}/work/test.life.Setenv/x"
+    assert env["GGC_VERSION"].startswith("2.")
+    import sys
+
+    assert env["PATH"].split(":")[0] == str(Path(sys.executable).parent)
+
+
+def test_a_component_that_exits_at_once_and_one_that_reports_running(local_core: Any) -> None:
+    core = local_core(lifecycle("finishes", "reports_running"))
+    core.wait_for_state("test.life.Finishes", "FINISHED")
+    # A Startup step that never exits is RUNNING once the component says so over IPC
+    core.wait_for_state("test.life.ReportsRunning", "RUNNING")
+    assert "startup.stdout: reported" in core.wait_for_log("test.life.ReportsRunning", "reported")
+    assert core.ipc.reported_state("test.life.ReportsRunning") == "RUNNING"
+
+
+def test_a_component_printing_megabytes_costs_bounded_disk(tmp_path: Path) -> None:
+    with running_core(tmp_path, lifecycle("floods", "steady"), log_max_bytes=1024 * 1024) as core:
+        core.wait_for_state("test.life.Floods", "FINISHED")
+        # the bystander is untouched and the whole output arrived (the last line is in the log)
+        assert core.state("test.life.Steady") == "RUNNING"
+        assert "run.stdout: flood-end" in core.log("test.life.Floods")
+    logs = sorted((core.root / "logs").glob("test.life.Floods.log*"))
+    assert [p.name for p in logs] == [
+        "test.life.Floods.log",
+        *(f"test.life.Floods.log.{i}" for i in (1, 2, 3)),
+    ]
+    assert sum(p.stat().st_size for p in logs) <= 4 * 1024 * 1024 + 64 * 1024
