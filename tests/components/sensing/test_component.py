@@ -91,6 +91,8 @@ def test_a_spike_raises_and_clears_an_alert_and_toggles_the_led(harness: Harness
     assert "hot:s1" in on["reason"] and on["actuator"] == "alert-led"
     assert off["seq"] > on["seq"]
     assert h.leds[0].changes == 2 and not h.leds[0].on
+    h.component.stop()
+    assert not h.leds[0].on and driver.closed
     for topic, message in list(h.publisher.messages):
         parse_message(message)  # everything published matches its schema
         assert topic in {topics.READINGS, topics.ALERTS, topics.ACTUATOR, topics.HEALTH}
