@@ -38,6 +38,7 @@ from components.common.logs import kv
 from localcore.cloud.adapter import EmbeddedCloudAdapter, SpoolerConfig
 from localcore.cloud.broker import CLOUD, CloudBroker
 from localcore.cloud.connectivity import FLAKY, OFFLINE, ONLINE, Connectivity, ScheduleDriver, parse_schedule
+from localcore.cloud.exceptions import CloudError
 from localcore.cloud.moto_server import MotoCloud
 from localcore.cloud.proxy import FaultProxy
 from localcore.cloud.rules import RuleEngine
@@ -131,9 +132,16 @@ class EmbeddedCloud:
         host, port = self.moto.url.removeprefix("http://").rsplit(":", 1)
         self.proxy = FaultProxy(self.connectivity, host, int(port))
         self.proxy.start()
-        source = moto_role_credentials(
+        fetch = moto_role_credentials(
             self.moto.client("sts"), self.moto.client("iot"), self.spec.fleet.role_alias
         )
+
+        def source() -> dict[str, Any]:
+            # IoT's credentials provider is in the cloud: offline, TES serves only what it cached.
+            if self.connectivity.should_drop():
+                raise CloudError("the credentials provider is unreachable (offline)")
+            return fetch()
+
         self.tes = TokenExchangeService(source, endpoint_url=self.proxy.url, region=self.spec.region)
         self.tes.start()
         if self._schedule is not None:

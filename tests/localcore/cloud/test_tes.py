@@ -75,3 +75,16 @@ def test_unmodified_boto3_in_a_process_uploads_to_s3(
     assert done.stdout.strip() == "container-role"
     body = moto_cloud.client("s3").get_object(Bucket=moto_cloud.bucket, Key="tes/hello.txt")["Body"].read()
     assert body == b"hi" and tes.served >= 1
+
+
+def test_without_cached_credentials_an_unreachable_provider_is_a_500() -> None:
+    def offline() -> dict[str, str]:
+        raise ConnectionError("credentials provider unreachable")
+
+    service = TokenExchangeService(offline)
+    service.start()
+    try:
+        service.register("com.example.Uploader", "tok")
+        assert _get(service.url, "tok")[0] == 500
+    finally:
+        service.stop()
