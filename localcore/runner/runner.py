@@ -274,7 +274,11 @@ class Runner:
 
     # --- state ----------------------------------------------------------------------------------------
     def add_state_listener(self, listener: StateListener) -> Unsubscribe:
-        """``listener(component, old, new)`` on every state change, from the supervisor's thread."""
+        """``listener(component, old, new)`` on every state change, in order, from the supervisor's thread.
+
+        Listeners run while the runner's state lock is held: keep them quick, and never wait in one
+        for another component's state change.
+        """
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 

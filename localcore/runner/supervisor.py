@@ -429,5 +429,7 @@ class ComponentSupervisor:
                 self._errors.pop(old, None)
             self.state = new
             self._wake.notify_all()
-        self.context.output.info(f"state: {old} -> {new}" + (f" ({detail})" if detail else ""))
-        self._on_state(self.name, old, new)
+            # Announced under the (re-entrant) lock so listeners hear transitions in the order
+            # they happened across all components: a dependent never seems to start first.
+            self.context.output.info(f"state: {old} -> {new}" + (f" ({detail})" if detail else ""))
+            self._on_state(self.name, old, new)
