@@ -24,7 +24,7 @@ from components.common.messages import (
     reading_message,
 )
 from components.sensing.actuator import AlertIndicator, AlertLed, build_led
-from components.sensing.config import ActuatorConfig, SensingConfig, SensorConfig
+from components.sensing.config import HARDWARE_DRIVERS, ActuatorConfig, SensingConfig, SensorConfig
 from components.sensing.drivers.base import SensorDriver, SensorSample
 from components.sensing.drivers.factory import DriverFactory, build_driver
 from components.sensing.exceptions import DriverUnavailableError, SensorReadError
@@ -119,11 +119,27 @@ class SensingComponent:
             old = self.config
             old_sensors = {sensor.id: sensor for sensor in old.sensors} if old else {}
             changed = [sensor for sensor in config.sensors if old_sensors.get(sensor.id) != sensor]
+            # A DHT being replaced holds its pin until its loop stops: release it before the new
+            # driver opens the same pin, and bring it back if the new configuration is refused.
+            wanted_pins = {sensor.pin for sensor in changed if sensor.driver in HARDWARE_DRIVERS}
+            unchanged = {sensor.id for sensor in config.sensors} - {sensor.id for sensor in changed}
+            released = [
+                loop.config
+                for sensor_id, loop in self.loops.items()
+                if sensor_id not in unchanged
+                and loop.config.driver in HARDWARE_DRIVERS
+                and loop.config.pin in wanted_pins
+            ]
+            for previous_sensor in released:
+                self.loops.pop(previous_sensor.id).stop()
             built: dict[str, SensorDriver] = {}
             new_led: AlertLed | None = None
+            failing = "actuator"
             try:
                 for sensor in changed:
+                    failing = f"sensor {sensor.id!r} ({sensor.driver})"
                     built[sensor.id] = self._driver_factory(sensor)
+                failing = "actuator"
                 if (
                     self._actuator_config is None
                     or config.actuator.driver != self._actuator_config.driver
@@ -133,8 +149,8 @@ class SensingComponent:
             except DriverUnavailableError as err:
                 for driver in built.values():
                     driver.close()
-                where = f"sensor {sensor.id!r} ({sensor.driver})" if len(built) < len(changed) else "actuator"
-                raise ConfigError(f"{where}: {err}") from err
+                self._restart(released)
+                raise ConfigError(f"{failing}: {err}") from err
 
             keep = {sensor.id for sensor in config.sensors} - set(built)
             for sensor_id in [sid for sid in self.loops if sid not in keep]:
@@ -172,6 +188,18 @@ class SensingComponent:
                     self.loops[sensor.id] = loop
                     loop.start()
             log.info(kv(event="sensing_configured", sensors=len(config.sensors), restarted=len(built)))
+
+    def _restart(self, sensors: list[SensorConfig]) -> None:
+        """Bring back sensors stopped for a configuration that was then refused."""
+        for sensor in sensors:
+            try:
+                driver = self._driver_factory(sensor)
+            except DriverUnavailableError as err:
+                log.error(kv(event="sensor_not_restored", sensor=sensor.id, error=err))
+                continue
+            loop = SensorLoop(sensor, driver, self._on_sample, self._on_failure, self._on_fault, self._clock)
+            self.loops[sensor.id] = loop
+            loop.start()
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:

@@ -182,6 +182,12 @@ class SensingConfig(_Model):
         duplicates = sorted({rid for rid in rule_ids if rule_ids.count(rid) > 1})
         if duplicates:
             raise ValueError(f"rule ids must be unique, repeated: {duplicates}")
+        pins = [sensor.pin for sensor in self.sensors if sensor.driver in HARDWARE_DRIVERS]
+        if self.actuator.driver == "gpio":
+            pins.append(self.actuator.pin)
+        shared = sorted({pin for pin in pins if pins.count(pin) > 1})
+        if shared:
+            raise ValueError(f"a pin can serve one DHT sensor or the LED, not several: {shared}")
         drivers = {sensor.id: sensor.driver for sensor in self.sensors}
         for rule in self.rules:
             if rule.sensor not in drivers:

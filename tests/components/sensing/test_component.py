@@ -232,3 +232,75 @@ def test_simulated_readings_carry_ground_truth(harness: Harness) -> None:
     h.publisher.wait_for(topics.READINGS, lambda m: m["quality"] == "bad")
     readings = h.publisher.on(topics.READINGS)
     assert all("injected" in m for m in readings)
+
+
+class PinBoard:
+    """A board where a pin can be opened by one driver at a time, like GPIO with libgpiod."""
+
+    def __init__(self) -> None:
+        self.held: dict[str, ScriptedDriver] = {}
+        self.refuse: set[str] = set()
+
+    def driver(self, sensor: SensorConfig) -> SensorDriver:
+        if sensor.driver == "simulated":
+            return build_driver(sensor)
+        if sensor.pin in self.refuse:
+            raise DriverUnavailableError(f"this board has no pin {sensor.pin!r}")
+        if sensor.pin in self.held:
+            raise DriverUnavailableError(f"pin {sensor.pin} is in use")
+        board = self
+
+        class Held(ScriptedDriver):
+            def close(self) -> None:
+                super().close()
+                board.held.pop(sensor.pin, None)
+
+        held = Held([NORMAL])
+        self.held[sensor.pin] = held
+        return held
+
+
+def test_a_dht_reconfigured_on_its_own_pin_is_released_first_and_restored_on_refusal() -> None:
+    board = PinBoard()
+    publisher = RecordingPublisher()
+    component = SensingComponent(
+        publisher, driver_factory=board.driver, led_factory=lambda _c: SimulatedLed()
+    )
+    dht = {"id": "d", "driver": "dht22", "pin": "D4", "intervalSeconds": 2}
+    try:
+        component.apply(config(sensors=[dht], rules=[]))
+        first = board.held["D4"]
+        component.apply(config(sensors=[{**dht, "intervalSeconds": 3}], rules=[]))
+        assert first.closed and board.held["D4"] is not first
+        assert component.loops["d"].config.interval_seconds == 3
+
+        second = board.held["D4"]
+        board.refuse.add("D5")
+        refused = config(
+            sensors=[{**dht, "intervalSeconds": 4}, {"id": "e", "driver": "dht22", "pin": "D5"}], rules=[]
+        )
+        with pytest.raises(ConfigError, match="sensor 'e' \\(dht22\\): this board has no pin 'D5'"):
+            component.apply(refused)
+        # The DHT on D4 was released for the new configuration and is back with the old one.
+        assert second.closed and "D4" in board.held and board.held["D4"] is not second
+        assert component.loops["d"].config.interval_seconds == 3
+        assert component.config is not None and component.config.sensors[0].interval_seconds == 3
+    finally:
+        component.stop()
+
+
+def test_one_pin_cannot_serve_two_dhts_or_a_dht_and_the_led() -> None:
+    with pytest.raises(ConfigError, match="not several: \\['D4'\\]"):
+        config(
+            sensors=[
+                {"id": "a", "driver": "dht22", "pin": "D4"},
+                {"id": "b", "driver": "dht11", "pin": "D4"},
+            ],
+            rules=[],
+        )
+    with pytest.raises(ConfigError, match="not several: \\['D4'\\]"):
+        config(
+            sensors=[{"id": "a", "driver": "dht22", "pin": "D4"}],
+            rules=[],
+            actuator={"driver": "gpio", "pin": "D4"},
+        )
