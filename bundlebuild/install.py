@@ -41,7 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     if not python.exists():
         print(f"install: creating virtual environment {target}", flush=True)
         venv.EnvBuilder(with_pip=True, clear=False).create(target)
-    command = [str(python), "-m", "pip", "install", "--no-index", "--find-links", str(wheels), DISTRIBUTION]
+    # `make build` writes the component's own requirement list beside the wheels; the source itself
+    # is on PYTHONPATH from the artifact, so only the dependencies are installed.
+    requirements = wheels.parent / "requirements.txt"
+    wanted = ["-r", str(requirements)] if requirements.is_file() else [DISTRIBUTION]
+    command = [str(python), "-m", "pip", "install", "--no-index", "--find-links", str(wheels), *wanted]
     print(f"install: {' '.join(command)}", flush=True)
     return subprocess.run(command, check=False).returncode
 
