@@ -1,0 +1,186 @@
+"""The sync component run by the real local core from its recipe, next to the sensing component,
+against the embedded cloud: S3 through the fault proxy with token-exchange credentials, IoT Core
+with its topic rule into DynamoDB, outages, and ``kill -9`` of the component's process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bundlespec import load_spec
+from components.common import topics
+from components.sync.encoding import decode_batch
+from localcore.cloud.service import embedded_cloud_factory
+from localcore.runner.supervisor import SupervisorSettings
+from localcore.testing import CoreHarness, running_core
+
+from .test_ipc_integration import wait_for
+
+ROOT = Path(__file__).resolve().parents[3]
+SYNC = "com.edgebundle.Sync"
+SENSING = "com.edgebundle.Sensing"
+THING = "dev-1"
+
+DEPLOYMENT = {
+    "components": {
+        SENSING: {
+            "configurationUpdate": {
+                "merge": {
+                    "sensors": [
+                        {
+                            "id": "line1-env",
+                            "driver": "simulated",
+                            "intervalSeconds": 0.02,
+                            "simulation": {
+                                "seed": 5,
+                                "spike": {"rate": 0.02, "minSamples": 1, "maxSamples": 1, "magnitude": 20.0},
+                            },
+                        }
+                    ],
+                    "rules": [
+                        {
+                            "type": "threshold",
+                            "id": "hot",
+                            "sensor": "line1-env",
+                            "metric": "temperature",
+                            "above": 35,
+                            "hysteresis": 1,
+                            "severity": "critical",
+                        }
+                    ],
+                }
+            }
+        },
+        SYNC: {
+            "configurationUpdate": {
+                "merge": {
+                    "commitIntervalMs": 50,
+                    "batch": {"maxRecords": 200, "maxAgeSeconds": 0.5},
+                    "backoffInitialSeconds": 0.2,
+                    "backoffMaxSeconds": 1,
+                    "statusIntervalSeconds": 1,
+                }
+            }
+        },
+    }
+}
+
+# Killing a component is an error to the nucleus; let the core restart it as often as the test does.
+SETTINGS = SupervisorSettings(backoff_base=0.1, backoff_max=0.5, stop_grace=5.0, max_errors=1000)
+
+
+@pytest.fixture
+def core(tmp_path: Path) -> Iterator[CoreHarness]:
+    with running_core(
+        tmp_path,
+        [ROOT / "recipes" / f"{SYNC}.yaml", ROOT / "recipes" / f"{SENSING}.yaml"],
+        thing_name=THING,
+        deployment=DEPLOYMENT,
+        cloud=embedded_cloud_factory(),
+        settings=SETTINGS,
+        project_root=ROOT,
+    ) as harness:
+        yield harness
+
+
+def store_file(core: CoreHarness) -> Path:
+    return Path(core.root) / "work" / SYNC / "store" / "sync.db"
+
+
+def committed(core: CoreHarness) -> set[tuple[str, int]]:
+    path = store_file(core)
+    if not path.exists():
+        return set()
+    db = sqlite3.connect(path)
+    try:
+        return set(db.execute("SELECT source, seq FROM records WHERE stream = 'readings'"))
+    except sqlite3.OperationalError:
+        return set()
+    finally:
+        db.close()
+
+
+def s3_readings(core: CoreHarness) -> list[tuple[str, int]]:
+    s3 = core.cloud.moto.client("s3")
+    bucket = core.cloud.moto.bucket
+    found: list[tuple[str, int]] = []
+    for obj in s3.list_objects_v2(Bucket=bucket, Prefix=f"telemetry/{THING}/readings/").get("Contents", []):
+        body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+        found += [(m["source"], m["seq"]) for m in decode_batch(body)]
+    return found
+
+
+def alert_items(core: CoreHarness) -> list[dict[str, Any]]:
+    table = load_spec().data.alerts_table
+    items: list[dict[str, Any]] = core.cloud.moto.client("dynamodb").scan(TableName=table)["Items"]
+    return items
+
+
+def sync_pid(core: CoreHarness) -> int | None:
+    process = core.runner._supervisors[SYNC]._main  # the Run step's process (sh exec'd python)
+    return None if process is None else int(process.pid)
+
+
+def run_story(core: CoreHarness, kills: int, outage_seconds: float, seed: int) -> None:
+    rng = random.Random(seed)
+    pause = threading.Event()
+    seen: set[tuple[str, int]] = set()
+    core.wait_for_state(SYNC, "RUNNING")
+    core.wait_for_state(SENSING, "RUNNING")
+    # GIVEN sensing publishing at 50 Hz: readings reach S3 and alerts reach the DynamoDB table
+    wait_for(lambda: len(s3_readings(core)) >= 50, timeout=60, what="readings in S3")
+    wait_for(lambda: alert_items(core), timeout=60, what="an alert in the alerts table")
+    # WHEN the link goes down for a while (real connection errors through the proxy)
+    core.cloud.set_connectivity("offline")
+    pause.wait(outage_seconds)
+    wait_for(lambda: "event=batch_upload_failed" in core.log(SYNC), what="upload failures while offline")
+    core.cloud.set_connectivity("online")
+    # AND the component is killed with SIGKILL at random points while it ingests and uploads
+    for _ in range(kills):
+        wait_for(lambda: sync_pid(core) is not None and core.state(SYNC) == "RUNNING", what="sync running")
+        pause.wait(rng.uniform(0.5, 2.5))
+        pid = sync_pid(core)
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+            wait_for(lambda p=pid: sync_pid(core) != p, what="the killed process reaped")
+            seen |= committed(core)
+    # THEN once sensing stops, everything committed drains to S3, each record exactly once
+    ok, message = core.runner.stop_component(SENSING)
+    assert ok, message
+    core.wait_for_state(SYNC, "RUNNING")
+    wait_for(lambda: not committed(core) and seen <= set(s3_readings(core)), timeout=90, what="drain")
+    uploaded = s3_readings(core)
+    assert len(uploaded) == len(set(uploaded)), "a reading is in two objects"
+    assert seen <= set(uploaded)
+    # alerts: every alert raised reached the table once (the alertKey makes re-sends idempotent)
+    keys = [item["alertKey"]["S"] for item in alert_items(core)]
+    assert len(keys) == len(set(keys)) and keys
+
+    # and the shadow reports the drained backlog and the counters
+    def reported() -> dict[str, Any]:
+        state: dict[str, Any] = json.loads(core.shadows.get(THING, topics.SHADOW_SYNC))["state"]["reported"]
+        return state
+
+    wait_for(lambda: reported()["backlog"]["readings"]["records"] == 0, what="empty backlog in the shadow")
+    assert reported()["counters"]["readings"]["delivered"] > 0 and reported()["link"] == "online"
+    assert reported()["policies"]["readings"]["destination"] == "s3"
+
+
+def test_sync_in_the_real_core_survives_an_outage_and_kill_9(core: CoreHarness) -> None:
+    run_story(core, kills=2, outage_seconds=2.0, seed=int(time.time()) % 1000)
+
+
+@pytest.mark.soak
+def test_sync_soak_minutes_of_outage_and_many_kills(core: CoreHarness) -> None:
+    run_story(core, kills=25, outage_seconds=150.0, seed=11)
