@@ -246,12 +246,13 @@ class SensingComponent:
             "good",
             **extra,
         )
-        self._publisher.publish(topics.READINGS, message)
-        self.readings_published += 1
+        # Rules first: an alert goes out before the reading that raised it, one publish sooner.
         with self._lock:
             events = self.engine.on_reading(sensor.id, ts, sample.values, message)
             if events:
                 self._publish_alerts(events)
+        self._publisher.publish(topics.READINGS, message)
+        self.readings_published += 1
 
     def _on_failure(
         self, sensor: SensorConfig, driver: SensorDriver, err: SensorReadError, ts: float
