@@ -56,54 +56,77 @@ class RunReporter(Protocol):
     def finished(self, core: Any, exit_code: int) -> None: ...
 
 
-class TerminalReporter:
-    """Readable lines: one per state change, a table at the end."""
+class _Reporter:
+    """Holds back state changes heard before ``started`` so the output reads in order."""
 
     def __init__(self, stream: Any = None) -> None:
         self._stream = stream or sys.stdout
         self._lock = threading.Lock()
+        self._pending: list[tuple[str, str, str]] | None = []
 
-    def _print(self, text: str) -> None:
-        with self._lock:
-            print(text, file=self._stream, flush=True)
+    def _write(self, text: str) -> None:
+        print(text, file=self._stream, flush=True)
 
     def started(self, core: Any) -> None:
-        self._print(f"localcore: root {core.root}, thing {core.thing_name}, IPC socket {core.socket_path}")
-        for name, err in sorted(core.runner.refused.items()):
-            self._print(f"  REFUSED  {name}: {err}")
+        with self._lock:
+            self._write(self._started_text(core))
+            pending, self._pending = self._pending or [], None
+            for change in pending:
+                self._write(self._state_text(*change))
 
     def state_changed(self, component: str, old: str, new: str) -> None:
-        stamp = time.strftime("%H:%M:%S")
-        self._print(f"{stamp}  {component:<40} {old:>9} -> {new}")
+        with self._lock:
+            if self._pending is not None:
+                self._pending.append((component, old, new))
+            else:
+                self._write(self._state_text(component, old, new))
 
     def finished(self, core: Any, exit_code: int) -> None:
-        self._print("")
-        self._print(format_status_table(core.status()["components"]))
-        self._print(f"localcore: stopped (exit code {exit_code})")
+        with self._lock:
+            self._write(self._finished_text(core, exit_code))
+
+    def _started_text(self, core: Any) -> str:
+        raise NotImplementedError
+
+    def _state_text(self, component: str, old: str, new: str) -> str:
+        raise NotImplementedError
+
+    def _finished_text(self, core: Any, exit_code: int) -> str:
+        raise NotImplementedError
 
 
-class JsonReporter:
+class TerminalReporter(_Reporter):
+    """Readable lines: one per state change, a table at the end."""
+
+    def _started_text(self, core: Any) -> str:
+        lines = [f"localcore: root {core.root}, thing {core.thing_name}, IPC socket {core.socket_path}"]
+        lines += [f"  REFUSED  {name}: {err}" for name, err in sorted(core.runner.refused.items())]
+        return "\n".join(lines)
+
+    def _state_text(self, component: str, old: str, new: str) -> str:
+        return f"{time.strftime('%H:%M:%S')}  {component:<40} {old:>9} -> {new}"
+
+    def _finished_text(self, core: Any, exit_code: int) -> str:
+        table = format_status_table(core.status()["components"])
+        return f"\n{table}\nlocalcore: stopped (exit code {exit_code})"
+
+
+class JsonReporter(_Reporter):
     """One JSON object per line: ``started``, ``state``, ``finished`` events."""
 
-    def __init__(self, stream: Any = None) -> None:
-        self._stream = stream or sys.stdout
-        self._lock = threading.Lock()
-
-    def _emit(self, event: dict[str, Any]) -> None:
-        with self._lock:
-            print(json.dumps(event, default=str), file=self._stream, flush=True)
-
-    def started(self, core: Any) -> None:
+    def _started_text(self, core: Any) -> str:
         refused = {name: str(err) for name, err in core.runner.refused.items()}
-        self._emit(
+        return json.dumps(
             {"event": "started", "root": str(core.root), "thingName": core.thing_name, "refused": refused}
         )
 
-    def state_changed(self, component: str, old: str, new: str) -> None:
-        self._emit({"event": "state", "component": component, "old": old, "new": new, "time": time.time()})
+    def _state_text(self, component: str, old: str, new: str) -> str:
+        return json.dumps(
+            {"event": "state", "component": component, "old": old, "new": new, "time": time.time()}
+        )
 
-    def finished(self, core: Any, exit_code: int) -> None:
-        self._emit({"event": "finished", "exitCode": exit_code, **core.status()})
+    def _finished_text(self, core: Any, exit_code: int) -> str:
+        return json.dumps({"event": "finished", "exitCode": exit_code, **core.status()}, default=str)
 
 
 def run_core(
@@ -152,7 +175,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    reporter: RunReporter = JsonReporter() if args.json else TerminalReporter()
+    reporter: RunReporter
+    if args.json:
+        reporter = JsonReporter()
+    elif args.view:
+        from localcore.live_view import LiveView
+
+        reporter = LiveView()
+    else:
+        reporter = TerminalReporter()
     return run_core(core, reporter, args.duration, stop_event)
 
 
@@ -280,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="where artifact URIs resolve (default: current folder)",
     )
     run.add_argument("--json", action="store_true", help="JSON lines instead of text")
+    run.add_argument(
+        "--view", action="store_true", help="a live dashboard of states, traffic, backlog and link (make run)"
+    )
     run.set_defaults(func=_cmd_run)
 
     status = subparsers.add_parser(
