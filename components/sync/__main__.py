@@ -23,9 +23,10 @@ from components.common.live_config import LiveConfig, validate_config
 from components.common.logs import kv
 from components.common.service import run_service
 from components.sync.config import SyncConfig
+from components.sync.exceptions import StoreUnusableError
 from components.sync.service import SyncService, store_path
 from components.sync.sinks import IpcMessageSink, S3ObjectSink
-from components.sync.store.sqlite import open_store
+from components.sync.store.sqlite import move_aside, open_store
 from components.sync.uploader import UploadTargets
 
 log = logging.getLogger("sync")
@@ -89,7 +90,9 @@ def build_and_run(ipc: ComponentIpc, stop: threading.Event) -> None:
         live.start()
         ipc.report_running()
         log.info(kv(event="started", store=store_path(config), thing=ipc.thing_name))
-        stop.wait()
+        # Wake twice a second to notice a store that went bad under us.
+        while not stop.wait(0.5) and not service.failed.is_set():
+            pass
     finally:
         for subscription in subscriptions:
             try:
@@ -99,6 +102,11 @@ def build_and_run(ipc: ComponentIpc, stop: threading.Event) -> None:
         live.stop()
         service.stop()
         store.close()
+    if service.failure is not None:
+        # Exit with an error so the nucleus restarts us; the damaged file is set aside first, so
+        # the restart opens a new store instead of failing the same way again (no crash loop).
+        move_aside(store_path(config), f"damaged while running: {service.failure!r}")
+        raise StoreUnusableError(f"the store became unusable: {service.failure!r}") from service.failure
 
 
 def main() -> int:

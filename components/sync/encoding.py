@@ -225,7 +225,8 @@ def _encode_columns(records: Sequence[Message]) -> tuple[dict[str, Any], list[by
     add("units", _json_dictionary([r["units"] for r in records]))
     standard = len(_READING_KEYS)
     extras = [
-        {} if len(r) == standard else {k: v for k, v in r.items() if k not in _READING_KEY_SET} for r in records
+        {} if len(r) == standard else {k: v for k, v in r.items() if k not in _READING_KEY_SET}
+        for r in records
     ]
     add("extra", _json_dictionary(extras))
     fields = sorted({name for r in records for name in r["values"]})

@@ -80,6 +80,9 @@ class Ingestor:
         self._first_pending_at: float | None = None
         self._committing = False
         self.committed_records = 0
+        self.halted = False  # set when the store is beyond use: stop trying to commit
+        # Told of every failed commit (the service decides whether the store is beyond use).
+        self.on_failure: Callable[[Exception], None] | None = None
 
     # -- producers (IPC threads) -----------------------------------------------------------------
     def offer(self, stream: str, raw: Any) -> bool:
@@ -131,13 +134,16 @@ class Ingestor:
         while not stop.is_set():
             with self._cond:
                 self._cond.wait_for(lambda: self._due() or stop.is_set(), timeout=self._time_to_due())
-            if self._due() or stop.is_set():
+            if (self._due() or stop.is_set()) and not self.halted:
                 try:
                     self.flush()
-                except Exception:
+                except Exception as err:
                     log.exception(kv(event="commit_failed", waiting=len(self._pending)))
+                    if self.on_failure is not None:
+                        self.on_failure(err)
                     stop.wait(1.0)
-        self.flush()
+        if not self.halted:
+            self.flush()
 
     def _time_to_due(self) -> float:
         if self._first_pending_at is None:

@@ -23,6 +23,7 @@ from components.sync.policies import DiskGuard
 from components.sync.sinks import MessageSink, ObjectSink
 from components.sync.state import StatusPublisher, StatusReporter, status_document
 from components.sync.store.base import MALFORMED, AddResult, OfflineStore
+from components.sync.store.sqlite import is_unusable
 from components.sync.uploader import Uploader, UploadTargets
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,19 @@ class SyncService:
         self.reporter = StatusReporter(publisher, self.status, clock) if publisher is not None else None
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
+        self.ingestor.on_failure = self._store_failed
+        self.uploader.on_failure = self._store_failed
+        self.failed = threading.Event()
+        self.failure: BaseException | None = None
+
+    def _store_failed(self, error: BaseException) -> None:
+        """A damaged database file: stop using it; the entry point moves it aside and exits."""
+        if not is_unusable(error) or self.failed.is_set():
+            return
+        self.failure = error
+        self.ingestor.halted = True
+        log.error(kv(event="store_unusable", error=repr(error)))
+        self.failed.set()
 
     @property
     def policies(self) -> dict[str, StreamPolicy]:

@@ -93,6 +93,8 @@ class Uploader:
         self._clock = clock
         self.last_upload: float | None = None
         self.budget_paused = False
+        # Told of every failed step (the service decides whether the store is beyond use).
+        self.on_failure: Callable[[Exception], None] | None = None
 
     # -- the loop ------------------------------------------------------------------------------------
     def run(self, stop: threading.Event, idle_wait: float = 1.0) -> None:
@@ -100,9 +102,11 @@ class Uploader:
         while not stop.is_set():
             try:
                 busy = self.step(stop)
-            except Exception:
+            except Exception as err:
                 # A bug or a store failure must not end uploading for good; the store keeps the data.
                 log.exception(kv(event="upload_step_failed"))
+                if self.on_failure is not None:
+                    self.on_failure(err)
                 busy = False
             if not busy:
                 self.link.wake.wait(min(idle_wait, max(0.05, self.link.seconds_until_retry() or idle_wait)))

@@ -444,6 +444,13 @@ def _describe(err: sqlite3.Error) -> str:
     return f"not a healthy SQLite database ({text})"
 
 
+def is_unusable(error: BaseException) -> bool:
+    """Whether an error means the database file itself is damaged (not a transient I/O or lock problem)."""
+    if isinstance(error, StoreUnusableError):
+        return True
+    return isinstance(error, sqlite3.DatabaseError) and not isinstance(error, sqlite3.OperationalError)
+
+
 def move_aside(path: Path, reason: str) -> Path:
     """Rename a database file (and its WAL and shared-memory files) out of the way; returns the new name."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())

@@ -268,3 +268,48 @@ def test_s3_sink_puts_objects_and_names_failures(tmp_path: Path) -> None:
         missing.put("k", b"x")
     assert info.value.link_down is False
     service.store.close()
+
+
+class FlakyDiskStore(SqliteStore):
+    """A real store whose commits fail with a chosen SQLite error while ``error`` is set."""
+
+    error: Exception | None = None
+
+    def add(self, records: Any, limits: Any) -> Any:
+        if self.error is not None:
+            raise self.error
+        return super().add(records, limits)
+
+
+def test_a_transient_commit_error_keeps_the_records_queued_until_it_clears(tmp_path: Path) -> None:
+    import sqlite3
+
+    config = validate_config(SyncConfig, {"storeDir": str(tmp_path), "commitIntervalMs": 10})
+    store = FlakyDiskStore(tmp_path / "sync.db")
+    store.error = sqlite3.OperationalError("disk I/O error")
+    service = SyncService(config, store, MemoryObjectSink(), MemoryMessageSink(), TARGETS)
+    service.ingestor.offer("readings", reading(1))
+    with pytest.raises(sqlite3.OperationalError):
+        service.ingestor.flush()
+    service._store_failed(store.error)
+    assert not service.failed.is_set()  # transient: not a reason to give the file up
+    store.error = None
+    assert service.ingestor.flush().get("readings", "stored") == 1
+    store.close()
+
+
+def test_a_damaged_file_at_run_time_stops_the_service_for_a_clean_restart(tmp_path: Path) -> None:
+    import sqlite3
+
+    config = validate_config(SyncConfig, {"storeDir": str(tmp_path), "commitIntervalMs": 10})
+    store = FlakyDiskStore(tmp_path / "sync.db")
+    store.error = sqlite3.DatabaseError("database disk image is malformed")
+    service = SyncService(config, store, MemoryObjectSink(), MemoryMessageSink(), TARGETS)
+    service.start()
+    try:
+        service.ingestor.offer("readings", reading(1))
+        assert service.failed.wait(10)
+        assert "malformed" in repr(service.failure) and service.ingestor.halted
+    finally:
+        service.stop()
+        store.close()
