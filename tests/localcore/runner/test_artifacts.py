@@ -1,0 +1,101 @@
+"""Artifacts: file: and project-relative URIs, GDK placeholder URIs, ZIPs unarchived like the nucleus."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from localcore.runner.artifacts import ArtifactResolver
+from localcore.runner.errors import ArtifactError
+from localcore.runner.recipe import Artifact, Lifecycle, Recipe
+
+PLACEHOLDER = "s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/"
+
+
+def recipe(tmp_path: Path, *artifacts: Artifact) -> Recipe:
+    return Recipe(
+        source=tmp_path / "recipes" / "r.yaml",
+        name="com.example.A",
+        version="1.2.0",
+        lifecycle=Lifecycle(),
+        artifacts=artifacts,
+    )
+
+
+def make_zip(path: Path, entries: dict[str, str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, text in entries.items():
+            archive.writestr(name, text)
+    return path
+
+
+def test_file_uris_are_copied_and_zips_unarchived(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "data").mkdir(parents=True)
+    (project / "data" / "model.bin").write_text("weights")
+    make_zip(project / "data" / "code.zip", {"pkg/__init__.py": "x = 1\n"})
+    absolute = tmp_path / "elsewhere.txt"
+    absolute.write_text("absolute")
+    root = tmp_path / "root"
+    resolver = ArtifactResolver(root, project)
+    resolver.prepare(
+        recipe(
+            tmp_path,
+            Artifact("file:data/model.bin"),
+            Artifact("data/code.zip", unarchive="ZIP"),
+            Artifact(f"file://{absolute}"),
+        )
+    )
+    artifacts = root / "packages/artifacts/com.example.A/1.2.0"
+    assert (artifacts / "model.bin").read_text() == "weights"
+    assert (artifacts / "elsewhere.txt").read_text() == "absolute"
+    assert (
+        root / "packages/artifacts-unarchived/com.example.A/1.2.0/code/pkg/__init__.py"
+    ).read_text() == "x = 1\n"
+
+
+def test_placeholder_uri_prefers_the_built_artifact(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    built = make_zip(
+        project / "greengrass-build/artifacts/com.example.A/1.2.0/edgebundle.zip", {"marker.txt": "built"}
+    )
+    resolver = ArtifactResolver(tmp_path / "root", project)
+    assert resolver.locate(recipe(tmp_path), Artifact(PLACEHOLDER + "edgebundle.zip")) == built
+
+
+def test_placeholder_uri_builds_the_source_zip_when_nothing_was_built(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "components" / "demo").mkdir(parents=True)
+    (project / "components" / "demo" / "__init__.py").write_text("")
+    (project / "bundle.yaml").write_text("project: x\n")
+    root = tmp_path / "root"
+    resolver = ArtifactResolver(root, project)
+    resolver.prepare(recipe(tmp_path, Artifact(PLACEHOLDER + "edgebundle.zip", unarchive="ZIP")))
+    # like the nucleus: edgebundle.zip unarchives into .../edgebundle/, entries at the zip root
+    unarchived = root / "packages/artifacts-unarchived/com.example.A/1.2.0/edgebundle"
+    assert (unarchived / "components/demo/__init__.py").exists()
+    assert (unarchived / "bundle.yaml").read_text() == "project: x\n"
+
+
+def test_unusable_artifacts_say_why(tmp_path: Path) -> None:
+    resolver = ArtifactResolver(tmp_path / "root", tmp_path)
+    r = recipe(tmp_path)
+    with pytest.raises(
+        ArtifactError, match=r"localcore does not download from S3; expected the file at .*greengrass-build"
+    ):
+        resolver.locate(r, Artifact("s3://real-bucket/a/other.zip"))
+    with pytest.raises(ArtifactError, match=r"no such file \(looked at"):
+        resolver.locate(r, Artifact("file:missing.txt"))
+    with pytest.raises(ArtifactError, match="unsupported URI scheme 'docker'"):
+        resolver.locate(r, Artifact("docker:image:tag"))
+
+
+def test_a_zip_entry_escaping_its_folder_is_refused(tmp_path: Path) -> None:
+    make_zip(tmp_path / "evil.zip", {"../../escape.txt": "x"})
+    resolver = ArtifactResolver(tmp_path / "root", tmp_path)
+    with pytest.raises(ArtifactError, match="would be extracted outside"):
+        resolver.prepare(recipe(tmp_path, Artifact("file:evil.zip", unarchive="ZIP")))
+    assert not (tmp_path / "root" / "escape.txt").exists()
