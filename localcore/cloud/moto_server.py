@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import urllib.request
 from decimal import Decimal
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import boto3.session
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -48,6 +50,9 @@ class MotoCloud:
         self.things = things or spec.fleet.things
         self._server: Any = None
         self.url = ""
+        self._session = boto3.session.Session()
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients_lock = threading.Lock()
 
     # --- lifecycle
     def start(self) -> None:
@@ -91,17 +96,27 @@ class MotoCloud:
 
     # --- clients
     def client(self, service: str, endpoint_url: str | None = None) -> Any:
-        """A boto3 client of ``service`` talking to this cloud (or to ``endpoint_url``)."""
-        return boto3.client(
-            service,  # type: ignore[call-overload]
-            endpoint_url=endpoint_url or self.url,
-            region_name=self.region,
-            aws_access_key_id=FAKE_ACCESS_KEY,
-            aws_secret_access_key=FAKE_SECRET_KEY,
-            config=Config(
-                retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=2, read_timeout=10
-            ),
-        )
+        """A boto3 client of ``service`` talking to this cloud (or to ``endpoint_url``).
+
+        Clients are cached per service and endpoint and share one session: loading botocore's
+        service models is most of a client's cost, and boto3 clients are thread-safe.
+        """
+        key = (service, endpoint_url or self.url)
+        with self._clients_lock:
+            found = self._clients.get(key)
+            if found is None:
+                found = self._session.client(
+                    service,  # type: ignore[call-overload]
+                    endpoint_url=key[1],
+                    region_name=self.region,
+                    aws_access_key_id=FAKE_ACCESS_KEY,
+                    aws_secret_access_key=FAKE_SECRET_KEY,
+                    config=Config(
+                        retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=2, read_timeout=10
+                    ),
+                )
+                self._clients[key] = found
+            return found
 
     @property
     def bucket(self) -> str:
