@@ -16,7 +16,7 @@ import uuid
 import zlib
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from localcore.ipc.errors import FrameError
 
@@ -52,8 +52,7 @@ class HeaderType(IntEnum):
     UUID = 9
 
 
-@dataclass(frozen=True)
-class Header:
+class Header(NamedTuple):
     """One header. ``value`` is ``bool`` (BOOL_*), ``int`` (BYTE, INT*, TIMESTAMP), ``bytes``
     (BYTE_BUF), ``str`` (STRING) or ``uuid.UUID`` (UUID)."""
 
@@ -79,6 +78,7 @@ class Message:
     headers: list[Header]
     payload: bytes = b""
     _index: dict[str, Header] | None = field(default=None, repr=False, compare=False)
+    # (the decoder fills _index in; a hand-built message gets it on first lookup)
 
     def header(self, name: str) -> Header | None:
         """The header named ``name``, compared case-insensitively as the C RPC layer does."""
@@ -155,10 +155,16 @@ def encode(message: Message) -> bytes:
     return encode_raw(encode_headers(message.headers), message.payload)
 
 
-def _decode_headers(block: memoryview) -> list[Header]:
+_TYPES = tuple(HeaderType)
+_FIXED_SIZES = {2: _I8, 3: _I16, 4: _I32, 5: _I64, 8: _I64}
+
+
+def _decode_headers(block: bytes) -> list[Header]:
+    # The hot path of every request: plain bytes indexing and a type table, no enum calls.
     headers: list[Header] = []
     pos = 0
     end = len(block)
+    types = _TYPES
     try:
         while pos < end:
             name_len = block[pos]
@@ -167,50 +173,101 @@ def _decode_headers(block: memoryview) -> list[Header]:
                 raise FrameError(f"header at byte {pos - 1} has an empty name")
             if pos + name_len + 1 > end:
                 raise FrameError("header name runs past the end of the headers block")
-            name = bytes(block[pos : pos + name_len]).decode("utf-8")
+            name = block[pos : pos + name_len].decode("utf-8")
             pos += name_len
             kind = block[pos]
             pos += 1
             value: Any
-            if kind == HeaderType.BOOL_TRUE:
-                value = True
-            elif kind == HeaderType.BOOL_FALSE:
-                value = False
-            elif kind == HeaderType.BYTE:
-                value = _I8.unpack_from(block, pos)[0]
-                pos += 1
-            elif kind == HeaderType.INT16:
-                value = _I16.unpack_from(block, pos)[0]
-                pos += 2
-            elif kind == HeaderType.INT32:
-                value = _I32.unpack_from(block, pos)[0]
-                pos += 4
-            elif kind in (HeaderType.INT64, HeaderType.TIMESTAMP):
-                value = _I64.unpack_from(block, pos)[0]
-                pos += 8
-            elif kind == HeaderType.UUID:
-                if pos + 16 > end:
-                    raise FrameError(f"header {name!r}: UUID runs past the end of the headers block")
-                value = uuid.UUID(bytes=bytes(block[pos : pos + 16]))
-                pos += 16
-            elif kind in (HeaderType.BYTE_BUF, HeaderType.STRING):
-                length = _U16.unpack_from(block, pos)[0]
+            fixed = _FIXED_SIZES.get(kind)
+            if fixed is not None:
+                if pos + fixed.size > end:
+                    raise FrameError(f"header {name!r}: value runs past the end of the headers block")
+                value = fixed.unpack_from(block, pos)[0]
+                pos += fixed.size
+            elif kind == 7 or kind == 6:
+                if pos + 2 > end:
+                    raise FrameError(f"header {name!r}: value length runs past the end of the headers block")
+                length = (block[pos] << 8) | block[pos + 1]
                 pos += 2
                 if length > MAX_HEADER_VALUE_LENGTH:
                     raise FrameError(f"header {name!r}: value length {length} over {MAX_HEADER_VALUE_LENGTH}")
                 if pos + length > end:
                     raise FrameError(f"header {name!r}: value runs past the end of the headers block")
-                raw = bytes(block[pos : pos + length])
-                value = raw.decode("utf-8") if kind == HeaderType.STRING else raw
+                raw = block[pos : pos + length]
+                value = raw.decode("utf-8") if kind == 7 else raw
                 pos += length
+            elif kind == 0 or kind == 1:
+                value = kind == 0
+            elif kind == 9:
+                if pos + 16 > end:
+                    raise FrameError(f"header {name!r}: UUID runs past the end of the headers block")
+                value = uuid.UUID(bytes=block[pos : pos + 16])
+                pos += 16
             else:
                 raise FrameError(f"header {name!r} has unknown value type {kind} (expected 0..9)")
-            headers.append(Header(name, HeaderType(kind), value))
-    except struct.error as err:
-        raise FrameError("a header value runs past the end of the headers block") from err
+            headers.append(Header(name, types[kind], value))
     except UnicodeDecodeError as err:
         raise FrameError(f"a header name or STRING value is not UTF-8: {err}") from err
     return headers
+
+
+_STREAM_ID_MARK = b"\x0a:stream-id\x04"
+_STREAM_ID_TYPE = HeaderType.INT32
+_CACHE_LIMIT = 512
+# Header blocks of one operation differ only in the stream id, so decoded blocks are cached with
+# the 4 stream-id bytes cut out: key -> (headers, stream-id header position, index by lower name).
+_header_cache: dict[bytes, tuple[list[Header], int, dict[str, Header]]] = {}
+
+
+def _decode_headers_cached(block: bytes) -> tuple[list[Header], dict[str, Header]]:
+    mark = block.find(_STREAM_ID_MARK)
+    if mark < 0 or mark + 16 > len(block):
+        headers = _decode_headers(block)
+        return headers, {h.name.lower(): h for h in headers}
+    value_at = mark + len(_STREAM_ID_MARK)
+    key = block[:value_at] + block[value_at + 4 :]
+    cached = _header_cache.get(key)
+    stream_id = _I32.unpack_from(block, value_at)[0]
+    if cached is None:
+        headers = _decode_headers(block)
+        # Cache only when the marker really is the stream-id header (not bytes inside a value):
+        # then every block with the same key decodes the same apart from that one value.
+        position = _header_offsets(block).get(mark)
+        index = {h.name.lower(): h for h in headers}
+        if position is not None and headers[position] == Header(":stream-id", _STREAM_ID_TYPE, stream_id):
+            if len(_header_cache) >= _CACHE_LIMIT:
+                _header_cache.clear()
+            _header_cache[key] = (headers, position, index)
+        return headers, index
+    template, position, template_index = cached
+    stream_header = Header(":stream-id", _STREAM_ID_TYPE, stream_id)
+    headers = list(template)
+    headers[position] = stream_header
+    index = dict(template_index)
+    index[":stream-id"] = stream_header
+    return headers, index
+
+
+def _header_offsets(block: bytes) -> dict[int, int]:
+    """Byte offset -> header position, for a block that already decoded cleanly."""
+    offsets: dict[int, int] = {}
+    pos = 0
+    count = 0
+    while pos < len(block):
+        offsets[pos] = count
+        name_len = block[pos]
+        pos += 1 + name_len
+        kind = block[pos]
+        pos += 1
+        fixed = _FIXED_SIZES.get(kind)
+        if fixed is not None:
+            pos += fixed.size
+        elif kind in (6, 7):
+            pos += 2 + ((block[pos] << 8) | block[pos + 1])
+        elif kind == 9:
+            pos += 16
+        count += 1
+    return offsets
 
 
 def check_prelude(prelude: bytes | memoryview, max_message_size: int = MAX_MESSAGE_SIZE) -> tuple[int, int]:
@@ -253,9 +310,9 @@ def _decode_body(view: memoryview, total: int, headers_len: int) -> Message:
     actual = zlib.crc32(view[: total - 4])
     if crc != actual:
         raise FrameError(f"message CRC mismatch: frame says {crc:#010x}, computed {actual:#010x}")
-    headers = _decode_headers(view[PRELUDE_LENGTH : PRELUDE_LENGTH + headers_len])
+    headers, index = _decode_headers_cached(bytes(view[PRELUDE_LENGTH : PRELUDE_LENGTH + headers_len]))
     payload = bytes(view[PRELUDE_LENGTH + headers_len : total - 4])
-    return Message(headers, payload)
+    return Message(headers, payload, index)
 
 
 class FrameDecoder:

@@ -73,9 +73,16 @@ def frame(
     return encode_raw(headers, payload)
 
 
+_ENCODER = json.JSONEncoder(
+    separators=(",", ":"), allow_nan=False
+)  # built once: dumps() with options rebuilds it
+
+
 def json_bytes(body: Any) -> bytes:
     """Serialize a JSON body the way the Python client expects to read it (UTF-8, no NaN)."""
-    return json.dumps(body, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    if not body:
+        return b"{}" if isinstance(body, dict) else _ENCODER.encode(body).encode("utf-8")
+    return _ENCODER.encode(body).encode("utf-8")
 
 
 def connect_ack(accepted: bool) -> bytes:

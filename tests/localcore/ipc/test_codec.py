@@ -167,3 +167,32 @@ def test_uuid_header_accepts_raw_bytes() -> None:
     value = uuid.uuid4()
     message = decode(encode(Message([Header("u", HeaderType.UUID, value.bytes)])))
     assert message.header("u") == Header("u", HeaderType.UUID, value)
+
+
+def test_header_cache_is_not_fooled_by_a_value_that_looks_like_the_stream_id_header() -> None:
+    # A STRING value holding the stream-id header's bytes, followed by differing bytes: each frame
+    # must decode to exactly its own headers, first time and cached.
+    lookalike = "\n:stream-id\x04"
+    for tail in ("AAAA", "BBBB", "AAAA"):
+        message = Message([Header.string("x", lookalike + tail + "end"), Header.int32(":stream-id", 7)])
+        assert decode(encode(message)) == message
+    for stream_id in (1, 2, 1, 99):
+        message = Message([Header.int32(":message-type", 0), Header.int32(":stream-id", stream_id)], b"p")
+        decoded = decode(encode(message))
+        assert decoded == message
+        assert decoded.header(":STREAM-ID") == Header(":stream-id", HeaderType.INT32, stream_id)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(-(2**31), 2**31 - 1), min_size=1, max_size=5), st.binary(max_size=8))
+def test_cached_decoding_matches_plain_decoding(stream_ids: list[int], junk: bytes) -> None:
+    for stream_id in stream_ids:
+        message = Message(
+            [
+                Header.string("operation", "aws.greengrass#PublishToTopic"),
+                Header("blob", HeaderType.BYTE_BUF, b"\n:stream-id\x04" + junk),
+                Header.int32(":stream-id", stream_id),
+            ],
+            b"{}",
+        )
+        assert decode(encode(message)) == message
