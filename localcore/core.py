@@ -231,6 +231,11 @@ class LocalCore:
     ) -> None:
         self.stop()
 
+    @property
+    def deployment(self) -> dict[str, ComponentDeployment]:
+        """The deployment the core runs with, by component (empty without a deployment file)."""
+        return dict(self._deployment)
+
     # --- views --------------------------------------------------------------------------------------
     def add_state_listener(self, listener: StateListener) -> Unsubscribe:
         """``listener(component, old, new)`` on every state change (for the CLI and a live view).
