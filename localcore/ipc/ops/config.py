@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from localcore.config.errors import ConfigStaleUpdateError
 from localcore.ipc.context import Call
 from localcore.ipc.errors import OperationError, invalid_arguments, resource_not_found, service_error
 from localcore.ipc.rpc import json_bytes
@@ -35,14 +36,13 @@ def _service(call: Call) -> Any:
 def map_config_error(err: Exception) -> OperationError:
     """A ConfigService failure as the client's modelled error.
 
-    KeyError is a missing key. A store that refuses an update because a node is newer than the
-    proposed timestamp raises an error whose class name says so (``...Stale...`` or
-    ``...Timestamp...``) -> FailedUpdateConditionCheckError; ValueError -> InvalidArgumentsError.
+    KeyError (``ConfigKeyNotFoundError`` is one) -> ResourceNotFoundError("Key not found");
+    ``ConfigStaleUpdateError`` -> FailedUpdateConditionCheckError; ValueError (``ConfigInvalidUpdateError``
+    is one) -> InvalidArgumentsError with the store's message; anything else -> ServiceError.
     """
     if isinstance(err, KeyError):
         return resource_not_found(_KEY_NOT_FOUND)
-    name = type(err).__name__.lower()
-    if "stale" in name or "timestamp" in name or "condition" in name:
+    if isinstance(err, ConfigStaleUpdateError):
         return OperationError("FailedUpdateConditionCheckError", _STALE)
     if isinstance(err, ValueError | TypeError):
         return invalid_arguments(str(err))
@@ -54,8 +54,10 @@ async def get_configuration(call: Call) -> dict[str, Any]:
     config = _service(call)
     component = call.request.get("componentName") or call.component
     path = _key_path(call)
+    # The real store words the answer itself (leaf name as created, private keys hidden).
+    answer = getattr(config, "get_answer", None)
     try:
-        value = await call.core.blocking(config.get, component, path)
+        value = await call.core.blocking(answer or config.get, component, path)
     except Exception as err:
         raise map_config_error(err) from err
     if not isinstance(value, dict):

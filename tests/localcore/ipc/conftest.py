@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from localcore.config import ConfigStore
 from localcore.contracts import ComponentInfo
 from localcore.ipc.testing import IpcHarness, ipc_server
-from tests.localcore.ipc.fakes import FakeConfigService, FakeLifecycle
+from tests.localcore.ipc.fakes import FakeLifecycle
 
 PUBSUB_ALL = {"aws.greengrass.ipc.pubsub": {"all": {"operations": ["*"], "resources": ["*"]}}}
 
@@ -50,13 +51,11 @@ POLICIES: dict[str, Any] = {
 
 
 @pytest.fixture
-def config_service() -> FakeConfigService:
-    return FakeConfigService(
-        {
-            "com.example.Pub": {"mqtt": {"port": 8883, "Host": "localhost"}, "rate": 5},
-            "com.example.Sub": {"threshold": {"high": 30}},
-        }
-    )
+def config_service() -> ConfigStore:
+    store = ConfigStore()
+    store.set_defaults("com.example.Pub", {"mqtt": {"port": 8883, "Host": "localhost"}, "rate": 5})
+    store.set_defaults("com.example.Sub", {"threshold": {"high": 30}})
+    return store
 
 
 @pytest.fixture
@@ -71,6 +70,6 @@ def lifecycle() -> FakeLifecycle:
 
 
 @pytest.fixture
-def core(tmp_path: Path, config_service: FakeConfigService, lifecycle: FakeLifecycle) -> Iterator[IpcHarness]:
+def core(tmp_path: Path, config_service: ConfigStore, lifecycle: FakeLifecycle) -> Iterator[IpcHarness]:
     with ipc_server(tmp_path, POLICIES, config=config_service, lifecycle=lifecycle) as harness:
         yield harness
