@@ -56,7 +56,7 @@ def _records(source: str, seqs: list[int], ts_of: dict[int, float], size: int) -
     return [NewRecord("readings", 10, source, s, ts_of[s], time.time(), None, b"x" * size) for s in seqs]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(
     data=st.data(),
     count=st.integers(min_value=1, max_value=60),

@@ -43,7 +43,7 @@ def reading_batches(draw: st.DrawFn) -> list[dict]:
     return records
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(records=reading_batches(), compression=st.sampled_from(["zstd", "gzip"]))
 def test_reading_batches_round_trip_exactly(records: list[dict], compression: str) -> None:
     # GIVEN any readings of one source  WHEN encoded and decoded  THEN every value is reproduced
@@ -58,7 +58,7 @@ json_value = st.recursive(
 )
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(
     records=st.lists(st.dictionaries(st.text(max_size=5), json_value, max_size=4), min_size=1, max_size=10)
 )
