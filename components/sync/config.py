@@ -82,6 +82,11 @@ DEFAULT_POLICIES: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
+# The inspection component spools into ``inspection-spool`` under its own work folder; ours is its
+# sibling (``<root>/work/<component>/`` on Greengrass and localcore alike). Empty disables images.
+DEFAULT_IMAGE_SPOOL_DIR = "../com.edgebundle.Inspection/inspection-spool"
+
+
 class BatchSettings(_Model):
     """When a bulk batch is closed: whichever limit is reached first."""
 
@@ -102,7 +107,7 @@ class SyncConfig(_Model):
     compression: Compression = "zstd"
     batch: BatchSettings = Field(default_factory=BatchSettings)
     bucket: str = ""
-    image_spool_dir: str = Field(default="", alias="imageSpoolDir")
+    image_spool_dir: str = Field(default=DEFAULT_IMAGE_SPOOL_DIR, alias="imageSpoolDir")
     status_interval_seconds: float = Field(default=30.0, gt=0, alias="statusIntervalSeconds")
     backoff_initial_seconds: float = Field(default=1.0, gt=0, alias="backoffInitialSeconds")
     backoff_max_seconds: float = Field(default=120.0, gt=0, alias="backoffMaxSeconds")
