@@ -38,7 +38,10 @@ from localcore.runner.logs import close_handlers, component_logger, log_path
 from localcore.runner.recipe import Recipe, Step, load_recipe
 from localcore.runner.supervisor import (
     BROKEN,
+    ERRORED,
     READY_STATES,
+    RUNNING,
+    STARTING,
     ComponentSupervisor,
     LaunchContext,
     SupervisorSettings,
@@ -247,7 +250,7 @@ class Runner:
             output=output,
             environment=lambda step, name=name: self._environment(name, step),  # type: ignore[misc]
             interpolate=lambda text, name=name: self._interpolator.interpolate(name, text),  # type: ignore[misc]
-            dependencies_ready=lambda name=name: self._dependencies_ready(name),  # type: ignore[misc]
+            unready_dependencies=lambda name=name: self._unready_dependencies(name),  # type: ignore[misc]
             install_markers=self.root / "work" / ".installed",
             preexec=preexec,
             limits_description=described,
@@ -283,13 +286,23 @@ class Runner:
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
     def _on_state(self, name: str, old: str, new: str) -> None:
-        level = logging.ERROR if new in ("ERRORED", BROKEN) else logging.INFO
+        level = logging.ERROR if new in (ERRORED, BROKEN) else logging.INFO
         _log.log(level, kv(event="state_change", component=name, old=old, new=new))
+        if new in (ERRORED, BROKEN):
+            self._restart_hard_dependents(name)
         for listener in list(self._listeners):
             try:
                 listener(name, old, new)
             except Exception as err:  # a listener's bug must not stop a component's lifecycle
                 _log.exception(kv(event="state_listener_failed", error=err))
+
+    def _restart_hard_dependents(self, failed: str) -> None:
+        """The nucleus restarts a component when a HARD dependency fails; it then waits for it again."""
+        for name, supervisor in self._supervisors.items():
+            dep = self._recipes[name].dependencies.get(failed)
+            if dep is not None and dep.dependency_type == "HARD" and supervisor.state in (STARTING, RUNNING):
+                _log.info(kv(event="restart_dependent", component=name, dependency=failed))
+                supervisor.restart()
 
     def state(self, name: str) -> str:
         """A component's current state; raises :class:`UnknownComponentError`."""
@@ -399,16 +412,15 @@ class Runner:
         if not key_path or key_path[0].lower() == "accesscontrol":
             self._ipc.update_access_control(component, self._access_control(component))
 
-    def _dependencies_ready(self, name: str) -> bool:
+    def _unready_dependencies(self, name: str) -> list[str]:
+        unready = []
         for dep in self._recipes[name].dependencies.values():
-            if dep.dependency_type != "HARD" or (
-                dep.name in STAND_IN_COMPONENTS and dep.name not in self._supervisors
-            ):
-                continue
-            supervisor = self._supervisors.get(dep.name)
-            if supervisor is None or supervisor.state not in READY_STATES:
-                return False
-        return True
+            if dep.dependency_type != "HARD" or dep.name not in self._supervisors:
+                continue  # SOFT ones are not waited for; stand-ins are always ready
+            state = self._supervisors[dep.name].state
+            if state not in READY_STATES:
+                unready.append(f"{dep.name} ({state})")
+        return unready
 
     def _environment(self, name: str, step: Step | None) -> dict[str, str]:
         recipe = self._recipes[name]

@@ -71,7 +71,7 @@ class LaunchContext:
     output: logging.Logger
     environment: Callable[[Step | None], dict[str, str]]
     interpolate: Callable[[str], str]
-    dependencies_ready: Callable[[], bool]
+    unready_dependencies: Callable[[], list[str]]  # HARD dependencies not RUNNING/FINISHED, as "name (STATE)"
     install_markers: Path
     preexec: Callable[[], None] | None = None
     limits_description: str = "none"
@@ -169,7 +169,7 @@ class ComponentSupervisor:
     def _install_phase(self) -> str:
         if self.state != NEW:
             self._set_state(NEW)
-        if not self._wait(lambda: self.context.dependencies_ready()):
+        if not self._wait_for_dependencies():
             return "exit"
         result = self._install()
         if result is None:
@@ -180,6 +180,9 @@ class ComponentSupervisor:
         return "start"
 
     def _start_phase(self) -> str:
+        # After a restart (e.g. a HARD dependency failed) wait for the dependencies again.
+        if not self._wait_for_dependencies():
+            return "exit"
         with self._wake:
             self._restart_requested = False
             self._stop_requested = False
@@ -194,9 +197,8 @@ class ComponentSupervisor:
             self._stop_processes(final_state=FINISHED)
             return "parked"
         if outcome == "restart":
-            self._stop_processes(final_state=None)
+            self._stop_processes(final_state=INSTALLED)
             self.restarts += 1
-            self._set_state(INSTALLED)
             return "start"
         return "exit"  # the core is stopping: _lifecycle stops the processes
 
@@ -266,6 +268,17 @@ class ComponentSupervisor:
                 self.context.output.info(self.status_detail)
                 self._kill_main()
                 return "errored-starting" if self.state == STARTING else "errored-running"
+
+    def _wait_for_dependencies(self) -> bool:
+        """Wait until every HARD dependency is RUNNING or FINISHED; False if the core stops first."""
+        unready = self.context.unready_dependencies()
+        if not unready:
+            return True
+        self.status_detail = f"waiting for {', '.join(unready)}"
+        self.context.output.info(self.status_detail)
+        ready = self._wait(lambda: not self.context.unready_dependencies())
+        self.status_detail = ""
+        return bool(ready)
 
     def _interrupted(self) -> bool:
         return (

@@ -225,3 +225,35 @@ def test_a_component_printing_megabytes_costs_bounded_disk(tmp_path: Path) -> No
         *(f"test.life.Floods.log.{i}" for i in (1, 2, 3)),
     ]
     assert sum(p.stat().st_size for p in logs) <= 4 * 1024 * 1024 + 64 * 1024
+
+
+def test_a_failing_hard_dependency_restarts_its_dependents(local_core: Any) -> None:
+    # GIVEN a HARD and a SOFT dependent of a base component, all RUNNING
+    core = local_core(lifecycle("flaky_base", "flaky_dependent", "soft_on_flaky"))
+    for name in ("test.life.FlakyBase", "test.life.FlakyDependent", "test.life.SoftOnFlaky"):
+        core.wait_for_state(name, "RUNNING")
+    transitions = Transitions()
+    core.core.add_state_listener(transitions)
+    # WHEN the base fails once
+    (core.root / "work/test.life.FlakyBase/fail-now").touch()
+    core.runner.wait_until(lambda: len(transitions.states("test.life.FlakyBase")) >= 4, 10)
+    core.wait_for_state("test.life.FlakyBase", "RUNNING")
+    core.wait_for_state("test.life.FlakyDependent", "RUNNING")
+    # THEN the HARD dependent was restarted (stopped, then started once the base ran again)
+    dependent = transitions.states("test.life.FlakyDependent")
+    assert dependent[:2] == ["STOPPING", "INSTALLED"] and dependent[-1] == "RUNNING"
+    assert transitions.index("test.life.FlakyBase", "ERRORED") < transitions.index(
+        "test.life.FlakyDependent", "STOPPING"
+    )
+    # AND the SOFT one was left alone
+    assert transitions.states("test.life.SoftOnFlaky") == []
+
+
+def test_a_component_reporting_errored_is_restarted(local_core: Any) -> None:
+    core = local_core(lifecycle("reports_errored"))
+    core.wait_for_state("test.life.ReportsErrored", "BROKEN")
+    row = next(r for r in core.runner.status() if r.name == "test.life.ReportsErrored")
+    assert row.detail == "the component reported ERRORED"
+    assert (
+        core.log("test.life.ReportsErrored").count("RUNNING -> ERRORED (the component reported ERRORED)") == 2
+    )
