@@ -36,8 +36,14 @@ log = logging.getLogger("localcore.cloud.moto")
 FAKE_ACCESS_KEY = "testing"
 FAKE_SECRET_KEY = "testing"
 
-# What the device policy allows, mirroring the CDK app's least-privilege device policy.
-_DEVICE_POLICY_ACTIONS = ["iot:Connect", "iot:Publish", "iot:Subscribe", "iot:Receive", "greengrass:*"]
+
+def _device_policy(spec: BundleSpec, account: str, region: str, role_alias_arn: str) -> dict[str, Any]:
+    """The CDK app's own device policy document, so moto holds exactly what AWS would."""
+    from infra.fleet.policies import device_policy_document
+
+    return device_policy_document(
+        spec, partition="aws", region=region, account=account, role_alias_arn=role_alias_arn
+    )
 
 
 class MotoCloud:
@@ -148,11 +154,6 @@ class MotoCloud:
         for thing in self.things:
             iot.create_thing(thingName=thing)
             iot.add_thing_to_thing_group(thingGroupName=spec.fleet.thing_group, thingName=thing)
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": _DEVICE_POLICY_ACTIONS, "Resource": "*"}],
-        }
-        iot.create_policy(policyName=spec.fleet.iot_policy, policyDocument=json.dumps(policy))
         trust = {
             "Version": "2012-10-17",
             "Statement": [
@@ -166,7 +167,15 @@ class MotoCloud:
         role = self.client("iam").create_role(
             RoleName=spec.fleet.token_exchange_role, AssumeRolePolicyDocument=json.dumps(trust)
         )
-        iot.create_role_alias(roleAlias=spec.fleet.role_alias, roleArn=role["Role"]["Arn"])
+        alias = iot.create_role_alias(roleAlias=spec.fleet.role_alias, roleArn=role["Role"]["Arn"])
+        policy = _device_policy(spec, self.account, self.region, alias["roleAliasArn"])
+        iot.create_policy(policyName=spec.fleet.iot_policy, policyDocument=json.dumps(policy))
+        # As the CDK app's certificate custom resource does: one active certificate per thing,
+        # the device policy attached to it, the certificate attached to the thing.
+        for thing in self.things:
+            certificate = iot.create_keys_and_certificate(setAsActive=True)
+            iot.attach_policy(policyName=spec.fleet.iot_policy, target=certificate["certificateArn"])
+            iot.attach_thing_principal(thingName=thing, principal=certificate["certificateArn"])
 
     # --- what reached the cloud
     def dump(self, cloud_dir: Path) -> None:

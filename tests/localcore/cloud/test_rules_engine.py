@@ -20,7 +20,16 @@ def test_moto_cloud_is_provisioned_like_the_cdk_app(moto_cloud: MotoCloud) -> No
     iot = moto_cloud.client("iot")
     members = iot.list_things_in_thing_group(thingGroupName=spec.fleet.thing_group)["things"]
     assert sorted(members) == sorted(spec.fleet.things)
-    assert iot.get_policy(policyName=spec.fleet.iot_policy)["policyName"] == spec.fleet.iot_policy
+    policy = json.loads(iot.get_policy(policyName=spec.fleet.iot_policy)["policyDocument"])
+    alias_arn = iot.describe_role_alias(roleAlias=spec.fleet.role_alias)["roleAliasDescription"][
+        "roleAliasArn"
+    ]
+    for thing in spec.fleet.things:
+        (certificate,) = iot.list_thing_principals(thingName=thing)["principals"]
+        attached = iot.list_attached_policies(target=certificate)["policies"]
+        assert [p["policyName"] for p in attached] == [spec.fleet.iot_policy]
+    sids = {statement["Sid"]: statement for statement in policy["Statement"]}
+    assert sids["TokenExchangeThroughTheRoleAlias"]["Resource"] == alias_arn  # the CDK app's own document
     assert iot.describe_role_alias(roleAlias=spec.fleet.role_alias)["roleAliasDescription"][
         "roleArn"
     ].endswith(spec.fleet.token_exchange_role)
