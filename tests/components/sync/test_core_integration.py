@@ -5,6 +5,7 @@ with its topic rule into DynamoDB, outages, and ``kill -9`` of the component's p
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -80,17 +81,21 @@ DEPLOYMENT = {
 SETTINGS = SupervisorSettings(backoff_base=0.1, backoff_max=0.5, stop_grace=5.0, max_errors=1000)
 
 
-@pytest.fixture
-def core(tmp_path: Path) -> Iterator[CoreHarness]:
-    with running_core(
+def start_core(tmp_path: Path, schedule: str | None = None) -> contextlib.AbstractContextManager[CoreHarness]:
+    return running_core(
         tmp_path,
         [ROOT / "recipes" / f"{SYNC}.yaml", ROOT / "recipes" / f"{SENSING}.yaml"],
         thing_name=THING,
         deployment=DEPLOYMENT,
-        cloud=embedded_cloud_factory(),
+        cloud=embedded_cloud_factory(schedule),
         settings=SETTINGS,
         project_root=ROOT,
-    ) as harness:
+    )
+
+
+@pytest.fixture
+def core(tmp_path: Path) -> Iterator[CoreHarness]:
+    with start_core(tmp_path) as harness:
         yield harness
 
 
@@ -184,3 +189,27 @@ def test_sync_in_the_real_core_survives_an_outage_and_kill_9(core: CoreHarness) 
 @pytest.mark.soak
 def test_sync_soak_minutes_of_outage_and_many_kills(core: CoreHarness) -> None:
     run_story(core, kills=25, outage_seconds=150.0, seed=11)
+
+
+@pytest.mark.soak
+def test_sync_soak_under_a_connectivity_schedule(tmp_path: Path) -> None:
+    # Minutes of outage and flakiness from the embedded cloud's own schedule, kills on top.
+    schedule = "online:30,offline:150,flaky:60:0.3,offline:60,online:600"
+    rng = random.Random(3)
+    pause = threading.Event()
+    seen: set[tuple[str, int]] = set()
+    with start_core(tmp_path, schedule) as core:
+        core.wait_for_state(SYNC, "RUNNING")
+        deadline = time.monotonic() + 300  # through the outages and the flaky phase
+        while time.monotonic() < deadline:
+            pause.wait(rng.uniform(10, 40))
+            pid = sync_pid(core)
+            if pid is not None:
+                os.kill(pid, signal.SIGKILL)
+                wait_for(lambda p=pid: sync_pid(core) != p, what="the killed process reaped")
+                seen |= committed(core)
+        ok, message = core.runner.stop_component(SENSING)
+        assert ok, message
+        wait_for(lambda: not committed(core) and seen <= set(s3_readings(core)), timeout=180, what="drain")
+        uploaded = s3_readings(core)
+        assert len(uploaded) == len(set(uploaded)) and seen <= set(uploaded)

@@ -23,6 +23,7 @@ from moto import mock_aws
 
 from components.common import topics
 from components.common.ipc import ComponentIpc
+from components.common.messages import parse_message
 from components.sync.__main__ import build_and_run
 from components.sync.encoding import decode_batch
 from localcore.ipc.testing import ipc_server
@@ -104,7 +105,16 @@ def test_component_over_real_ipc_stores_uploads_reports_and_follows_the_link(
             "p": {"operations": ["aws.greengrass#PublishToTopic"], "resources": ["edgebundle/*"]}
         }
     }
-    components = {"com.edgebundle.Sync": defaults["accessControl"], "test.Producer": producer_acl}
+    watcher_acl = {
+        "aws.greengrass.ipc.pubsub": {
+            "w": {"operations": ["aws.greengrass#SubscribeToTopic"], "resources": [topics.SYNC_STATUS]}
+        }
+    }
+    components = {
+        "com.edgebundle.Sync": defaults["accessControl"],
+        "test.Producer": producer_acl,
+        "test.Watcher": watcher_acl,
+    }
     with ipc_server(
         tmp_path, components=components, config=DictConfig({"com.edgebundle.Sync": config})
     ) as core:
@@ -128,6 +138,9 @@ def test_component_over_real_ipc_stores_uploads_reports_and_follows_the_link(
                     topic=topic, publish_message=PublishMessage(json_message=JsonMessage(message=message))
                 )
 
+            statuses: list[Any] = []
+            watcher = ComponentIpc(core.client("test.Watcher"), "test.Watcher", THING)
+            watcher.subscribe_json(topics.SYNC_STATUS, statuses.append)
             wait_for(lambda: core.server.reported_state("com.edgebundle.Sync") == "RUNNING", what="RUNNING")
             # GIVEN readings, an alert, and two malformed messages on the topics
             for seq in range(100):
@@ -159,6 +172,9 @@ def test_component_over_real_ipc_stores_uploads_reports_and_follows_the_link(
                 what="counters in the shadow",
             )
             state = reported()
+            # the same status goes out on the status topic, as a health message of source "sync"
+            status = wait_for(lambda: statuses and statuses[-1], what="a status message")
+            assert parse_message(status).source == "sync" and "backlog" in status["metrics"]
             assert state["backlog"]["readings"]["records"] == 0
             assert state["policies"]["alerts"]["destination"] == "iot"
             assert state["lastUpload"] is not None and state["link"] in ("online", "unknown")
