@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: run test lint typecheck unit soak bench build synth models clean
+.PHONY: run test lint typecheck unit soak bench build synth models clean venv
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ venv: $(STAMP)
 
 ## run: the whole bundle on simulated hardware against the embedded cloud (ARGS="--duration 60")
 run: $(STAMP)
-	$(PY) -m localcore run --recipes recipes --root .localcore --thing-name dev-1 $(ARGS)
+	$(PY) -m localcore run --recipes recipes --root .localcore --thing-name dev-1 --deployment deployments/local.yaml --view $(ARGS)
 
 ## test: lint, type-check and the whole test suite (what CI runs)
 test: lint typecheck unit
@@ -40,6 +40,20 @@ soak: $(STAMP)
 bench: $(STAMP)
 	@command -v mosquitto >/dev/null || (apt-get update -qq && apt-get install -y -qq mosquitto)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+## models: retrain and re-export the models (a separate .venv-train with TensorFlow; the runtime never needs it)
+TRAIN_VENV := .venv-train
+$(TRAIN_VENV)/.installed:
+	@test -x $(TRAIN_VENV)/bin/python || $(PYTHON) -m venv $(TRAIN_VENV)
+	$(TRAIN_VENV)/bin/pip install -q 'tensorflow-cpu>=2.16' 'numpy>=1.23' 'pydantic>=2.6' 'ai-edge-litert>=1.2'
+	@touch $@
+
+models: $(TRAIN_VENV)/.installed
+	PYTHONPATH=. $(TRAIN_VENV)/bin/python models/train.py $(ARGS)
+
+## build: greengrass-build/ in GDK's layout (ARGS="--arch aarch64 --arch x86_64" carries device wheels)
+build: $(STAMP)
+	$(PY) -m bundlebuild.build $(ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache greengrass-build cdk.out .localcore

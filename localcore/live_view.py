@@ -164,6 +164,7 @@ class LiveView:
                 self._client.close()
             except Exception as err:  # the core is gone already; nothing left to close cleanly
                 self._console.print(f"[dim]live view: closing its IPC client: {err!r}[/dim]")
+        self._console.print()
         for line in cloud_summary(core.root).lines():
             self._console.print(line)
         self._console.print(f"component logs: {core.root / 'logs'}/  (exit code {exit_code})")
