@@ -157,3 +157,22 @@ def test_options_come_from_the_deployment() -> None:
     assert options.spooler.max_size_in_bytes == 1000 and options.spooler.keep_qos0_when_offline
     assert options.shadow_sync == {"synchronize": {"coreThing": {"classic": True}}}
     assert options.schedule == "online:5,offline:5"
+
+
+def test_the_main_cli_has_the_cloud_commands_and_run_options(
+    running: tuple[EmbeddedCloud, ShadowStore, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from localcore.cli import build_parser, main
+
+    _, _, root = running
+    assert main(["cloud", "status", "--root", str(root)]) == 0
+    assert json.loads(capsys.readouterr().out)["connectivity"] == "online"
+
+    base = ["run", "--recipes", "recipes", "--thing-name", THING]
+    args = build_parser().parse_args([*base, "--connectivity", "online:5,offline:5"])
+    assert callable(args.make_cloud(args))
+    recording = build_parser().parse_args([*base, "--cloud", "recording"])
+    assert recording.make_cloud(recording) is None
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([*base, "--connectivity", "sometimes:5"])
+    assert "state must be one of" in capsys.readouterr().err

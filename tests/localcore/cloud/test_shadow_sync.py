@@ -174,3 +174,11 @@ def test_device_to_cloud_never_pulls_and_bookkeeping_survives_restart(
         store, moto_cloud.client("iot-data"), connectivity, sync.config, state_path=tmp_path / "sync.json"
     )
     assert (THING, "s-oneway") in again.pending()
+
+
+def test_the_classic_shadow_syncs_too(tmp_path: Path, moto_cloud: MotoCloud) -> None:
+    store, _, sync = _sync(tmp_path, moto_cloud, "")
+    store.update(THING, "", json.dumps({"state": {"reported": {"classic": 1}}}).encode())
+    assert sync.sync_one(THING, "")
+    payload = moto_cloud.client("iot-data").get_thing_shadow(thingName=THING)["payload"]
+    assert json.loads(payload.read())["state"]["reported"] == {"classic": 1}
