@@ -180,6 +180,8 @@ def run_story(core: CoreHarness, kills: int, outage_seconds: float, seed: int) -
     wait_for(lambda: reported()["backlog"]["readings"]["records"] == 0, what="empty backlog in the shadow")
     assert reported()["counters"]["readings"]["delivered"] > 0 and reported()["link"] == "online"
     assert reported()["policies"]["readings"]["destination"] == "s3"
+    # everything sensing published matched its schema
+    assert all(names.get("malformed", 0) == 0 for names in reported()["counters"].values())
 
 
 def test_sync_in_the_real_core_survives_an_outage_and_kill_9(core: CoreHarness) -> None:
