@@ -100,7 +100,12 @@ class ArtifactResolver:
         with self._lock:
             if self._built_source_zip is None:
                 destination = self._root / "packages" / "build" / SOURCE_ZIP_NAME
-                self._built_source_zip = build_source_zip(self._project_root, destination)
+                try:
+                    self._built_source_zip = build_source_zip(self._project_root, destination)
+                except OSError as err:
+                    raise ArtifactError(
+                        f"cannot build {SOURCE_ZIP_NAME} from {self._project_root}: {err}"
+                    ) from err
                 _log.info(kv(event="source_zip_built", path=destination, project=self._project_root))
             return self._built_source_zip
 

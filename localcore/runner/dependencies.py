@@ -64,7 +64,7 @@ def plan_start_order(
         text = " -> ".join([*cycle, cycle[0]])
         for name in cycle:
             plan.refused.setdefault(name, DependencyError(name, f"dependency cycle: {text}"))
-    _refuse_dependents(recipes, plan.refused)
+    refuse_dependents(recipes, plan.refused)
     plan.order = _topological([name for name in sorted(recipes) if name not in plan.refused], recipes)
     return plan
 
@@ -74,7 +74,7 @@ def _first_dependency_problem(
 ) -> str | None:
     for dep in recipe.dependencies.values():
         if dep.name in refused and dep.name not in recipes:
-            continue  # its recipe failed to load: _refuse_dependents says so
+            continue  # its recipe failed to load: refuse_dependents says so
         if dep.name in recipes:
             available = recipes[dep.name].version
         elif dep.name in STAND_IN_COMPONENTS:
@@ -113,7 +113,8 @@ def _cycles(recipes: Mapping[str, Recipe]) -> list[list[str]]:
     return cycles
 
 
-def _refuse_dependents(recipes: Mapping[str, Recipe], refused: dict[str, RunnerError]) -> None:
+def refuse_dependents(recipes: Mapping[str, Recipe], refused: dict[str, RunnerError]) -> None:
+    """Refuse (in place) every component that depends, directly or not, on a refused one."""
     changed = True
     while changed:
         changed = False

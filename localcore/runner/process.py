@@ -155,3 +155,31 @@ def run_step_to_end(
             process.kill()
             output.info(f"{step}: timed out after {timeout:g}s, killed")
             return None
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def end_process_group(pgid: int, grace: float, poll_interval: float = 0.05) -> bool:
+    """SIGTERM what is left of a process group, SIGKILL it after ``grace`` seconds.
+
+    For the background processes a Startup step leaves behind once it exited. Returns whether
+    anything was still running.
+    """
+    if not _group_alive(pgid):
+        return False
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while _group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(poll_interval)  # processes of another parent: nothing to wait() on
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+    return True

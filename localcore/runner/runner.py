@@ -23,11 +23,15 @@ from typing import Any, Protocol
 from components.common.logs import kv
 from localcore.contracts import ComponentInfo, ConfigListener, Unsubscribe
 from localcore.runner.artifacts import ArtifactResolver
-from localcore.runner.dependencies import STAND_IN_COMPONENTS, plan_start_order, with_dependencies
+from localcore.runner.dependencies import (
+    STAND_IN_COMPONENTS,
+    plan_start_order,
+    refuse_dependents,
+    with_dependencies,
+)
 from localcore.runner.deployment import ComponentDeployment
 from localcore.runner.environment import ExtraEnvironment, build_environment, nucleus_variables
 from localcore.runner.errors import (
-    ArtifactError,
     DeploymentError,
     RecipeError,
     RunnerError,
@@ -212,30 +216,49 @@ class Runner:
             recipe = self._recipes[name]
             try:
                 self._prepare(recipe)
-            except (RunnerError, OSError, ValueError) as failure:
-                self._refused[name] = (
-                    failure if isinstance(failure, RunnerError) else RunnerError(f"{name}: {failure}")
-                )
-                _log.error(kv(event="component_refused", component=name, error=failure))
+            except RunnerError as failure:
+                self._refuse(name, failure)
+        refuse_dependents(self._recipes, self._refused)
         for name in list(self._order):
             if name in self._refused:
+                self._supervisors.pop(name, None)
                 continue
-            supervisor = self._supervisors[name]
-            supervisor.start()
+            self._supervisors[name].start()
+
+    def _refuse(self, name: str, failure: RunnerError) -> None:
+        self._refused[name] = failure
+        _log.error(kv(event="component_refused", component=name, error=failure))
 
     def _prepare(self, recipe: Recipe) -> None:
+        """Configuration, artifacts, IPC identity and launch context of one component.
+
+        Raises :class:`RunnerError` (naming the recipe and key) for anything that refuses it.
+        """
         name = recipe.name
-        self._config.set_defaults(name, dict(recipe.default_configuration))
         entry = self._deployment.get(name)
-        if entry is not None and (entry.merge is not None or entry.reset):
-            self._config.apply_deployment_update(name, merge=entry.merge, reset=entry.reset)
         try:
-            self._artifacts.prepare(recipe)
-        except ArtifactError:
-            raise
+            self._config.set_defaults(name, dict(recipe.default_configuration))
+        except (ValueError, TypeError, KeyError) as err:
+            raise RecipeError(recipe.source, "ComponentConfiguration.DefaultConfiguration", str(err)) from err
+        if entry is not None and (entry.merge is not None or entry.reset):
+            try:
+                self._config.apply_deployment_update(name, merge=entry.merge, reset=entry.reset)
+            except (ValueError, TypeError, KeyError) as err:
+                raise DeploymentError(
+                    "deployment", f"components.{name}.configurationUpdate", str(err)
+                ) from err
+        self._artifacts.prepare(recipe)
         cwd = work_path(self.root, name)
-        cwd.mkdir(parents=True, exist_ok=True)
-        self._tokens[name] = self._ipc.register_component(name, self._access_control(name))
+        try:
+            cwd.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise RunnerError(f"{name}: cannot create its work folder {cwd}: {err}") from err
+        try:
+            self._tokens[name] = self._ipc.register_component(name, self._access_control(name))
+        except Exception as err:  # the IPC server's PolicyError, or anything else it refuses
+            raise RecipeError(
+                recipe.source, "ComponentConfiguration.DefaultConfiguration.accessControl", str(err)
+            ) from err
         self._unsubscribes.append(self._config.subscribe(name, [], self._on_access_control_change))
         limits = entry.limits if entry is not None else ResourceLimits()
         preexec, described = self._limits.preexec(name, limits)
@@ -415,9 +438,10 @@ class Runner:
     def _unready_dependencies(self, name: str) -> list[str]:
         unready = []
         for dep in self._recipes[name].dependencies.values():
-            if dep.dependency_type != "HARD" or dep.name not in self._supervisors:
+            if dep.dependency_type != "HARD" or dep.name not in self._recipes:
                 continue  # SOFT ones are not waited for; stand-ins are always ready
-            state = self._supervisors[dep.name].state
+            supervisor = self._supervisors.get(dep.name)
+            state = supervisor.state if supervisor is not None else "REFUSED"
             if state not in READY_STATES:
                 unready.append(f"{dep.name} ({state})")
         return unready

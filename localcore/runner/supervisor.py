@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import shutil
 import threading
 import time
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from components.common.logs import kv
-from localcore.runner.process import StepProcess, run_step_to_end
+from localcore.runner.process import StepProcess, end_process_group, run_step_to_end
 from localcore.runner.recipe import Recipe, Step
 
 NEW, INSTALLED, STARTING, RUNNING, STOPPING, FINISHED, ERRORED, BROKEN = (
@@ -45,6 +46,8 @@ READY_STATES = frozenset((RUNNING, FINISHED))
 COUNTED_ERROR_STATES = frozenset((NEW, STARTING, RUNNING))  # NUC Lifecycle.STATES_TO_ERRORED
 
 # Default step timeouts in seconds (NUC Lifecycle.java).
+BOOTSTRAP_RESTART_CODES = {100: "a nucleus restart", 101: "a device reboot"}
+BOOTSTRAP_OK_CODES = frozenset((0, *BOOTSTRAP_RESTART_CODES))
 DEFAULT_TIMEOUTS = {"install": 120.0, "startup": 120.0, "shutdown": 15.0, "recover": 60.0, "bootstrap": 120.0}
 
 _log = logging.getLogger("localcore.runner.supervisor")
@@ -101,6 +104,7 @@ class ComponentSupervisor:
         self._restart_requested = False
         self._reported: str | None = None
         self._main: StepProcess | None = None
+        self._background_group: int | None = None  # what a Startup step left running
         self._thread = threading.Thread(target=self._run_guarded, name=f"supervisor-{self.name}", daemon=True)
 
     # --- commands (any thread) ---------------------------------------------------------------
@@ -256,7 +260,9 @@ class ComponentSupervisor:
                 if code != 0:
                     self.status_detail = f"Startup exited with code {code}"
                     return "errored-starting" if self.state == STARTING else "errored-running"
-                process = None  # a Startup that exited 0: the component runs in the background
+                # A Startup that exited 0: the component runs in the background, in that group.
+                self._background_group = process.pid
+                process = None
                 if self.state == STARTING:
                     self._set_state(RUNNING)
             if (
@@ -295,6 +301,7 @@ class ComponentSupervisor:
             errors.clear()
         errors.append(now)
         self._kill_main(graceful=True)
+        self._end_background()
         if len(errors) >= self._settings.max_errors:
             self._set_state(BROKEN, self.status_detail)
             return "parked"
@@ -314,27 +321,40 @@ class ComponentSupervisor:
         return "start"
 
     def _install(self) -> bool | None:
-        """True when installed (or skipped), False on failure or timeout, None when aborted by a stop."""
-        step = self.context.recipe.lifecycle.install
+        """Bootstrap then Install, each once per component version.
+
+        True when done (or skipped), False on failure or timeout, None when aborted by a stop.
+        """
+        bootstrap = self._run_once("bootstrap", BOOTSTRAP_OK_CODES)
+        if bootstrap is not True:
+            return bootstrap
+        return self._run_once("install", frozenset((0,)))
+
+    def _run_once(self, name: str, ok_codes: frozenset[int]) -> bool | None:
+        step: Step | None = getattr(self.context.recipe.lifecycle, name)
         if step is None:
             return True
+        if step.requires_privilege and os.geteuid() != 0:
+            self.context.output.info(
+                f"{name}: RequiresPrivilege is set; localcore runs it as the current user"
+            )
         script = self.context.interpolate(step.script)
-        marker = self._install_marker(script)
+        marker = self._once_marker(name, script)
         if marker.exists():
             self.context.output.info(
-                f"install: already done for version {self.context.recipe.version}, skipped"
+                f"{name}: already done for version {self.context.recipe.version}, skipped"
             )
             return True
         env = self.context.environment(step)
-        if self._skip(step, env):
+        if self._skip(name, step, env):
             return True
         code = run_step_to_end(
-            step="install",
+            step=name,
             script=script,
             env=env,
             cwd=self.context.cwd,
             output=self.context.output,
-            timeout=step.timeout or DEFAULT_TIMEOUTS["install"],
+            timeout=step.timeout or DEFAULT_TIMEOUTS[name],
             should_abort=lambda: self._core_stopping,
             preexec=self.context.preexec,
             poll_interval=self._settings.poll_interval,
@@ -342,22 +362,28 @@ class ComponentSupervisor:
         if code is None:
             if self._core_stopping:
                 return None
-            self.status_detail = "Install timed out"
+            self.status_detail = f"{name.capitalize()} timed out"
             return False
-        self.context.output.info(f"install: exited with code {code}")
-        if code != 0:
-            self.status_detail = f"Install exited with code {code}"
+        self.context.output.info(f"{name}: exited with code {code}")
+        if code not in ok_codes:
+            self.status_detail = f"{name.capitalize()} exited with code {code}"
             return False
+        if code in BOOTSTRAP_RESTART_CODES:
+            # 100: restart the nucleus, 101: reboot the device. Neither applies to a local core.
+            self.context.output.info(
+                f"{name}: asked for {BOOTSTRAP_RESTART_CODES[code]}; localcore carries on"
+            )
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text(f"{self.context.recipe.version}\n")
         return True
 
-    def _install_marker(self, script: str) -> Path:
-        # Once per component version; a changed Install script (local development) runs again.
+    def _once_marker(self, step: str, script: str) -> Path:
+        # Once per component version; a changed script (local development) runs again.
         digest = hashlib.sha256(script.encode()).hexdigest()[:16]
-        return self.context.install_markers / f"{self.name}@{self.context.recipe.version}-{digest}"
+        suffix = "" if step == "install" else f"-{step}"
+        return self.context.install_markers / f"{self.name}@{self.context.recipe.version}-{digest}{suffix}"
 
-    def _skip(self, step: Step, env: dict[str, str]) -> bool:
+    def _skip(self, name: str, step: Step, env: dict[str, str]) -> bool:
         if step.skipif is None:
             return False
         kind, target = step.skipif
@@ -367,7 +393,7 @@ class ComponentSupervisor:
         else:
             found = (self.context.cwd / target).exists()
         if found:
-            self.context.output.info(f"install: skipped (Skipif {kind} {target})")
+            self.context.output.info(f"{name}: skipped (Skipif {kind} {target})")
         return found
 
     def _spawn(self, step_name: str, step: Step) -> StepProcess:
@@ -410,7 +436,14 @@ class ComponentSupervisor:
         self._set_state(STOPPING)
         self._run_aux_step("shutdown")
         self._kill_main(graceful=True)
+        self._end_background()
         self._set_state(final_state or FINISHED)
+
+    def _end_background(self) -> None:
+        if self._background_group is not None:
+            if end_process_group(self._background_group, self._settings.stop_grace):
+                self.context.output.info("startup: ended the processes it left running")
+            self._background_group = None
 
     def _kill_main(self, graceful: bool = False) -> None:
         if self._main is None:

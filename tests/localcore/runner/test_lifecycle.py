@@ -257,3 +257,63 @@ def test_a_component_reporting_errored_is_restarted(local_core: Any) -> None:
     assert (
         core.log("test.life.ReportsErrored").count("RUNNING -> ERRORED (the component reported ERRORED)") == 2
     )
+
+
+def test_refused_components_and_their_dependents_do_not_stop_the_others(local_core: Any) -> None:
+    # GIVEN recipes that load but cannot run (bad accessControl, a YAML date in the configuration,
+    # a missing artifact), a dependent of one of them, a broken recipe file, and a good component
+    core = local_core([RECIPES / "refused", RECIPES / "bad" / "unknown_step.yaml", *lifecycle("steady")])
+    core.wait_for_state("test.life.Steady", "RUNNING")
+    refused = {name: str(err) for name, err in core.runner.refused.items()}
+    assert set(refused) == {
+        "test.refused.BadAccessControl",
+        "test.refused.DateInConfiguration",
+        "test.refused.MissingArtifact",
+        "test.refused.DependsOnRefused",
+        "test.bad.unknown_step",
+    }
+    assert (
+        "bad_access_control.yaml: ComponentConfiguration.DefaultConfiguration.accessControl: "
+        in refused["test.refused.BadAccessControl"]
+    )
+    assert (
+        "date_in_configuration.yaml: ComponentConfiguration.DefaultConfiguration: "
+        in refused["test.refused.DateInConfiguration"]
+    )
+    assert "artifact file:does/not/exist.zip: no such file" in refused["test.refused.MissingArtifact"]
+    assert (
+        "depends on test.refused.MissingArtifact, which was refused"
+        in refused["test.refused.DependsOnRefused"]
+    )
+    assert "Manifests[0].Lifecycle.Rnu: unknown lifecycle step" in refused["test.bad.unknown_step"]
+    # AND status lists them with their reason; ListComponents only what runs
+    rows = {row.name: row for row in core.runner.status()}
+    assert rows["test.refused.MissingArtifact"].state == "REFUSED"
+    assert [info.name for info in core.runner.list_components()] == ["test.life.Steady"]
+
+
+def test_startup_daemon_is_ended_with_the_component_and_bootstrap_runs_once(tmp_path: Path) -> None:
+    for _ in range(2):
+        with running_core(tmp_path, lifecycle("background_daemon")) as core:
+            core.wait_for_state("test.life.BackgroundDaemon", "RUNNING")
+            pid = int((core.root / "work/test.life.BackgroundDaemon/daemon.pid").read_text())
+            assert _alive(pid)
+        # THEN the daemon did not outlive the core
+        assert not _alive(pid)
+        log = core.log("test.life.BackgroundDaemon")
+        assert "shutdown.stdout: shutdown ran" in log
+        assert "startup: ended the processes it left running" in log
+    # Bootstrap (exit 100 = "restart the nucleus": nothing to do locally) ran once for this version
+    assert (core.root / "bootstrap.txt").read_text().split() == ["bootstrapped"]
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (ended, not yet reaped by its parent) counts as gone
+    status = Path(f"/proc/{pid}/stat")
+    return not (status.exists() and status.read_text().split()[2] == "Z")
