@@ -86,7 +86,24 @@ class CloudOptions:
         shadow_manager = getattr(deployment.get(SHADOW_MANAGER), "merge", None) or {}
         if _key(shadow_manager, "synchronize") is not None:
             options.shadow_sync = {"synchronize": _key(shadow_manager, "synchronize")}
+        else:
+            options.shadow_sync = fleet_shadow_sync()
         return options
+
+
+def fleet_shadow_sync() -> dict[str, Any]:
+    """ShadowManager's ``synchronize`` as the fleet deployment sets it (``infra/greengrass``): the
+    bundle's named shadows of the core thing, both ways. Used when a local deployment gives none,
+    so ``localcore run`` syncs what a real device would (a test holds the two equal)."""
+    from components.common import topics
+
+    shadows = [topics.SHADOW_SENSING, topics.SHADOW_INFERENCE, topics.SHADOW_INSPECTION, topics.SHADOW_SYNC]
+    return {
+        "synchronize": {
+            "coreThing": {"classic": False, "namedShadows": shadows},
+            "direction": "betweenDeviceAndCloud",
+        }
+    }
 
 
 class EmbeddedCloud:

@@ -176,3 +176,10 @@ def test_the_main_cli_has_the_cloud_commands_and_run_options(
     with pytest.raises(SystemExit):
         build_parser().parse_args([*base, "--connectivity", "sometimes:5"])
     assert "state must be one of" in capsys.readouterr().err
+
+
+def test_without_a_deployment_setting_the_fleet_deployments_shadows_sync() -> None:
+    from infra.greengrass.infrastructure import shadow_manager_configuration
+
+    options = CloudOptions.from_deployment({})
+    assert options.shadow_sync == {"synchronize": shadow_manager_configuration()["synchronize"]}
