@@ -12,9 +12,11 @@ Example::
             core.cloud.published                          # the RecordingCloudAdapter
 
 Defaults: ``cloud`` is a :class:`RecordingCloudAdapter`; ``shadows`` is the real
-``localcore.shadows`` store under ``tmp_path/shadows`` wired to the server's local topics;
-``config`` and ``lifecycle`` are ``None`` unless given (their operations then answer "not
-supported", while UpdateState is still recorded: ``core.server.reported_state(name)``).
+``localcore.shadows`` store under ``tmp_path/shadows`` wired to the server's local topics (no rate
+limits); ``config`` is an empty in-memory ``localcore.config.ConfigStore`` (give one with
+``set_defaults`` done to serve a component's recipe defaults); ``lifecycle`` is ``None`` (the CLI
+operations then answer "not supported", and UpdateState is recorded:
+``core.server.reported_state(name)``). Pass ``None`` for any of them to leave it out.
 Every client handed out is closed, and the server stopped, when the block exits.
 """
 
@@ -31,9 +33,11 @@ from typing import Any
 import awsiot.greengrasscoreipc
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 
+from localcore.config import ConfigStore
 from localcore.contracts import CloudAdapter, ConfigService, LifecycleService, ShadowService
 from localcore.ipc.recording_cloud import RecordingCloudAdapter
 from localcore.ipc.server import MAX_SOCKET_PATH, IpcServer
+from localcore.shadows.store import ShadowStore
 
 _DEFAULT: Any = object()
 
@@ -41,11 +45,18 @@ _DEFAULT: Any = object()
 class IpcHarness:
     """What :func:`ipc_server` yields: the server, its collaborators, tokens and clients."""
 
-    def __init__(self, server: IpcServer, cloud: CloudAdapter | None, shadows: ShadowService | None) -> None:
+    def __init__(
+        self,
+        server: IpcServer,
+        cloud: CloudAdapter | None,
+        shadows: ShadowService | None,
+        config: ConfigService | None,
+    ) -> None:
         self.server = server
         self.socket_path = server.socket_path
         self.cloud = cloud
         self.shadows = shadows
+        self.config = config
         self._clients: list[GreengrassCoreIPCClientV2] = []
 
     def add_component(self, name: str, access_control: Any = None) -> str:
@@ -94,21 +105,13 @@ class IpcHarness:
                 client.close()
 
 
-def _default_shadows(root: Path) -> ShadowService | None:
-    try:
-        from localcore.shadows.store import ShadowStore
-    except ImportError:
-        return None
-    return ShadowStore(root, rate_limits=None)
-
-
 @contextlib.contextmanager
 def ipc_server(
     tmp_path: str | os.PathLike[str],
     components: Mapping[str, Any] | None = None,
     *,
     shadows: ShadowService | None = _DEFAULT,
-    config: ConfigService | None = None,
+    config: ConfigService | None = _DEFAULT,
     cloud: CloudAdapter | None = _DEFAULT,
     lifecycle: LifecycleService | None = None,
 ) -> Iterator[IpcHarness]:
@@ -124,7 +127,9 @@ def ipc_server(
     if cloud is _DEFAULT:
         cloud = RecordingCloudAdapter()
     if shadows is _DEFAULT:
-        shadows = _default_shadows(root / "shadows")
+        shadows = ShadowStore(root / "shadows", rate_limits=None)
+    if config is _DEFAULT:
+        config = ConfigStore()
     server = IpcServer(
         socket_path=socket_path, shadows=shadows, config=config, cloud=cloud, lifecycle=lifecycle
     )
@@ -134,7 +139,7 @@ def ipc_server(
     for name, access_control in (components or {}).items():
         server.register_component(name, access_control)
     server.start()
-    harness = IpcHarness(server, cloud, shadows)
+    harness = IpcHarness(server, cloud, shadows, config)
     try:
         yield harness
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import awsiot.greengrasscoreipc
@@ -93,3 +94,15 @@ def test_publish_local_after_stop_is_dropped_quietly(tmp_path: Path) -> None:
         server = core.server
     server.publish_local("t", b"late", "x")
     wait_until(lambda: server.connection_count == 0)
+
+
+def test_harness_defaults_serve_every_core_operation_family(tmp_path: Path) -> None:
+    policy = {"aws.greengrass.ShadowManager": {"s": {"operations": ["*"], "resources": ["*"]}}}
+    with ipc_server(tmp_path, {"c": policy}) as core:
+        assert core.config is not None
+        core.config.update("c", [], {"rate": 2}, time.time() + 60)  # newer than the new root node
+        client = core.client("c")
+        assert client.get_configuration(key_path=["rate"]).value == {"rate": 2}
+        client.update_thing_shadow(thing_name="t", payload=b'{"state": {"reported": {"a": 1}}}')
+        assert b'"a":1' in client.get_thing_shadow(thing_name="t").payload.replace(b" ", b"")
+        assert core.env("c")["SVCUID"] == core.token("c")
