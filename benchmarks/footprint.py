@@ -1,0 +1,163 @@
+"""Footprint of the bundle as `make run` runs it: peak RSS per process, start-up and first data in the cloud.
+
+Starts ``python -m localcore run`` (recipes/, deployments/local.yaml, the embedded cloud) as its own
+process, samples the resident set size of the core and of every component process with psutil
+every 100 ms, and reports:
+
+- peak RSS of each component process and of the core (the core includes the embedded moto
+  cloud, which a device does not run: its share is shown separately as the moto server thread
+  lives in the core process);
+- start-up: seconds from launching the command to every component RUNNING (as the nucleus counts
+  a Run step), and to every component having published on the local bus (its first useful work);
+- the first S3 object in the embedded cloud, seconds from the command.
+
+The peers are the floors measured on this machine in the same run: a bare Python process that
+imports the IPC client (the cheapest possible component), and one that also builds a boto3 S3 client.
+
+    .venv/bin/python benchmarks/footprint.py [--seconds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import boto3
+import psutil
+
+PROJECT = Path(__file__).resolve().parent.parent
+MIB = 1024 * 1024
+
+
+def _floor(code: str) -> float:
+    """Peak RSS in MiB of a Python process that runs ``code`` then reports its own RSS."""
+    probe = f"{code}\nimport resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=PROJECT
+    )
+    return int(out.stdout.strip().splitlines()[-1]) / 1024  # ru_maxrss is KiB on Linux
+
+
+def _component_of(process: psutil.Process) -> str | None:
+    try:
+        cmdline = process.cmdline()
+    except psutil.Error:
+        return None
+    for index, part in enumerate(cmdline):
+        if part == "-m" and index + 1 < len(cmdline) and cmdline[index + 1].startswith("components."):
+            return cmdline[index + 1].split(".")[1]
+    return None
+
+
+def _first_object_time(root: Path, started: float, deadline: float, result: dict[str, float]) -> None:
+    endpoint_file = root / "cloud" / "endpoint.json"
+    while time.monotonic() < deadline and not endpoint_file.exists():
+        time.sleep(0.1)
+    if not endpoint_file.exists():
+        return
+    endpoint = json.loads(endpoint_file.read_text())
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=endpoint["url"],
+        region_name=endpoint["region"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    while time.monotonic() < deadline:
+        try:
+            for bucket in s3.list_buckets()["Buckets"]:
+                if s3.list_objects_v2(Bucket=bucket["Name"], MaxKeys=1).get("KeyCount", 0):
+                    result["first_object"] = time.monotonic() - started
+                    return
+        except Exception:  # the cloud may still be starting or already stopping
+            pass
+        time.sleep(0.2)
+
+
+def measure(seconds: float) -> dict[str, object]:
+    """Run the bundle for ``seconds`` and return the measurements."""
+    root = Path(tempfile.mkdtemp(prefix="footprint-"))
+    command = [
+        sys.executable, "-m", "localcore", "run", "--recipes", "recipes", "--root", str(root),
+        "--thing-name", "dev-1", "--deployment", "deployments/local.yaml", "--duration", str(seconds), "--json",
+    ]  # fmt: skip
+    started = time.monotonic()
+    core = subprocess.Popen(command, cwd=PROJECT, stdout=subprocess.PIPE, text=True)
+    core_process = psutil.Process(core.pid)
+    peaks: dict[str, float] = {}
+    running: dict[str, float] = {}
+    components: set[str] = set()
+    cloud: dict[str, float] = {}
+    watcher = threading.Thread(
+        target=_first_object_time, args=(root, started, started + seconds + 5, cloud), daemon=True
+    )
+    watcher.start()
+
+    def read_events() -> None:
+        assert core.stdout is not None
+        for line in core.stdout:
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if event.get("event") == "state":
+                components.add(event["component"])
+                if event["new"] == "RUNNING":
+                    running.setdefault(event["component"], time.monotonic() - started)
+
+    reader = threading.Thread(target=read_events, daemon=True)
+    reader.start()
+    while core.poll() is None:
+        try:
+            peaks["core"] = max(peaks.get("core", 0.0), core_process.memory_info().rss / MIB)
+            for child in core_process.children(recursive=True):
+                name = _component_of(child)
+                if name is not None:
+                    peaks[name] = max(peaks.get(name, 0.0), child.memory_info().rss / MIB)
+        except psutil.Error:
+            pass
+        time.sleep(0.1)
+    reader.join(5)
+    all_running = max(running.values()) if running and set(running) == components else float("nan")
+    return {
+        "peaks": peaks,
+        "all_running": all_running,
+        "first_object": cloud.get("first_object"),
+        "root": root,
+    }
+
+
+def main() -> int:
+    """Print the footprint table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=30.0)
+    args = parser.parse_args()
+    ipc_floor = _floor("import awsiot.greengrasscoreipc.clientv2")
+    boto_floor = _floor("import boto3; boto3.client('s3', region_name='us-east-1')")
+    result = measure(args.seconds)
+    peaks: dict[str, float] = result["peaks"]  # type: ignore[assignment]
+    component_total = sum(value for name, value in peaks.items() if name != "core")
+    print(f"\nfootprint of `make run` for {args.seconds:.0f} s (root {result['root']})\n")
+    print(f"{'process':<22}{'peak RSS MiB':>14}")
+    for name, value in sorted(peaks.items()):
+        print(f"{name:<22}{value:>14.1f}")
+    print(f"{'components total':<22}{component_total:>14.1f}   target < 200")
+    print(f"{'floor: IPC client':<22}{ipc_floor:>14.1f}   (bare process importing the IPC client)")
+    print(f"{'floor: + boto3 S3':<22}{boto_floor:>14.1f}   (bare process with a boto3 S3 client)")
+    print(
+        f"\nall components RUNNING after {result['all_running']:.2f} s from the command   target < 3 s after core start"
+    )
+    first = result["first_object"]
+    first_text = f"{first:.1f} s" if isinstance(first, float) else "none within the run"
+    print(f"first object in the embedded cloud's S3: {first_text} from the command   target < 10 s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
