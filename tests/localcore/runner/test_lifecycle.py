@@ -317,3 +317,17 @@ def _alive(pid: int) -> bool:
     # a zombie (ended, not yet reaped by its parent) counts as gone
     status = Path(f"/proc/{pid}/stat")
     return not (status.exists() and status.read_text().split()[2] == "Z")
+
+
+def test_dependents_stop_before_their_dependencies(tmp_path: Path) -> None:
+    transitions = Transitions()
+    with running_core(tmp_path, lifecycle("flaky_base", "flaky_dependent", "steady")) as core:
+        core.wait_for_state("test.life.FlakyDependent", "RUNNING")
+        core.core.add_state_listener(transitions)
+    assert transitions.index("test.life.FlakyDependent", "FINISHED") < transitions.index(
+        "test.life.FlakyBase", "STOPPING"
+    )
+    assert core.runner._dependency_levels() == [
+        ["test.life.FlakyBase", "test.life.Steady"],
+        ["test.life.FlakyDependent"],
+    ]
