@@ -39,12 +39,19 @@ class _Envelope(BaseModel):
 
 
 class Reading(_Envelope):
-    """One sensor sample. ``values`` and ``units`` share keys (``temperature`` -> ``C``)."""
+    """One sensor sample. ``values`` and ``units`` share keys (``temperature`` -> ``C``).
+
+    ``error``: why a ``bad`` reading failed (the driver's message). ``injected``: on simulated
+    sensors only, the anomaly the simulator injected (``spike``, ``step``, ``stuck``,
+    ``dropout``) or ``None``: ground truth for evaluating anomaly detection.
+    """
 
     kind: str
     values: dict[str, float | None]
     units: dict[str, str]
     quality: Quality
+    error: str | None = None
+    injected: str | None = None
 
 
 class Alert(_Envelope):
