@@ -10,7 +10,7 @@ import pytest
 
 from components.common import topics
 from components.common.live_config import ConfigError, validate_config
-from components.common.messages import parse_message
+from components.common.messages import Reading, parse_message
 from components.sensing.actuator import SimulatedLed
 from components.sensing.component import SensingComponent
 from components.sensing.config import ActuatorConfig, SensingConfig, SensorConfig
@@ -232,6 +232,9 @@ def test_simulated_readings_carry_ground_truth(harness: Harness) -> None:
     h.publisher.wait_for(topics.READINGS, lambda m: m["quality"] == "bad")
     readings = h.publisher.on(topics.READINGS)
     assert all("injected" in m for m in readings)
+    parsed = [parse_message(m) for m in readings]
+    assert any(isinstance(r, Reading) and r.injected == "spike" and r.quality == "good" for r in parsed)
+    assert any(isinstance(r, Reading) and r.quality == "bad" and r.error for r in parsed)
 
 
 class PinBoard:
