@@ -1,0 +1,1 @@
+"""Camera sources behind one interface (:class:`~components.inspection.cameras.base.Camera`)."""

@@ -1,0 +1,41 @@
+"""Errors of the quality inspection component; each names what is wrong and what was expected."""
+
+from __future__ import annotations
+
+from components.common.live_config import ConfigError
+
+
+class InspectionError(Exception):
+    """Base of the inspection component's own errors."""
+
+
+class CameraError(InspectionError):
+    """A camera failed to deliver a frame (the source is retried with back-off)."""
+
+
+class CameraUnavailableError(CameraError):
+    """A camera source cannot be opened: its library is missing or the device/path does not exist."""
+
+
+class CameraExhaustedError(CameraError):
+    """A finite source (a folder not looping, a video file) has no more frames."""
+
+
+class FrameError(InspectionError):
+    """A frame cannot be preprocessed: wrong dtype, rank or size for the configured crop."""
+
+
+class ActuatorUnavailableError(InspectionError):
+    """The reject actuator's GPIO library or pin cannot be used."""
+
+
+class SpoolWriteError(InspectionError):
+    """An image or its metadata could not be written to the spool."""
+
+
+class ModelSwapRejected(ConfigError):
+    """A configured defect model failed validation; the running model keeps serving.
+
+    A :class:`ConfigError`, so ``LiveConfig`` reports the reason in the ``inspection-config``
+    shadow and keeps the previous configuration.
+    """
