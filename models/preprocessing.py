@@ -1,0 +1,102 @@
+"""Preprocessing shared by training, the tests and the components: numpy only, defined once.
+
+The manifest names the preprocessing each model expects (``"sensor_window_v1"``,
+``"part_image_v1"``); a component looks the name up here, so a model and the code feeding it
+cannot silently disagree.
+
+``sensor_window_v1``: a window of ``WINDOW`` consecutive readings of one sensor (temperature C,
+humidity %; a failed read is ``nan``) becomes a ``(WINDOW, 5)`` float32 array:
+
+* channels 0-1: the reading minus the window's median, divided by ``TEMPERATURE_SCALE`` /
+  ``HUMIDITY_SCALE`` (so white noise is about one unit), missing values carried forward;
+* channels 2-3: the first difference of channels 0-1 (a stuck sensor shows as a run of zeros);
+* channel 4: 1.0 where the read failed.
+
+Every channel is clipped to ``[-CLIP, CLIP]`` so the int8 input scale keeps noise-sized detail.
+
+``part_image_v1``: a ``(64, 64)`` uint8 grayscale image becomes ``(64, 64, 1)`` float32 in [0, 1].
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+WINDOW = 64
+CHANNELS = ("temperature", "humidity", "d_temperature", "d_humidity", "missing")
+TEMPERATURE_SCALE = 0.2
+HUMIDITY_SCALE = 0.5
+CLIP = 8.0
+IMAGE_SIZE = 64
+
+SENSOR_WINDOW_V1 = "sensor_window_v1"
+PART_IMAGE_V1 = "part_image_v1"
+
+
+def _forward_fill(values: np.ndarray) -> np.ndarray:
+    """Carry the last valid value forward along axis 1; leading gaps stay ``nan``."""
+    valid = ~np.isnan(values)
+    index = np.where(valid, np.arange(values.shape[1])[None, :], 0)
+    np.maximum.accumulate(index, axis=1, out=index)
+    filled = np.take_along_axis(values, index, axis=1)
+    # Positions before the first valid value picked index 0, which may itself be nan: fine.
+    return filled
+
+
+def _centred(values: np.ndarray, scale: float) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing window has no median
+        median = np.nanmedian(values, axis=1, keepdims=True)
+    median = np.nan_to_num(median, nan=0.0)
+    out = (_forward_fill(values) - median) / scale
+    return np.nan_to_num(out, nan=0.0)
+
+
+def sensor_windows_v1(temperature: np.ndarray, humidity: np.ndarray) -> np.ndarray:
+    """Preprocess a batch of windows.
+
+    Args:
+        temperature: ``(n, WINDOW)`` readings, C, ``nan`` for a failed read.
+        humidity: ``(n, WINDOW)`` readings, %, ``nan`` for a failed read.
+
+    Returns:
+        ``(n, WINDOW, 5)`` float32 (see the module docstring).
+
+    Raises:
+        ValueError: the arrays are not both ``(n, WINDOW)``.
+    """
+    temperature = np.asarray(temperature, dtype=np.float64)
+    humidity = np.asarray(humidity, dtype=np.float64)
+    if temperature.ndim != 2 or temperature.shape[1] != WINDOW or humidity.shape != temperature.shape:
+        raise ValueError(
+            f"expected temperature and humidity of shape (n, {WINDOW}), got {temperature.shape} and {humidity.shape}"
+        )
+    n = temperature.shape[0]
+    out = np.empty((n, WINDOW, len(CHANNELS)), dtype=np.float32)
+    t = _centred(temperature, TEMPERATURE_SCALE)
+    h = _centred(humidity, HUMIDITY_SCALE)
+    out[:, :, 0] = t
+    out[:, :, 1] = h
+    out[:, 0, 2] = 0.0
+    out[:, 0, 3] = 0.0
+    out[:, 1:, 2] = np.diff(t, axis=1)
+    out[:, 1:, 3] = np.diff(h, axis=1)
+    out[:, :, 4] = np.isnan(temperature) | np.isnan(humidity)
+    np.clip(out, -CLIP, CLIP, out=out)
+    return out
+
+
+def part_images_v1(images: np.ndarray) -> np.ndarray:
+    """Preprocess ``(n, 64, 64)`` uint8 images into ``(n, 64, 64, 1)`` float32 in [0, 1].
+
+    Raises:
+        ValueError: the images are not ``(n, 64, 64)``.
+    """
+    images = np.asarray(images)
+    if images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+        raise ValueError(f"expected images of shape (n, {IMAGE_SIZE}, {IMAGE_SIZE}), got {images.shape}")
+    return (images.astype(np.float32) * (1.0 / 255.0))[..., None]
+
+
+PREPROCESSORS = {SENSOR_WINDOW_V1: sensor_windows_v1, PART_IMAGE_V1: part_images_v1}

@@ -1,0 +1,329 @@
+"""Train, prune, quantize and export the bundle's models; write ``models/manifest.json``.
+
+Run with ``make models`` (it builds ``.venv-train`` with tensorflow-cpu; the device runtime never
+needs TensorFlow). Deterministic from ``--seed``: the data generators are seeded, Keras is seeded
+and TensorFlow's op determinism is on.
+
+Per model (``sensor_anomaly``: a 1-D CNN over 64-reading windows; ``part_defect``: a small 2-D
+CNN over 64x64 part images) three variants are exported:
+
+* ``float32``: the trained model;
+* ``pruned``: magnitude pruning with fine-tuning, our own (see :class:`MagnitudePruner`):
+  tensorflow-model-optimization 0.8 refuses Keras 3 models (``prune_low_magnitude`` rejects a
+  ``keras.Sequential`` from Keras 3, the Keras TensorFlow 2.21 ships), so the kernels' smallest
+  weights are zeroed in steps up to ``PRUNE_SPARSITY`` and the masks held while fine-tuning.
+  A TFLite file does not store zeros sparsely: the gain shows in the compressed (gzip) size;
+* ``int8``: the pruned model with full-integer post-training quantization (int8 weights,
+  activations, input and output) calibrated on a representative set of training inputs.
+
+Every variant is scored on held-out data (:mod:`models.heldout`) through
+``components.common.model_runtime`` (the device's runtime) and timed; the figures go to the
+manifest, which ``tests/models`` holds the shipped files to.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+
+from components.common.model_manifest import MANIFEST_SCHEMA
+from components.common.model_runtime import ModelRuntime, runtime_version
+from models.data.parts import DEFECT_KINDS, part_dataset
+from models.data.sensor_windows import MIN_DROPOUT, MIN_STEP_SIDE, MIN_STUCK, labelled_windows
+from models.heldout import HELDOUT, PARTS_HELDOUT, SENSOR_HELDOUT, binary_metrics
+from models.preprocessing import (
+    CHANNELS,
+    CLIP,
+    HUMIDITY_SCALE,
+    PART_IMAGE_V1,
+    SENSOR_WINDOW_V1,
+    TEMPERATURE_SCALE,
+    WINDOW,
+    part_images_v1,
+)
+
+MODELS_DIR = Path(__file__).resolve().parent
+PRUNE_SPARSITY = 0.6
+PRUNE_STEPS = (0.3, 0.45, 0.6)
+VERSION = "1.0.0"
+
+
+def build_sensor_model(keras: Any) -> Any:
+    """A 1-D CNN: (64, 5) window -> anomaly probability."""
+    return keras.Sequential(
+        [
+            keras.Input((WINDOW, len(CHANNELS)), name="window"),
+            keras.layers.Conv1D(24, 5, padding="same", activation="relu"),
+            keras.layers.Conv1D(24, 5, padding="same", activation="relu"),
+            keras.layers.MaxPooling1D(2),
+            keras.layers.Conv1D(32, 3, padding="same", activation="relu"),
+            keras.layers.GlobalMaxPooling1D(),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(1, activation="sigmoid", name="anomaly"),
+        ],
+        name="sensor_anomaly",
+    )
+
+
+def build_part_model(keras: Any) -> Any:
+    """A small 2-D CNN: (64, 64, 1) image -> defect probability.
+
+    Batch normalization (folded into the convolutions at conversion) lets it learn through the
+    parts' wide range of exposure; without it training sat at chance for epochs.
+    """
+    layers = keras.layers
+    stack: list[Any] = [keras.Input((64, 64, 1), name="image")]
+    for filters in (16, 24, 32):
+        stack += [
+            layers.Conv2D(filters, 3, padding="same", use_bias=False),
+            layers.BatchNormalization(),
+            layers.ReLU(),
+            layers.MaxPooling2D(2),
+        ]
+    stack += [
+        layers.Conv2D(32, 3, padding="same", activation="relu"),
+        layers.GlobalMaxPooling2D(),
+        layers.Dense(16, activation="relu"),
+        layers.Dense(1, activation="sigmoid", name="defect"),
+    ]
+    return keras.Sequential(stack, name="part_defect")
+
+
+class MagnitudePruner:
+    """Zero the smallest-magnitude kernel weights of every Conv/Dense layer and keep them zero.
+
+    ``set_sparsity(s)`` recomputes each kernel's mask (its ``s`` fraction of smallest |w|) and
+    applies it; the Keras callback from :meth:`callback` re-applies the masks after every
+    training batch, so fine-tuning adapts the surviving weights without regrowing pruned ones.
+    Biases are left dense (they are few and pruning them costs accuracy for nothing).
+    """
+
+    def __init__(self, model: Any) -> None:
+        self.layers = [layer for layer in model.layers if hasattr(layer, "kernel")]
+        self.masks: list[np.ndarray] = []
+
+    def set_sparsity(self, sparsity: float) -> None:
+        """Recompute masks at ``sparsity`` and apply them."""
+        self.masks = []
+        for layer in self.layers:
+            weights = layer.kernel.numpy()
+            threshold = np.quantile(np.abs(weights), sparsity)
+            self.masks.append((np.abs(weights) > threshold).astype(weights.dtype))
+        self.apply()
+
+    def apply(self) -> None:
+        """Multiply each kernel by its mask."""
+        for layer, mask in zip(self.layers, self.masks, strict=True):
+            layer.kernel.assign(layer.kernel.numpy() * mask)
+
+    def sparsity(self) -> float:
+        """The fraction of kernel weights that are exactly zero."""
+        total = sum(layer.kernel.numpy().size for layer in self.layers)
+        zeros = sum(int(np.sum(layer.kernel.numpy() == 0)) for layer in self.layers)
+        return zeros / total
+
+    def callback(self, keras: Any) -> Any:
+        """A callback that re-applies the masks after each batch."""
+        pruner = self
+
+        class _Hold(keras.callbacks.Callback):
+            def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+                pruner.apply()
+
+        return _Hold()
+
+
+def convert(tf: Any, model: Any, representative: np.ndarray | None) -> bytes:
+    """Keras model -> TFLite bytes; full-integer int8 when a representative set is given."""
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if representative is not None:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+
+        def samples() -> Any:
+            for i in range(len(representative)):
+                yield [representative[i : i + 1].astype(np.float32)]
+
+        converter.representative_dataset = samples
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    content: bytes = converter.convert()
+    return content
+
+
+def latency_ms(runtime: ModelRuntime, item: np.ndarray, runs: int = 300) -> dict[str, float]:
+    """p50/p99 of single-item ``predict`` (quantization included), milliseconds."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        runtime.predict(item)
+        times.append((time.perf_counter() - start) * 1000.0)
+    return {"p50": float(np.percentile(times, 50)), "p99": float(np.percentile(times, 99)), "threads": 1}
+
+
+def export_variant(
+    name: str, variant: str, content: bytes, threshold: float, extra: dict[str, Any]
+) -> dict[str, Any]:
+    """Write one ``.tflite`` file, score and time it, and return its manifest entry."""
+    path = MODELS_DIR / f"{name}_{variant}.tflite"
+    path.write_bytes(content)
+    runtime = ModelRuntime.load(path, num_threads=1)
+    held = HELDOUT[name]()
+    scores = runtime.predict(held.x)
+    metrics = binary_metrics(scores, held.y, threshold)
+    print(f"{name}/{variant}: {len(content)} bytes, f1={metrics['f1']:.4f} acc={metrics['accuracy']:.4f}")
+    return {
+        "file": path.name,
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "size_bytes": len(content),
+        "gzip_bytes": len(gzip.compress(content, compresslevel=9, mtime=0)),
+        "inputs": [t.to_dict() for t in runtime.inputs],
+        "outputs": [t.to_dict() for t in runtime.outputs],
+        "metrics": metrics,
+        "latency_ms": latency_ms(runtime, held.x[:1]),
+        **extra,
+    }
+
+
+def train_model(
+    tf: Any, keras: Any, model: Any, x: np.ndarray, y: np.ndarray, epochs: int, finetune_epochs: int
+) -> tuple[Any, Any, float]:
+    """Train ``model``; return it, a pruned copy and the pruned copy's sparsity."""
+    model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="binary_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=epochs, batch_size=64, shuffle=True, verbose=2)
+    pruned = keras.models.clone_model(model)
+    pruned.set_weights(model.get_weights())
+    pruned.compile(optimizer=keras.optimizers.Adam(5e-4), loss="binary_crossentropy", metrics=["accuracy"])
+    pruner = MagnitudePruner(pruned)
+    for sparsity in PRUNE_STEPS:
+        pruner.set_sparsity(sparsity)
+        pruned.fit(
+            x,
+            y,
+            epochs=finetune_epochs,
+            batch_size=64,
+            shuffle=True,
+            verbose=2,
+            callbacks=[pruner.callback(keras)],
+        )
+    pruner.apply()
+    return model, pruned, pruner.sparsity()
+
+
+def main() -> None:
+    """Build both models and write the manifest."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--only", choices=sorted(HELDOUT), help="rebuild one model, keep the other's entry")
+    args = parser.parse_args()
+
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(args.seed)
+    tf.config.experimental.enable_op_determinism()
+
+    manifest_path = MODELS_DIR / "manifest.json"
+    old = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    models: dict[str, Any] = dict(old.get("models") or {})
+
+    if args.only in (None, "sensor_anomaly"):
+        data = labelled_windows(args.seed, segments=48, samples_per_segment=4000, stride=4)
+        print(f"sensor windows: {len(data.y)} ({data.y.mean():.2f} anomalous)")
+        model, pruned, sparsity = train_model(tf, keras, build_sensor_model(keras), data.x, data.y, 10, 2)
+        representative = data.x[np.random.default_rng(args.seed).choice(len(data.x), 400, replace=False)]
+        threshold = 0.5
+        models["sensor_anomaly"] = {
+            "version": VERSION,
+            "task": "binary: does a 64-reading window of one DHT22 show an injected anomaly",
+            "threshold": threshold,
+            "preprocessing": {
+                "name": SENSOR_WINDOW_V1,
+                "window": WINDOW,
+                "channels": list(CHANNELS),
+                "temperature_scale": TEMPERATURE_SCALE,
+                "humidity_scale": HUMIDITY_SCALE,
+                "clip": CLIP,
+                "note": "see models/preprocessing.py",
+            },
+            "labels": {
+                "anomaly_kinds": ["spike", "step", "stuck", "dropout"],
+                "policy": f"spike: any; stuck: >= {MIN_STUCK} samples; dropout: >= {MIN_DROPOUT} failed reads; "
+                f"step: an edge with >= {MIN_STEP_SIDE} samples each side; windows with less evidence are "
+                "left out of training and held-out metrics",
+            },
+            "heldout": SENSOR_HELDOUT,
+            "train_windows": len(data.y),
+            "variants": {
+                "float32": export_variant(
+                    "sensor_anomaly", "float32", convert(tf, model, None), threshold, {}
+                ),
+                "pruned": export_variant(
+                    "sensor_anomaly", "pruned", convert(tf, pruned, None), threshold, {"sparsity": sparsity}
+                ),
+                "int8": export_variant(
+                    "sensor_anomaly",
+                    "int8",
+                    convert(tf, pruned, representative),
+                    threshold,
+                    {"sparsity": sparsity, "derived_from": "pruned"},
+                ),
+            },
+        }
+
+    if args.only in (None, "part_defect"):
+        images, labels, _ = part_dataset(args.seed, 8000, defect_rate=0.5)
+        x = part_images_v1(images)
+        model, pruned, sparsity = train_model(tf, keras, build_part_model(keras), x, labels, 8, 1)
+        representative = x[np.random.default_rng(args.seed).choice(len(x), 300, replace=False)]
+        threshold = 0.5
+        models["part_defect"] = {
+            "version": VERSION,
+            "task": "binary: is a 64x64 grayscale part image defective",
+            "threshold": threshold,
+            "preprocessing": {"name": PART_IMAGE_V1, "size": [64, 64], "grayscale": True, "scale": "x / 255"},
+            "labels": {"defect_kinds": list(DEFECT_KINDS)},
+            "heldout": PARTS_HELDOUT,
+            "train_images": len(labels),
+            "variants": {
+                "float32": export_variant("part_defect", "float32", convert(tf, model, None), threshold, {}),
+                "pruned": export_variant(
+                    "part_defect", "pruned", convert(tf, pruned, None), threshold, {"sparsity": sparsity}
+                ),
+                "int8": export_variant(
+                    "part_defect",
+                    "int8",
+                    convert(tf, pruned, representative),
+                    threshold,
+                    {"sparsity": sparsity, "derived_from": "pruned"},
+                ),
+            },
+        }
+
+    manifest = {
+        "schema": MANIFEST_SCHEMA,
+        "generated_by": "models/train.py",
+        "seed": args.seed,
+        "tensorflow": tf.__version__,
+        "runtime": f"{ModelRuntime.__module__} ai-edge-litert {runtime_version('ai-edge-litert')}",
+        "machine": platform.machine(),
+        "pruning": "own magnitude pruning with fine-tuning (tensorflow-model-optimization 0.8 rejects Keras 3 models)",
+        "models": models,
+    }
+    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    print(f"wrote {manifest_path}")
+
+
+if __name__ == "__main__":
+    main()
