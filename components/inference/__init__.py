@@ -1,0 +1,1 @@
+"""Inference component: scores per-sensor sliding windows with TFLite models and publishes anomalies."""

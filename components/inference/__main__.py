@@ -1,0 +1,47 @@
+"""Entry point: ``python -m components.inference`` (the recipe's Run step)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+
+from components.common import topics
+from components.common.ipc import ComponentIpc
+from components.common.live_config import LiveConfig
+from components.common.logs import kv
+from components.common.service import run_service
+from components.inference.component import InferenceComponent
+from components.inference.config import InferenceConfig
+from components.sensing.publisher import IpcPublisher
+
+log = logging.getLogger("inference")
+
+
+def build_and_run(ipc: ComponentIpc, stop: threading.Event) -> None:
+    """Configure from the deployment and the ``inference-config`` shadow, run until ``stop``."""
+    publisher = IpcPublisher(ipc)
+    live: LiveConfig[InferenceConfig] | None = None
+    component = InferenceComponent(
+        publisher, ipc.subscribe_json, rejection=lambda: live.last_error if live is not None else None
+    )
+    live = LiveConfig(ipc, InferenceConfig, topics.SHADOW_INFERENCE, component.apply)
+    try:
+        live.start()  # loads and validates the configured models: they serve when it returns
+        component.start()
+        ipc.report_running()
+        log.info(kv(event="running", models=",".join(component.workers)))
+        stop.wait()
+    finally:
+        live.stop()
+        component.stop()
+        publisher.flush(timeout=2.0)
+
+
+def main() -> int:
+    """Run the component; returns the process exit code."""
+    return run_service("inference", build_and_run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""The inference component's entry point against localcore's IPC server with real awsiotsdk clients.
+
+The component runs in-process (``build_and_run`` in a thread) on a real
+``GreengrassCoreIPCClientV2``, with the real configuration store (recipe defaults plus a
+deployment) and the real shadow store. A ``test.Line`` component publishes simulated readings
+and observes the anomaly events and health with its own real client.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components.common import topics
+from components.common.ipc import ComponentIpc
+from components.common.model_manifest import Manifest
+from components.inference.__main__ import build_and_run
+from localcore.config.store import ConfigStore
+from localcore.ipc.testing import IpcHarness, ipc_server
+
+from .conftest import clean_readings, inject_spike
+
+ROOT = Path(__file__).resolve().parents[3]
+NAME = "com.edgebundle.Inference"
+THING = "dev-1"
+LINE_ACL = {
+    "aws.greengrass.ipc.pubsub": {
+        "pub": {"operations": ["aws.greengrass#PublishToTopic"], "resources": [topics.READINGS]},
+        "sub": {
+            "operations": ["aws.greengrass#SubscribeToTopic"],
+            "resources": [topics.ANOMALIES, topics.INFERENCE_STATUS],
+        },
+    }
+}
+
+
+def recipe_defaults() -> dict[str, Any]:
+    recipe = yaml.safe_load((ROOT / "recipes" / f"{NAME}.yaml").read_text())
+    defaults: dict[str, Any] = recipe["ComponentConfiguration"]["DefaultConfiguration"]
+    return json.loads(json.dumps(defaults).replace("{iot:thingName}", THING))
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        pause.wait(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Line:
+    """The production line's side: publishes readings, collects what the component publishes."""
+
+    def __init__(self, core: IpcHarness) -> None:
+        self.ipc = ComponentIpc(core.client("test.Line"), "test.Line", THING)
+        self.events: list[dict[str, Any]] = []
+        self.health: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        # Keep the operations: a garbage-collected subscription operation closes its stream.
+        self.subscriptions = [
+            self.ipc.subscribe_json(topics.ANOMALIES, lambda m: self._keep(self.events, m)),
+            self.ipc.subscribe_json(topics.INFERENCE_STATUS, lambda m: self._keep(self.health, m)),
+        ]
+
+    def _keep(self, into: list[dict[str, Any]], message: dict[str, Any]) -> None:
+        with self._lock:
+            into.append(message)
+
+    def publish(self, readings: list[dict[str, Any]]) -> None:
+        for reading in readings:
+            self.ipc.publish_json(topics.READINGS, reading)
+
+
+class Running:
+    def __init__(self, core: IpcHarness, line: Line) -> None:
+        self.core = core
+        self.line = line
+
+    def reported(self) -> dict[str, Any]:
+        assert self.core.shadows is not None
+        try:
+            document = json.loads(self.core.shadows.get(THING, topics.SHADOW_INFERENCE))
+        except Exception:
+            return {}
+        return dict(document["state"].get("reported") or {})
+
+    def desire(self, config: dict[str, Any]) -> None:
+        assert self.core.shadows is not None
+        payload = json.dumps({"state": {"desired": {"config": config}}}).encode()
+        self.core.shadows.update(THING, topics.SHADOW_INFERENCE, payload, source="cloud")
+
+
+@contextmanager
+def running_inference(tmp_path: Path, deployment: dict[str, Any]) -> Iterator[Running]:
+    store = ConfigStore()
+    store.set_defaults(NAME, recipe_defaults())
+    store.merge(NAME, deployment)
+    components = {NAME: recipe_defaults()["accessControl"], "test.Line": LINE_ACL}
+    with ipc_server(tmp_path, components=components, config=store) as core:
+        line = Line(core)
+        ipc = ComponentIpc(core.client(NAME), NAME, THING)
+        stop = threading.Event()
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                build_and_run(ipc, stop)
+            except BaseException as err:  # surfaced below
+                errors.append(err)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        try:
+            wait_until(lambda: core.server.reported_state(NAME) == "RUNNING" or errors, what="RUNNING")
+            assert not errors, errors
+            yield Running(core, line)
+        finally:
+            stop.set()
+            thread.join(15)
+            assert not thread.is_alive(), "the component did not stop when asked"
+            assert not errors, errors
+
+
+def test_an_injected_anomaly_raises_an_event_within_one_window(tmp_path: Path) -> None:
+    with running_inference(tmp_path, {"healthIntervalSeconds": 0.2}) as running:
+        # GIVEN clean simulated readings with one spike, the kind the sensing simulator injects
+        readings = clean_readings("line1-env", 160)
+        inject_spike(readings, 100)
+        # WHEN they are published on the readings topic
+        running.line.publish(readings)
+        # THEN one anomaly event is raised for a window that holds the spike
+        raised = wait_until(lambda: [e for e in running.line.events if e["isAnomaly"]], what="anomaly event")[
+            0
+        ]
+        spike_ts = readings[100]["ts"]
+        assert raised["source"] == "line1-env" and raised["model"] == "sensor-anomaly"
+        assert raised["windowStart"] <= spike_ts <= raised["windowEnd"] <= spike_ts + 63 * 1.0
+        assert raised["modelVersion"] == Manifest.load().variant("sensor_anomaly", "int8").version
+        assert raised["score"] >= raised["threshold"] and raised["inferenceMs"] > 0
+        # AND health reports the model's throughput and latency
+        health = wait_until(
+            lambda: [
+                h
+                for h in running.line.health
+                if h["metrics"]["models"]["sensor-anomaly"]["windowsScored"] >= 97
+            ],
+            what="health",
+        )[-1]["metrics"]["models"]["sensor-anomaly"]
+        assert health["variant"] == "int8" and health["windowsDropped"] == 0
+        assert health["invokeMs"]["p99"] is not None
+        assert running.reported()["status"] == "applied"
+
+
+def test_a_swap_under_load_drops_no_windows_and_a_bad_swap_is_refused(tmp_path: Path) -> None:
+    deployment = {
+        "models": [{"name": "sensor-anomaly", "variant": "int8", "publish": "all"}],
+        "healthIntervalSeconds": 0.2,
+    }
+    with running_inference(tmp_path, deployment) as running:
+        line = running.line
+        readings = clean_readings("line1-env", 63 + 600, seed=9, period_s=0.01)
+        publisher = threading.Thread(target=line.publish, args=(readings,))
+        publisher.start()
+        # WHILE readings stream in, swap to the float32 variant
+        wait_until(lambda: len(line.events) > 50, what="first events")
+        running.desire({"models": [{"name": "sensor-anomaly", "variant": "float32", "publish": "all"}]})
+        publisher.join()
+        # THEN every window is scored exactly once, some by each variant
+        wait_until(lambda: len(line.events) >= len(readings) - 63, what="all windows")
+        ends = [e["windowEnd"] for e in line.events]
+        assert ends == [r["ts"] for r in readings[63:]]
+        wait_until(
+            lambda: running.reported().get("config", {}).get("models", [{}])[0].get("variant") == "float32"
+        )
+        by_variant = {round(e["score"], 6) for e in line.events}
+        assert by_variant  # scores are there; the variant switch is confirmed by the shadow and health below
+
+        # WHEN a bad model is desired (its sha256 does not match the file)
+        good = Manifest.load().variant("sensor_anomaly", "int8")
+        running.desire(
+            {
+                "models": [
+                    {"name": "sensor-anomaly", "path": str(good.path), "sha256": "0" * 64, "publish": "all"}
+                ]
+            }
+        )
+        # THEN it is refused with the reason in the shadow, and float32 keeps serving
+        reported = wait_until(lambda: running.reported().get("status") == "rejected" and running.reported())
+        assert "sha256" in reported["error"] and "sensor-anomaly" in reported["error"]
+        assert reported["config"]["models"][0]["variant"] == "float32"
+        count = len(line.events)
+        line.publish(clean_readings("line1-env", 5, seed=9, period_s=0.01))
+        wait_until(lambda: len(line.events) >= count + 5, what="still serving")
