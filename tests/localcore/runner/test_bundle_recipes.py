@@ -36,3 +36,21 @@ def test_bundle_artifacts_resolve_locally(path: Path, tmp_path: Path) -> None:
     resolver = ArtifactResolver(tmp_path, REPO)
     for artifact in recipe.artifacts:
         assert resolver.locate(recipe, artifact).is_file()
+
+
+@pytest.mark.soak
+def test_the_whole_bundle_runs_and_stays_running(tmp_path: Path) -> None:
+    # What `make run` does, with the embedded cloud: every component RUNNING, and still so 30 s later.
+    from localcore.cloud.service import embedded_cloud_factory
+    from localcore.testing import running_core
+
+    names = [load_recipe(p).name for p in BUNDLE_RECIPES]
+    with running_core(
+        tmp_path, REPO / "recipes", thing_name="dev-1", cloud=embedded_cloud_factory(), project_root=REPO
+    ) as core:
+        for name in names:
+            core.wait_for_state(name, "RUNNING", timeout=120)
+        left_running = core.runner.wait_until(
+            lambda: any(core.state(n) != "RUNNING" for n in names), timeout=30
+        )
+        assert not left_running, {n: core.state(n) for n in names}
