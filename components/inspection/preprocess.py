@@ -38,7 +38,10 @@ def affine_normalization(name: str, size: tuple[int, int]) -> tuple[float, float
         raise ValueError(f"unknown preprocessing {name!r}; expected one of {sorted(PREPROCESSORS)}")
     probe = np.empty((3, *size), dtype=np.uint8)
     probe[0], probe[1], probe[2] = 0, 255, 128
-    out = np.asarray(function(probe), dtype=np.float64).reshape(3, -1)
+    try:
+        out = np.asarray(function(probe), dtype=np.float64).reshape(3, -1)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"preprocessing {name!r} does not take (n, H, W) uint8 images: {err}") from err
     b = float(out[0, 0])
     a = (float(out[1, 0]) - b) / 255.0
     expected = a * np.array([0.0, 255.0, 128.0])[:, None] + b

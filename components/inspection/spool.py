@@ -170,7 +170,10 @@ class ImageSpool:
                 os.replace(temporary, path)
         except OSError as err:
             for path in (metadata_path, image_path, *self.directory.glob(f".{stem}.*.tmp")):
-                _remove(path)
+                try:
+                    _remove(path)
+                except OSError as cleanup:  # reported with the write error; nothing more to do
+                    log.debug(kv(event="spool_cleanup_failed", path=path, error=cleanup))
             raise SpoolWriteError(f"cannot write spool entry {stem} in {self.directory}: {err}") from err
         self._entries[stem] = size
         self._bytes += size
