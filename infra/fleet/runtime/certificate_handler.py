@@ -1,14 +1,15 @@
 """CloudFormation custom resource: one IoT certificate per thing, private key kept in Secrets Manager.
 
 Deployed as a Lambda from this folder alone (so it imports nothing of the project). The resource's
-properties are ``ThingName``, ``PolicyName`` and ``SecretArn``:
+properties are ``ThingName``, ``PolicyName``, ``SecretArn`` and optionally ``ThingGroupName``
+(CloudFormation has no resource for thing group membership, so the thing joins its group here):
 
 - Create: IoT Core generates the key pair and an ACTIVE certificate; the private key goes into
   the secret (never into the response, whose ``Data`` CloudFormation would show to anyone who can
-  read the stack); the policy and the thing are attached to the certificate.
+  read the stack); the policy and the thing are attached to the certificate; the thing is added to the group.
 - Update: a new ``ThingName`` or ``SecretArn`` means a new certificate (a new physical id, so
-  CloudFormation deletes the old one afterwards); a new ``PolicyName`` is re-attached in place.
-- Delete: detach policy and thing, deactivate, delete. A certificate already gone is success, so a
+  CloudFormation deletes the old one afterwards); a new ``PolicyName`` or ``ThingGroupName`` is changed in place.
+- Delete: detach policy and thing, deactivate, delete, leave the group. A certificate already gone is success, so a
   stack whose create failed half-way can still be deleted.
 
 A create that fails after IoT issued the certificate deletes it again, so nothing is left orphaned.
@@ -57,7 +58,9 @@ def _properties(event: Mapping[str, Any], key: str = "ResourceProperties") -> di
         raise CertificateResourceError(
             f"{key} is missing {', '.join(missing)} (expected ThingName, PolicyName and SecretArn)"
         )
-    return {name: str(raw[name]) for name in REQUIRED_PROPERTIES}
+    props = {name: str(raw[name]) for name in REQUIRED_PROPERTIES}
+    props["ThingGroupName"] = str(raw.get("ThingGroupName") or "")
+    return props
 
 
 def _call(what: str, func: Callable[..., Any], **kwargs: Any) -> Any:
@@ -116,6 +119,7 @@ class CertificateResource:
                 thingName=props["ThingName"],
                 principal=cert_arn,
             )
+            self._join_group(props["ThingName"], props["ThingGroupName"])
         except CertificateResourceError:
             # Roll back here: CloudFormation will not send Delete for a resource whose create failed.
             self._remove(cert_id, cert_arn, props.get("PolicyName"), props.get("ThingName"))
@@ -133,6 +137,9 @@ class CertificateResource:
             self._ignore_missing(
                 "iot:DetachPolicy", self.iot.detach_policy, policyName=old["PolicyName"], target=cert_arn
             )
+        if new["ThingGroupName"] != old["ThingGroupName"]:
+            self._join_group(new["ThingName"], new["ThingGroupName"])
+            self._leave_group(old["ThingName"], old["ThingGroupName"])
         return Outcome(
             "SUCCESS", physical_id, data={"CertificateId": physical_id, "CertificateArn": cert_arn}
         )
@@ -148,12 +155,31 @@ class CertificateResource:
                 return Outcome("SUCCESS", physical_id)
             raise
         self._remove(physical_id, cert_arn, props.get("PolicyName"), props.get("ThingName"))
+        self._leave_group(str(props.get("ThingName") or ""), str(props.get("ThingGroupName") or ""))
         log.info("event=certificate_deleted certificate=%s", physical_id)
         return Outcome("SUCCESS", physical_id)
 
     def _certificate_arn(self, cert_id: str) -> str:
         described = _call("iot:DescribeCertificate", self.iot.describe_certificate, certificateId=cert_id)
         return str(described["certificateDescription"]["certificateArn"])
+
+    def _join_group(self, thing: str, group: str) -> None:
+        if group:
+            _call(
+                "iot:AddThingToThingGroup",
+                self.iot.add_thing_to_thing_group,
+                thingGroupName=group,
+                thingName=thing,
+            )
+
+    def _leave_group(self, thing: str, group: str) -> None:
+        if thing and group:
+            self._ignore_missing(
+                "iot:RemoveThingFromThingGroup",
+                self.iot.remove_thing_from_thing_group,
+                thingGroupName=group,
+                thingName=thing,
+            )
 
     def _remove(self, cert_id: str, cert_arn: str, policy: str | None, thing: str | None) -> None:
         if policy:

@@ -1,0 +1,1 @@
+"""data unit of the CDK app."""

@@ -1,0 +1,1 @@
+"""device_config unit of the CDK app."""

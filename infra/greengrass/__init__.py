@@ -1,0 +1,1 @@
+"""greengrass unit of the CDK app."""

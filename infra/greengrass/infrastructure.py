@@ -1,0 +1,153 @@
+"""Greengrass: our component versions (recipes + the source artifact asset) and the fleet deployment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import Stack
+from aws_cdk import aws_greengrassv2 as greengrassv2
+from aws_cdk import aws_s3_assets as s3_assets
+from constructs import Construct
+
+from components.common import topics
+from infra.constants import NUCLEUS, PUBLIC_COMPONENT_VERSIONS, SHADOW_MANAGER, TOKEN_EXCHANGE_SERVICE
+from infra.exceptions import SettingsError
+from infra.greengrass.recipes import Recipe
+
+# The named shadows ShadowManager keeps in sync with the cloud (the classic shadow is unused).
+SYNCED_SHADOWS = (
+    topics.SHADOW_SENSING,
+    topics.SHADOW_INFERENCE,
+    topics.SHADOW_INSPECTION,
+    topics.SHADOW_SYNC,
+)
+
+
+def shadow_manager_configuration() -> dict[str, Any]:
+    """ShadowManager: sync our named shadows of the core thing both ways, in real time."""
+    return {
+        "synchronize": {
+            "coreThing": {"classic": False, "namedShadows": list(SYNCED_SHADOWS)},
+            "direction": "betweenDeviceAndCloud",
+        },
+        "strategy": {"type": "realTime"},
+    }
+
+
+def nucleus_configuration(role_alias: str) -> dict[str, Any]:
+    """The nucleus: our role alias for the token exchange service, and recipe variables in configs.
+
+    ``interpolateComponentConfiguration`` lets ``{iot:thingName}`` in our recipes' accessControl
+    resolve to the device's thing name (nucleus 2.6.0 and later).
+    """
+    return {"iotRoleAlias": role_alias, "interpolateComponentConfiguration": True}
+
+
+class GreengrassDeployment(Construct):
+    """Component versions from ``recipes/`` and one deployment of them to the fleet's thing group."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        recipes: Sequence[Recipe],
+        source_artifact: Path,
+        thing_group_arn: str,
+        role_alias: str,
+        deployment_name: str,
+        component_configuration: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        if not recipes:
+            raise SettingsError("no recipes to deploy: expected at least one component recipe in recipes/")
+        configuration = dict(component_configuration or {})
+        unknown = sorted(set(configuration) - {r.name for r in recipes})
+        if unknown:
+            raise SettingsError(f"configuration given for {', '.join(unknown)}, which no recipe defines")
+
+        self.artifact: s3_assets.Asset | None = None
+        if any(recipe.uses_source_artifact() for recipe in recipes):
+            if not source_artifact.is_file():
+                raise SettingsError(f"{source_artifact}: the source artifact was not built")
+            self.artifact = s3_assets.Asset(self, "SourceArtifact", path=str(source_artifact))
+        artifact_uri = self.artifact.s3_object_url if self.artifact else ""
+
+        self.component_versions: dict[str, greengrassv2.CfnComponentVersion] = {}
+        for recipe in recipes:
+            document = recipe.with_artifact_uri(artifact_uri)
+            node_id = "".join(part.title() for part in recipe.name.split(".") if part)
+            self.component_versions[recipe.name] = greengrassv2.CfnComponentVersion(
+                self, f"Component{node_id}", inline_recipe=stack.to_json_string(document)
+            )
+
+        components: dict[str, greengrassv2.CfnDeployment.ComponentDeploymentSpecificationProperty] = {
+            NUCLEUS: _spec(PUBLIC_COMPONENT_VERSIONS[NUCLEUS], stack, nucleus_configuration(role_alias)),
+            TOKEN_EXCHANGE_SERVICE: _spec(PUBLIC_COMPONENT_VERSIONS[TOKEN_EXCHANGE_SERVICE], stack, None),
+            SHADOW_MANAGER: _spec(
+                PUBLIC_COMPONENT_VERSIONS[SHADOW_MANAGER], stack, shadow_manager_configuration()
+            ),
+        }
+        for recipe in recipes:
+            components[recipe.name] = _spec(recipe.version, stack, configuration.get(recipe.name))
+
+        self.deployment = greengrassv2.CfnDeployment(
+            self,
+            "FleetDeployment",
+            target_arn=thing_group_arn,
+            deployment_name=deployment_name,
+            components=components,
+            deployment_policies=greengrassv2.CfnDeployment.DeploymentPoliciesProperty(
+                # A device that cannot run the new set goes back to the previous one by itself.
+                failure_handling_policy="ROLLBACK",
+                component_update_policy=greengrassv2.CfnDeployment.DeploymentComponentUpdatePolicyProperty(
+                    action="NOTIFY_COMPONENTS", timeout_in_seconds=60
+                ),
+                configuration_validation_policy=greengrassv2.CfnDeployment.DeploymentConfigurationValidationPolicyProperty(
+                    timeout_in_seconds=60
+                ),
+            ),
+            iot_job_configuration=greengrassv2.CfnDeployment.DeploymentIoTJobConfigurationProperty(
+                job_executions_rollout_config=greengrassv2.CfnDeployment.IoTJobExecutionsRolloutConfigProperty(
+                    exponential_rate=greengrassv2.CfnDeployment.IoTJobExponentialRolloutRateProperty(
+                        base_rate_per_minute=5,
+                        increment_factor=2,
+                        rate_increase_criteria={"NumberOfSucceededThings": 10},
+                    ),
+                    maximum_per_minute=100,
+                ),
+                # Stop the rollout when more than 10 % of at least 10 devices failed or timed out.
+                abort_config=greengrassv2.CfnDeployment.IoTJobAbortConfigProperty(
+                    criteria_list=[
+                        greengrassv2.CfnDeployment.IoTJobAbortCriteriaProperty(
+                            action="CANCEL",
+                            failure_type="ALL",
+                            min_number_of_executed_things=10,
+                            threshold_percentage=10,
+                        )
+                    ]
+                ),
+                timeout_config=greengrassv2.CfnDeployment.IoTJobTimeoutConfigProperty(
+                    in_progress_timeout_in_minutes=60
+                ),
+            ),
+        )
+        self.deployment.node.add_dependency(*self.component_versions.values())
+
+
+def _spec(
+    version: str, stack: Stack, merge: Mapping[str, Any] | None
+) -> greengrassv2.CfnDeployment.ComponentDeploymentSpecificationProperty:
+    update = (
+        greengrassv2.CfnDeployment.ComponentConfigurationUpdateProperty(
+            merge=stack.to_json_string(dict(merge))
+        )
+        if merge
+        else None
+    )
+    return greengrassv2.CfnDeployment.ComponentDeploymentSpecificationProperty(
+        component_version=version, configuration_update=update
+    )
