@@ -101,6 +101,7 @@ def bench_rule_writes(cloud: EmbeddedCloud, writes: int) -> tuple[float, float]:
     for index in range(writes):
         body = json.dumps({"alertKey": f"bench-{index}", "value": 1.5}).encode()
         cloud.broker.publish(IotMessage("edgebundle/dev-1/alerts", body, qos=1), origin=DEVICE)
+    assert cloud.broker.flush(timeout=120)  # count until the last item is written, not just queued
     ours = time.perf_counter() - started
     rules = cloud.broker.rules
     assert rules is not None and rules.stats["edge_bundle_alerts_to_dynamodb"].written >= writes

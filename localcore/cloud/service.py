@@ -212,6 +212,7 @@ class EmbeddedCloud:
         if self.proxy is not None:
             self.proxy.stop()
         self.adapter.close()
+        self.broker.close()  # the rules finish what was published before the dump
         self.moto.stop(dump_to=self.cloud_dir)
 
     def __enter__(self) -> EmbeddedCloud:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from localcore.cloud.adapter import EmbeddedCloudAdapter, MessageTooLargeForSpoolError, SpoolerConfig
 from localcore.cloud.broker import CloudBroker
 from localcore.cloud.connectivity import FLAKY, OFFLINE, ONLINE, Connectivity
 from localcore.cloud.exceptions import TopicFilterError
+from localcore.cloud.rules import RuleEngine, TopicRule
+from localcore.cloud.rules_sql import parse_sql
 from localcore.contracts import IotMessage
 
 
@@ -113,3 +117,33 @@ def test_bad_topics_are_refused() -> None:
         adapter.publish(IotMessage("a/+/b", b""))
     with pytest.raises(TopicFilterError):
         adapter.subscribe("a/#/b", 0, lambda _m: None)
+
+
+class _GatedAction:
+    """A rule action that waits for the test to open the gate (a slow DynamoDB, say)."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.applied: list[dict[str, object]] = []
+
+    def apply(self, selected: dict[str, object], topic: str) -> None:
+        self.gate.wait(10)
+        self.applied.append(selected)
+
+
+def test_rules_run_after_the_publish_returns_and_flush_waits_for_them() -> None:
+    action = _GatedAction()
+    engine = RuleEngine([TopicRule(parse_sql("r", "SELECT * FROM 't/#'"), action)])
+    broker = CloudBroker(engine)
+    watched: list[bytes] = []
+    broker.subscribe("t/#", lambda m: watched.append(m.payload))
+
+    broker.publish(IotMessage("t/1", b'{"n": 1}'))
+    broker.publish(IotMessage("t/2", b'{"n": 2}'))
+    assert watched == [b'{"n": 1}', b'{"n": 2}'] and action.applied == []  # the publisher did not wait
+    assert not broker.flush(timeout=0.05)
+
+    action.gate.set()
+    assert broker.flush()
+    assert action.applied == [{"n": 1}, {"n": 2}]
+    broker.close()

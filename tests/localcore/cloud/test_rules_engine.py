@@ -41,6 +41,8 @@ def test_an_alert_publish_writes_the_dynamodb_item(moto_cloud: MotoCloud) -> Non
     broker = CloudBroker(engine)
     payload = {"alertKey": "2026-11-28T12:00:00Z#line1", "value": 81.5, "severity": "high"}
     broker.publish(IotMessage("edgebundle/dev-1/alerts", json.dumps(payload).encode(), qos=1), origin=DEVICE)
+    assert broker.flush()  # rules run after the publish returns, as IoT's rules engine does
+    broker.close()
 
     item = moto_cloud.client("dynamodb").get_item(
         TableName=spec.data.alerts_table,

@@ -82,6 +82,7 @@ def test_publish_watch_offline_and_shadow_through_the_cli(
     watcher.join(timeout=10)
     # THEN the watcher printed it and the rule wrote the item
     assert json.loads(watched.getvalue())["topic"] == f"edgebundle/{THING}/alerts"
+    assert cloud.broker.flush()
     assert cloud.status()["rules"]["edge_bundle_alerts_to_dynamodb"]["written"] == 1
 
     # a cloud command reaches a device subscriber
