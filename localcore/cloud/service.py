@@ -38,7 +38,7 @@ from components.common.logs import kv
 from localcore.cloud.adapter import EmbeddedCloudAdapter, SpoolerConfig
 from localcore.cloud.broker import CLOUD, CloudBroker
 from localcore.cloud.connectivity import FLAKY, OFFLINE, ONLINE, Connectivity, ScheduleDriver, parse_schedule
-from localcore.cloud.exceptions import CloudError
+from localcore.cloud.exceptions import CloudError, ShadowSyncConfigError
 from localcore.cloud.moto_server import MotoCloud
 from localcore.cloud.proxy import FaultProxy
 from localcore.cloud.rules import RuleEngine
@@ -72,20 +72,41 @@ class CloudOptions:
     @classmethod
     def from_deployment(cls, deployment: Mapping[str, Any], schedule: str | None = None) -> CloudOptions:
         """Read ``mqtt.spooler`` of the nucleus and ``synchronize`` of ShadowManager from a deployment
-        (``{component: ComponentDeployment}``, whose ``merge`` holds the configuration)."""
+        (``{component: ComponentDeployment}``, whose ``merge`` holds the configuration).
+
+        Raises:
+            DeploymentError: a value has the wrong type or shape; names the key path.
+        """
+        from localcore.runner.errors import DeploymentError
+
         options = cls(schedule=schedule)
         nucleus = getattr(deployment.get(NUCLEUS), "merge", None) or {}
         spooler = _key(_key(nucleus, "mqtt") or {}, "spooler") or {}
         if spooler:
+            where = f"components.{NUCLEUS}.configurationUpdate.merge.mqtt.spooler"
             size = _key(spooler, "maxSizeInBytes")
             keep = _key(spooler, "keepQos0WhenOffline")
+            if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size <= 0):
+                raise DeploymentError(
+                    "deployment", f"{where}.maxSizeInBytes", f"expected a positive integer, got {size!r}"
+                )
+            if keep is not None and not isinstance(keep, bool):
+                raise DeploymentError(
+                    "deployment", f"{where}.keepQos0WhenOffline", f"expected true or false, got {keep!r}"
+                )
             options.spooler = SpoolerConfig(
-                max_size_in_bytes=int(size) if size is not None else SpoolerConfig.max_size_in_bytes,
-                keep_qos0_when_offline=bool(keep) if keep is not None else False,
+                max_size_in_bytes=size if size is not None else SpoolerConfig.max_size_in_bytes,
+                keep_qos0_when_offline=bool(keep),
             )
         shadow_manager = getattr(deployment.get(SHADOW_MANAGER), "merge", None) or {}
         if _key(shadow_manager, "synchronize") is not None:
             options.shadow_sync = {"synchronize": _key(shadow_manager, "synchronize")}
+            try:
+                parse_sync_config(options.shadow_sync, "core-thing")
+            except ShadowSyncConfigError as err:
+                raise DeploymentError(
+                    "deployment", f"components.{SHADOW_MANAGER}.configurationUpdate.merge", str(err)
+                ) from err
         else:
             options.shadow_sync = fleet_shadow_sync()
         return options

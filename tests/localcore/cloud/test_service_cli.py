@@ -184,3 +184,56 @@ def test_without_a_deployment_setting_the_fleet_deployments_shadows_sync() -> No
 
     options = CloudOptions.from_deployment({})
     assert options.shadow_sync == {"synchronize": shadow_manager_configuration()["synchronize"]}
+
+
+@pytest.mark.parametrize(
+    ("component", "merge", "fragment"),
+    [
+        (
+            "aws.greengrass.Nucleus",
+            {"mqtt": {"spooler": {"maxSizeInBytes": "big"}}},
+            "maxSizeInBytes: expected a positive",
+        ),
+        (
+            "aws.greengrass.Nucleus",
+            {"mqtt": {"spooler": {"keepQos0WhenOffline": "yes"}}},
+            "keepQos0WhenOffline",
+        ),
+        ("aws.greengrass.ShadowManager", {"synchronize": {"direction": "up"}}, "synchronize.direction"),
+    ],
+)
+def test_bad_deployment_settings_name_the_key(
+    component: str, merge: dict[str, object], fragment: str
+) -> None:
+    from localcore.runner.errors import DeploymentError
+
+    class Entry:
+        def __init__(self, merge: dict[str, object]) -> None:
+            self.merge = merge
+
+    with pytest.raises(DeploymentError, match=fragment):
+        CloudOptions.from_deployment({component: Entry(merge)})
+
+
+def test_the_factory_reads_a_parsed_deployment_file(tmp_path: Path) -> None:
+    from localcore.cloud.service import embedded_cloud_factory
+    from localcore.runner.deployment import parse_deployment
+
+    class Core:  # what the factory reads from a LocalCore
+        root = tmp_path
+        thing_name = THING
+        shadows = None
+        _deployment = parse_deployment(
+            {
+                "components": {
+                    "aws.greengrass.Nucleus": {
+                        "configurationUpdate": {"merge": {"mqtt": {"spooler": {"maxSizeInBytes": 4096}}}}
+                    }
+                }
+            },
+            "deployment.yaml",
+        )
+
+    cloud = embedded_cloud_factory("online:1,offline:1")(Core())
+    assert cloud.adapter.spooler.max_size_in_bytes == 4096
+    assert cloud.options.schedule == "online:1,offline:1"
