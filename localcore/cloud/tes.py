@@ -57,10 +57,12 @@ class TokenExchangeService:
 
     # --- tokens
     def register(self, component: str, token: str) -> None:
-        """Accept ``token`` as ``component``'s (the runner's SVCUID for it)."""
+        """Accept ``token`` as ``component``'s (the runner's SVCUID for it); its older tokens stop working."""
         if not token:
             raise ValueError(f"component {component!r}: an empty token cannot be registered")
         with self._lock:
+            for old in [t for t, c in self._tokens.items() if c == component and t != token]:
+                del self._tokens[old]  # a restarted component got a new SVCUID
             self._tokens[token] = component
 
     def unregister(self, component: str) -> None:

@@ -52,9 +52,12 @@ def test_the_endpoint_checks_the_token(tes: TokenExchangeService) -> None:
     assert status == 200 and {"AccessKeyId", "SecretAccessKey", "Token", "Expiration"} <= body.keys()
     assert _get(tes.url, "wrong-token")[0] == 403
     assert _get(tes.url, None)[0] == 401
-    tes.unregister("com.example.Uploader")
+    tes.register("com.example.Uploader", "new-token")  # restarted with a new SVCUID
     assert _get(tes.url, "good-token")[0] == 403
-    assert tes.refused == 3
+    assert _get(tes.url, "new-token")[0] == 200
+    tes.unregister("com.example.Uploader")
+    assert _get(tes.url, "new-token")[0] == 403
+    assert tes.refused == 4
 
 
 def test_unmodified_boto3_in_a_process_uploads_to_s3(
