@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from localcore.cloud.adapter import EmbeddedCloudAdapter, MessageTooLargeForSpoolError, SpoolerConfig
 from localcore.cloud.broker import CloudBroker
@@ -147,3 +149,50 @@ def test_rules_run_after_the_publish_returns_and_flush_waits_for_them() -> None:
     assert broker.flush()
     assert action.applied == [{"n": 1}, {"n": 2}]
     broker.close()
+
+
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("publish"), st.sampled_from([0, 1]), st.integers(1, 6)),
+        st.tuples(st.just("state"), st.sampled_from([ONLINE, OFFLINE]), st.just(0)),
+    ),
+    max_size=40,
+)
+
+
+@given(operations, st.integers(4, 30), st.booleans())
+def test_spooler_invariants_under_any_sequence(
+    ops: list[tuple[str, object, int]], capacity: int, keep_qos0: bool
+) -> None:
+    broker, connectivity, adapter = _setup(
+        SpoolerConfig(max_size_in_bytes=capacity, keep_qos0_when_offline=keep_qos0)
+    )
+    delivered: list[bytes] = []
+    broker.subscribe("t", lambda m: delivered.append(m.payload))
+    sent_qos1: list[bytes] = []
+    offline_qos0: list[bytes] = []
+    for number, (kind, value, size) in enumerate(ops):
+        if kind == "state":
+            connectivity.set_state(str(value))
+            continue
+        payload = f"{number:03d}".encode().ljust(size, b".")
+        if len(payload) > capacity:
+            continue
+        qos = int(str(value))
+        adapter.publish(IotMessage("t", payload, qos=qos))
+        if qos == 1:
+            sent_qos1.append(payload)
+        elif not connectivity.is_up():
+            offline_qos0.append(payload)
+    connectivity.set_state(ONLINE)
+
+    # THEN delivery keeps publish order and never duplicates
+    assert delivered == sorted(delivered) and len(set(delivered)) == len(delivered)
+    # every QoS 1 message arrives unless the full spool dropped it (and that is counted)
+    lost_qos1 = [p for p in sent_qos1 if p not in delivered]
+    assert len(lost_qos1) <= adapter.stats.dropped_oldest
+    # QoS 0 published offline arrives only when configured to be kept
+    if not keep_qos0:
+        assert not set(offline_qos0) & set(delivered)
+        assert adapter.stats.dropped_qos0 == len(offline_qos0)
+    assert adapter.spooled() == []
