@@ -313,3 +313,25 @@ def test_a_damaged_file_at_run_time_stops_the_service_for_a_clean_restart(tmp_pa
     finally:
         service.stop()
         store.close()
+
+
+def test_after_an_outage_the_highest_priority_stream_drains_first_oldest_first(service: SyncService) -> None:
+    from components.common.messages import anomaly_message, health_message
+
+    objects = service.uploader.objects
+    assert isinstance(objects, MemoryObjectSink)
+    objects.online = False
+    for seq in range(3):
+        service.ingestor.offer("readings", reading(seq))
+        service.ingestor.offer("health", health_message("sensing", seq, 1764331200.0 + seq, {"cpu": seq}))
+        service.ingestor.offer(
+            "anomalies",
+            anomaly_message("line1", seq, 1764331200.0 + seq, model="m", model_version="1", score=0.1,
+                            threshold=0.5, window_start=0.0, window_end=1.0, inference_ms=2.0),
+        )  # fmt: skip
+    service.ingestor.flush()
+    objects.online = True
+    service.link.mqtt_status(True)
+    drain(service)
+    streams = [key.split("/")[2] for key in objects.puts]
+    assert streams == ["anomalies", "health", "readings"]  # priorities 40, 20, 10
