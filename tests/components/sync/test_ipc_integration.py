@@ -208,3 +208,55 @@ def test_component_over_real_ipc_stores_uploads_reports_and_follows_the_link(
             stop.set()
             worker.join(20)
         assert not worker.is_alive() and errors == []
+
+
+def test_a_store_damaged_while_running_is_set_aside_and_the_component_exits_with_an_error(
+    tmp_path: Path, cloud_s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from components.sync.exceptions import StoreUnusableError
+    from components.sync.store.sqlite import SqliteStore
+
+    def damaged(self: SqliteStore, records: Any, limits: Any) -> Any:
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    monkeypatch.setattr(SqliteStore, "add", damaged)
+    defaults = recipe_defaults()
+    config = {**defaults, "storeDir": str(tmp_path / "store"), "commitIntervalMs": 10}
+    producer_acl = {
+        "aws.greengrass.ipc.pubsub": {
+            "p": {"operations": ["aws.greengrass#PublishToTopic"], "resources": ["*"]}
+        }
+    }
+    components = {"com.edgebundle.Sync": defaults["accessControl"], "test.Producer": producer_acl}
+    with ipc_server(
+        tmp_path, components=components, config=DictConfig({"com.edgebundle.Sync": config})
+    ) as core:
+        ipc = ComponentIpc(core.client("com.edgebundle.Sync"), "com.edgebundle.Sync", THING)
+        stop = threading.Event()
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                build_and_run(ipc, stop)
+            except BaseException as err:
+                errors.append(err)
+
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        try:
+            wait_for(lambda: core.server.reported_state("com.edgebundle.Sync") == "RUNNING", what="RUNNING")
+            producer = core.client("test.Producer")
+            producer.publish_to_topic(
+                topic=topics.READINGS,
+                publish_message=PublishMessage(json_message=JsonMessage(message=reading(1))),
+            )
+            worker.join(20)
+        finally:
+            stop.set()
+            worker.join(10)
+    # THEN the component ends with a clear error (the nucleus restarts it) and the file is set aside
+    assert len(errors) == 1 and isinstance(errors[0], StoreUnusableError) and "malformed" in str(errors[0])
+    names = [p.name for p in (tmp_path / "store").iterdir()]
+    assert any(name.startswith("sync.db.unusable-") for name in names) and "sync.db" not in names
