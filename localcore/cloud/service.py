@@ -213,6 +213,7 @@ class EmbeddedCloud:
             self.sync_config,
             poll_interval=self.options.shadow_poll_interval,
             state_path=self.cloud_dir / "shadow-sync.json",
+            on_cloud_update=self._announce_shadow_update,
         )
         self.shadow_sync.start()
         return self.shadow_sync
@@ -336,8 +337,16 @@ class EmbeddedCloud:
         )
         if self.shadow_sync is not None:
             self.shadow_sync.poll_now()
-        accepted: dict[str, Any] = json.loads(response["payload"].read())
+        raw = response["payload"].read()
+        self._announce_shadow_update(thing, shadow, raw)
+        accepted: dict[str, Any] = json.loads(raw)
         return accepted
+
+    def _announce_shadow_update(self, thing: str, shadow: str, accepted: bytes) -> None:
+        # moto's iot-data publishes nothing; IoT Core publishes update/accepted, which is what
+        # `localcore cloud watch '$aws/things/#'` should show.
+        prefix = f"$aws/things/{thing}/shadow" + (f"/name/{shadow}" if shadow else "")
+        self.broker.publish(IotMessage(f"{prefix}/update/accepted", accepted, qos=0), origin=CLOUD)
 
     def status(self) -> dict[str, Any]:
         """Connectivity, spool and rule counters, endpoints."""

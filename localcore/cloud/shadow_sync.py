@@ -107,6 +107,7 @@ class ShadowSync:
         *,
         poll_interval: float = 2.0,
         state_path: Path | None = None,
+        on_cloud_update: Callable[[str, str, bytes], None] | None = None,
     ) -> None:
         self.local = local
         self.iot_data = iot_data
@@ -114,6 +115,7 @@ class ShadowSync:
         self.config = config
         self.poll_interval = poll_interval
         self._state_path = state_path
+        self._on_cloud_update = on_cloud_update  # (thing, shadow, accepted payload): cloud-side topics
         self._base: dict[ShadowKey, dict[str, Any] | None] = {}
         self._cloud_version: dict[ShadowKey, int] = {}
         self._pending: set[ShadowKey] = set()
@@ -311,7 +313,10 @@ class ShadowSync:
 
     def _update_cloud(self, thing: str, shadow: str, payload: bytes) -> int | None:
         response = self.iot_data.update_thing_shadow(payload=payload, **self._shadow_args(thing, shadow))
-        version = json.loads(response["payload"].read()).get("version")
+        accepted = response["payload"].read()
+        if self._on_cloud_update is not None:
+            self._on_cloud_update(thing, shadow, accepted)
+        version = json.loads(accepted).get("version")
         return int(version) if version is not None else None
 
     def _delete_cloud(self, thing: str, shadow: str) -> None:

@@ -101,13 +101,16 @@ def test_publish_watch_offline_and_shadow_through_the_cli(
     assert cli(root, "online")[0] == 0
     assert changes == [False, True]
 
-    # the cloud's desired state arrives locally
+    # the cloud's desired state arrives locally; shadow traffic shows on the cloud side
+    shadow_topics: list[str] = []
+    cloud.broker.subscribe("$aws/things/+/shadow/#", lambda m: shadow_topics.append(m.topic))
     code, _ = cli(root, "shadow", "update", THING, "--name", "cfg", '{"state": {"desired": {"rate": 7}}}')
     assert code == 0
     wait_for(lambda: (store.document(THING, "cfg") or {}).get("state", {}).get("desired") == {"rate": 7})
     # and reported goes up
     store.update(THING, "cfg", json.dumps({"state": {"reported": {"rate": 7}}}).encode())
     wait_for(lambda: (cloud.shadow_get(THING, "cfg") or {}).get("state", {}).get("reported") == {"rate": 7})
+    wait_for(lambda: shadow_topics.count(f"$aws/things/{THING}/shadow/name/cfg/update/accepted") >= 2)
     code, out = cli(root, "shadow", "get", THING, "--name", "cfg")
     assert code == 0 and json.loads(out)["state"]["reported"] == {"rate": 7}
 
