@@ -236,9 +236,15 @@ def test_a_failing_hard_dependency_restarts_its_dependents(local_core: Any) -> N
     core.core.add_state_listener(transitions)
     # WHEN the base fails once
     (core.root / "work/test.life.FlakyBase/fail-now").touch()
-    core.runner.wait_until(lambda: len(transitions.states("test.life.FlakyBase")) >= 4, 10)
-    core.wait_for_state("test.life.FlakyBase", "RUNNING")
-    core.wait_for_state("test.life.FlakyDependent", "RUNNING")
+
+    def settled() -> bool:
+        base, dependent = (
+            transitions.states("test.life.FlakyBase"),
+            transitions.states("test.life.FlakyDependent"),
+        )
+        return base[-1:] == ["RUNNING"] and "STOPPING" in dependent and dependent[-1] == "RUNNING"
+
+    assert core.runner.wait_until(settled, 20), transitions.events
     # THEN the HARD dependent was restarted (stopped, then started once the base ran again)
     dependent = transitions.states("test.life.FlakyDependent")
     assert dependent[:2] == ["STOPPING", "INSTALLED"] and dependent[-1] == "RUNNING"
