@@ -100,8 +100,12 @@ class SensorLoop:
         """Start reading in the loop's own thread."""
         self._thread.start()
 
-    def stop(self, timeout: float = 2.0) -> None:
-        """Ask the loop to end, wait up to ``timeout`` for it, then close the driver."""
+    def stop(self, timeout: float = 7.0) -> None:
+        """Ask the loop to end, wait up to ``timeout`` for it, then close the driver.
+
+        The default outlasts a read (<= 0.25 s for a DHT) plus a publish waiting for room
+        (5 s at most), so a replacement loop never publishes alongside the old one.
+        """
         self._stop.set()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout)
@@ -152,6 +156,8 @@ class SensorLoop:
         stats.consecutive_failures += 1
         stats.last_error = str(err)
         stats.last_error_ts = ts
+        if self._stop.is_set():
+            return
         try:
             self._on_failure(self.config, self.driver, err, ts)
         except Exception:
@@ -175,6 +181,8 @@ class SensorLoop:
             stats.faulted = False
             log.info(kv(event="sensor_recovered", sensor=self.config.id))
             self._notify_fault(False, f"sensor {self.config.id} is reading again", ts)
+        if self._stop.is_set():  # a replacement loop may already own this sensor's stream
+            return
         try:
             self._on_sample(self.config, self.driver, sample, ts)
         except Exception:
