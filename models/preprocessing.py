@@ -19,8 +19,6 @@ Every channel is clipped to ``[-CLIP, CLIP]`` so the int8 input scale keeps nois
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 WINDOW = 64
@@ -44,12 +42,24 @@ def _forward_fill(values: np.ndarray) -> np.ndarray:
     return filled
 
 
+def _nan_median(values: np.ndarray) -> np.ndarray:
+    """Row medians ignoring ``nan`` (0 for an all-``nan`` row), ``(n, 1)``.
+
+    ``np.sort`` puts ``nan`` last, so the median of the ``k`` valid values sits at ``(k-1)//2``
+    and ``k//2``; several times faster than ``np.nanmedian`` on the component's hot path.
+    """
+    ordered = np.sort(values, axis=1)
+    valid = np.sum(~np.isnan(values), axis=1)
+    low = np.maximum((valid - 1) // 2, 0)[:, None]
+    high = np.maximum(valid // 2, 0)[:, None]
+    high = np.minimum(high, values.shape[1] - 1)
+    median = 0.5 * (np.take_along_axis(ordered, low, axis=1) + np.take_along_axis(ordered, high, axis=1))
+    median[valid == 0] = 0.0
+    return median
+
+
 def _centred(values: np.ndarray, scale: float) -> np.ndarray:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing window has no median
-        median = np.nanmedian(values, axis=1, keepdims=True)
-    median = np.nan_to_num(median, nan=0.0)
-    out = (_forward_fill(values) - median) / scale
+    out = (_forward_fill(values) - _nan_median(values)) / scale
     return np.nan_to_num(out, nan=0.0)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -9,7 +11,7 @@ from hypothesis import strategies as st
 
 from models.data.parts import DEFECT_KINDS, PartGenerator, part_dataset, render_part
 from models.data.sensor_windows import AMBIGUOUS, labelled_windows, window_labels
-from models.preprocessing import CLIP, WINDOW, part_images_v1, sensor_windows_v1
+from models.preprocessing import CLIP, WINDOW, _nan_median, part_images_v1, sensor_windows_v1
 
 
 def test_parts_are_deterministic_and_random_access() -> None:
@@ -93,3 +95,19 @@ def test_preprocessing_refuses_wrong_shapes() -> None:
     with pytest.raises(ValueError, match=r"\(n, 64, 64\)"):
         part_images_v1(np.zeros((1, 32, 32), dtype=np.uint8))
     assert part_images_v1(np.full((2, 64, 64), 255, np.uint8)).max() == 1.0
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.one_of(st.floats(-100, 100), st.just(float("nan"))), min_size=WINDOW, max_size=WINDOW),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_fast_nan_median_equals_numpys(rows: list[list[float]]) -> None:
+    values = np.array(rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-nan row
+        expected = np.nan_to_num(np.nanmedian(values, axis=1, keepdims=True), nan=0.0)
+    assert np.allclose(_nan_median(values), expected)
