@@ -138,7 +138,12 @@ def run_core(
     """
     stop_event = stop_event or threading.Event()
     core.add_state_listener(reporter.state_changed)
-    core.start()
+    try:
+        core.start()
+    except (RunnerError, ControlError):
+        raise
+    except Exception as err:  # e.g. the IPC socket cannot be opened: say so, no traceback
+        raise RunnerError(f"the core could not start: {type(err).__name__}: {err}") from err
     try:
         reporter.started(core)
         stop_event.wait(duration)

@@ -19,6 +19,7 @@ once the configuration and shadow stores exist. If the adapter also has ``start(
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import shutil
@@ -27,7 +28,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 
 from components.common.logs import kv
 from localcore.config.store import ConfigStore
@@ -113,6 +114,7 @@ class LocalCore:
         self._started_at = 0.0
         self._cloud_started = False
         self._state_listeners: list[StateListener] = []
+        self._root_lock: IO[str] | None = None
         self.config: ConfigStore
         self.shadows: ShadowStore
         self.cloud: CloudAdapter
@@ -127,6 +129,7 @@ class LocalCore:
         from localcore.runner.logs import attach_core_log
 
         self.root.mkdir(parents=True, exist_ok=True)
+        self._lock_root()
         self._log_handler = attach_core_log(self.root)
         self._started_at = time.time()
         _log.info(
@@ -216,6 +219,9 @@ class LocalCore:
         if self._socket_dir is not None:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
             self._socket_dir = None
+        if self._root_lock is not None:
+            self._root_lock.close()  # closing the file releases the lock
+            self._root_lock = None
         if self._log_handler is not None:
             _log.info(kv(event="core_stopped"))
             from localcore.runner.logs import detach_core_log
@@ -271,6 +277,16 @@ class LocalCore:
         if callable(argument) and not hasattr(argument, "publish"):
             return argument(self)
         return argument  # type: ignore[return-value]
+
+    def _lock_root(self) -> None:
+        """One core per root: its sockets, logs and stores would be shared otherwise."""
+        handle = (self.root / "core.lock").open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            handle.close()
+            raise RunnerError(f"another core is already running with root {self.root}") from err
+        self._root_lock = handle
 
     def _socket_path(self) -> Path:
         path = self.root / "ipc.socket"

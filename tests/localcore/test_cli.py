@@ -16,7 +16,7 @@ from localcore.cli import TerminalReporter, build_parser, main, run_core
 from localcore.core import LocalCore
 from localcore.testing import TEST_SETTINGS, running_core
 
-from .runner.conftest import RECIPES, lifecycle
+from .runner.conftest import LIFECYCLE, RECIPES, lifecycle
 
 REPO = Path(__file__).resolve().parents[2]
 # The embedded cloud's CLI hook makes moto the default cloud of `run`; these tests need none.
@@ -178,3 +178,25 @@ def test_python_dash_m_localcore_help() -> None:
     )
     assert result.returncode == 0
     assert "run" in result.stdout and "status" in result.stdout
+
+
+def test_a_second_core_on_the_same_root_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with running_core(tmp_path, lifecycle("steady"), control=True) as core:
+        core.wait_for_state("test.life.Steady", "RUNNING")
+        args = [
+            "run",
+            "--recipes",
+            str(LIFECYCLE),
+            "--root",
+            str(core.root),
+            "--thing-name",
+            "t",
+            *RECORDING_CLOUD,
+        ]
+        assert main(args) == 2
+        assert f"another core is already running with root {core.root}" in capsys.readouterr().err
+        # the running core was not disturbed
+        assert core.state("test.life.Steady") == "RUNNING"
+        assert main(["status", "--root", str(core.root)]) == 0
