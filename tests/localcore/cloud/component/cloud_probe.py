@@ -5,6 +5,7 @@
     shadow           report every local shadow delta of 'cfg'; report test/shadow/report payloads
     spool            on test/spool/go: three QoS 1 and three QoS 0 publishes, then log done;
                      logs every IoT Core connection status event
+    stream N SECONDS publish N QoS 1 messages, one every SECONDS, then log done
     s3 BUCKET        on test/s3/go: boto3 put_object with token-exchange credentials; log the outcome
 
 Each step is logged as ``event=...`` so the test waits on the component's log.
@@ -16,6 +17,7 @@ import json
 import os
 import signal
 import sys
+import time
 
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 from awsiot.greengrasscoreipc.model import QOS
@@ -87,6 +89,17 @@ def main() -> None:
         client.subscribe_to_topic(topic="test/spool/go", on_stream_event=on_go)
         client.subscribe_to_iot_core_connection_status(on_stream_event=on_status)
         log(event="subscribed")
+
+    elif mode == "stream":
+        count, interval = int(sys.argv[2]), float(sys.argv[3])
+        for index in range(count):
+            client.publish_to_iot_core(
+                topic_name=f"edgebundle/{THING}/status",
+                qos=QOS.AT_LEAST_ONCE,
+                payload=f"seq-{index:05d}".encode(),
+            )
+            time.sleep(interval)  # a steady producer, not synchronisation
+        log(event="done", count=count)
 
     elif mode == "s3":
         import boto3
