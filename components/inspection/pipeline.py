@@ -7,6 +7,7 @@ runs on the inspection thread only; its counters are read by the health thread.
 
 from __future__ import annotations
 
+import math
 import random
 import re
 import threading
@@ -19,6 +20,7 @@ import numpy as np
 
 from components.common import topics
 from components.common.messages import inspection_message
+from components.common.model_errors import ModelError
 from components.inspection.actuator import PulseActuator
 from components.inspection.cameras.base import Frame
 from components.inspection.config import InspectionConfig
@@ -119,7 +121,11 @@ class Inspector:
             ModelError: the model refused the input (nothing is published).
         """
         batch = serving.preprocessor(frame.image)
-        probability = min(1.0, max(0.0, serving.model.probability(batch)))
+        raw = serving.model.probability(batch)
+        if not math.isfinite(raw):
+            # A NaN would compare as "not above the threshold" and accept the part: refuse it.
+            raise ModelError(f"{serving.model.path}: non-finite defect probability {raw}")
+        probability = min(1.0, max(0.0, raw))
         decision_config = serving.config.decision
         decision = decide(probability, decision_config.threshold, decision_config.review_threshold)
         actuated = serving.actuator.pulse() if decision == "reject" else False
