@@ -29,6 +29,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         secrets = boto3.client("secretsmanager", region_name=REGION)
         iot.create_thing(thingName="dev-1")
         iot.create_thing(thingName="dev-2")
+        iot.create_thing_group(thingGroupName="fleet")
+        iot.create_thing_group(thingGroupName="fleet-b")
         iot.create_policy(
             policyName=POLICY, policyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
         )
@@ -51,8 +53,14 @@ def _event(request: str, props: dict[str, str], **extra: Any) -> dict[str, Any]:
     }
 
 
-def _props(aws: dict[str, Any], thing: str = "dev-1", policy: str = POLICY) -> dict[str, str]:
-    return {"ThingName": thing, "PolicyName": policy, "SecretArn": aws["secret_arn"]}
+def _props(
+    aws: dict[str, Any], thing: str = "dev-1", policy: str = POLICY, group: str = "fleet"
+) -> dict[str, str]:
+    return {"ThingName": thing, "PolicyName": policy, "SecretArn": aws["secret_arn"], "ThingGroupName": group}
+
+
+def _groups(aws: dict[str, Any], thing: str) -> list[str]:
+    return [g["groupName"] for g in aws["iot"].list_thing_groups_for_thing(thingName=thing)["thingGroups"]]
 
 
 def _create(aws: dict[str, Any]) -> certificate_handler.Outcome:
@@ -93,6 +101,23 @@ def test_delete_detaches_deactivates_and_deletes(aws: dict[str, Any]) -> None:
     assert deleted.status == "SUCCESS", deleted.reason
     assert aws["iot"].list_certificates()["certificates"] == []
     assert aws["iot"].list_thing_principals(thingName="dev-1")["principals"] == []
+    assert _groups(aws, "dev-1") == []
+
+
+def test_update_of_the_group_moves_the_thing(aws: dict[str, Any]) -> None:
+    outcome = _create(aws)
+    resource = CertificateResource(aws["iot"], aws["secrets"])
+    updated = resource.handle(
+        _event(
+            "Update",
+            _props(aws, group="fleet-b"),
+            PhysicalResourceId=outcome.physical_id,
+            OldResourceProperties=_props(aws),
+        )
+    )
+    assert updated.status == "SUCCESS", updated.reason
+    assert updated.physical_id == outcome.physical_id
+    assert _groups(aws, "dev-1") == ["fleet-b"]
 
 
 def test_delete_of_a_certificate_already_gone_or_never_created_succeeds(aws: dict[str, Any]) -> None:

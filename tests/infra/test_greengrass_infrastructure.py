@@ -1,0 +1,83 @@
+"""Greengrass unit: component versions from recipes with the asset's URI, and the fleet deployment."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from infra.constants import NUCLEUS, SHADOW_MANAGER, TOKEN_EXCHANGE_SERVICE
+from infra.greengrass.infrastructure import SYNCED_SHADOWS
+from tests.infra.statements import render, resources_of
+
+
+def _deployment(unit_templates: Any) -> dict[str, Any]:
+    (deployment,) = resources_of(
+        unit_templates.greengrass.to_json(), "AWS::GreengrassV2::Deployment"
+    ).values()
+    return deployment
+
+
+def _merge(deployment: dict[str, Any], component: str) -> dict[str, Any]:
+    merge = deployment["Components"][component]["ConfigurationUpdate"]["Merge"]
+    return json.loads(merge) if isinstance(merge, str) else json.loads(render(merge))
+
+
+def test_recipe_becomes_a_component_version_whose_artifact_is_the_uploaded_asset(unit_templates: Any) -> None:
+    (version,) = resources_of(
+        unit_templates.greengrass.to_json(), "AWS::GreengrassV2::ComponentVersion"
+    ).values()
+    recipe_text = render(version["Properties"]["InlineRecipe"])
+    assert "BUCKET_NAME" not in recipe_text
+    assert '"ComponentName":"com.edgebundle.Sync"' in recipe_text.replace(" ", "")
+    # The URI is the asset's object: s3://<the CDK assets bucket>/<content hash>.zip
+    assert re.search(
+        r'"Uri":"\{"Fn::Sub": "s3://cdk-[a-z0-9]+-assets-\$\{AWS::AccountId\}-\$\{AWS::Region\}/[0-9a-f]{64}\.zip"\}"',
+        recipe_text,
+    )
+
+
+def test_deployment_targets_the_thing_group_with_the_nucleus_tes_shadowmanager_and_our_components(
+    unit_templates: Any,
+) -> None:
+    deployment = _deployment(unit_templates)["Properties"]
+    assert deployment["TargetArn"].endswith(":thinggroup/edge-bundle-fleet")
+    assert set(deployment["Components"]) == {
+        NUCLEUS,
+        TOKEN_EXCHANGE_SERVICE,
+        SHADOW_MANAGER,
+        "com.edgebundle.Sync",
+    }
+    assert deployment["Components"]["com.edgebundle.Sync"]["ComponentVersion"] == "1.2.3"
+
+
+def test_component_configuration_sets_the_role_alias_shadow_sync_and_our_settings(
+    unit_templates: Any, spec: Any
+) -> None:
+    deployment = _deployment(unit_templates)["Properties"]
+    assert _merge(deployment, NUCLEUS) == {
+        "iotRoleAlias": spec.fleet.role_alias,
+        "interpolateComponentConfiguration": True,
+    }
+    shadows = _merge(deployment, SHADOW_MANAGER)["synchronize"]
+    assert shadows["coreThing"] == {"classic": False, "namedShadows": list(SYNCED_SHADOWS)}
+    assert shadows["direction"] == "betweenDeviceAndCloud"
+    assert _merge(deployment, "com.edgebundle.Sync") == {"bucket": "the-bucket"}
+
+
+def test_deployment_rolls_back_and_aborts_a_failing_rollout(unit_templates: Any) -> None:
+    deployment = _deployment(unit_templates)
+    props = deployment["Properties"]
+    assert props["DeploymentPolicies"]["FailureHandlingPolicy"] == "ROLLBACK"
+    (criteria,) = props["IotJobConfiguration"]["AbortConfig"]["CriteriaList"]
+    assert criteria == {
+        "Action": "CANCEL",
+        "FailureType": "ALL",
+        "MinNumberOfExecutedThings": 10,
+        "ThresholdPercentage": 10,
+    }
+    rollout = props["IotJobConfiguration"]["JobExecutionsRolloutConfig"]
+    assert rollout["ExponentialRate"]["RateIncreaseCriteria"] == {"NumberOfSucceededThings": 10}
+    # The deployment waits for the component versions it names.
+    versions = resources_of(unit_templates.greengrass.to_json(), "AWS::GreengrassV2::ComponentVersion")
+    assert set(versions) <= set(deployment.get("DependsOn", []))
