@@ -86,7 +86,9 @@ class TriggerConfig(_Model):
     """``free_run``: ``rateHz`` frames a second; ``topic``: one frame per trigger message."""
 
     mode: Literal["free_run", "topic"] = "free_run"
-    rate_hz: float = Field(default=5.0, gt=0.0, le=1000.0)
+    rate_hz: float = Field(
+        default=5.0, gt=0.0, le=10_000.0, description="above what the line can do: as fast as it can"
+    )
     max_pending: int = Field(default=256, ge=1, le=100_000, description="triggers queued before dropping")
 
 

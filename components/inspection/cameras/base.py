@@ -41,6 +41,9 @@ class Camera(ABC):
 
     #: Short description for logs and health, e.g. ``synthetic(seed=7)``.
     description: str = "camera"
+    #: False for a source that only computes (the synthetic camera): it is read on the caller's
+    #: thread, without the stall watchdog's thread hand-off. Every device or file source stalls.
+    may_stall: bool = True
 
     def open(self) -> None:  # noqa: B027 - sources with nothing to open keep the default
         """Acquire the device; raises ``CameraUnavailableError`` if it cannot be opened."""

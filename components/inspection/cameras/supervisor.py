@@ -1,6 +1,7 @@
 """Keeps a camera delivering: reads with a stall timeout, reports failures, retries with back-off.
 
-Reads happen on a reader thread of the supervisor's own, so a read that never returns (an RTSP
+Reads happen on a reader thread of the supervisor's own (except for sources that only compute,
+``Camera.may_stall = False``), so a read that never returns (an RTSP
 stream gone quiet, a USB camera unplugged mid-frame) costs the inspection loop only the stall
 timeout: the stuck reader is abandoned (its camera closed from another thread, which unblocks
 most backends), and a new camera is built and opened after the back-off. Failures back off
@@ -38,8 +39,9 @@ class _Reader:
         self._result: tuple[Frame | None, BaseException | None] | None = None
         self._abandoned = False
         self._opened = False
-        self._thread = threading.Thread(target=self._run, name="inspection-camera", daemon=True)
-        self._thread.start()
+        if camera.may_stall:
+            self._thread = threading.Thread(target=self._run, name="inspection-camera", daemon=True)
+            self._thread.start()
 
     def _run(self) -> None:
         while True:
@@ -63,6 +65,8 @@ class _Reader:
                 self._cond.notify_all()
 
     def read(self, timeout: float) -> Frame:
+        if not self.camera.may_stall:
+            return self._read_inline()
         with self._cond:
             self._result = None
             self._requested = True
@@ -80,6 +84,17 @@ class _Reader:
             raise CameraError(f"{self.camera.description}: {error!r}") from error
         assert frame is not None
         return frame
+
+    def _read_inline(self) -> Frame:
+        try:
+            if not self._opened:
+                self.camera.open()
+                self._opened = True
+            return self.camera.read()
+        except CameraError:
+            raise
+        except Exception as err:
+            raise CameraError(f"{self.camera.description}: {err!r}") from err
 
     def abandon(self) -> None:
         """Stop the thread and close the camera without waiting (a stuck read may never return)."""

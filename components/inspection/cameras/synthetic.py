@@ -12,6 +12,8 @@ from models.data.parts import PartGenerator
 class SyntheticCamera(Camera):
     """Renders part ``n`` of stream ``seed`` on the n-th read (``defect_rate`` of them defective).
 
+    Rendering is computation only, so it cannot stall: read on the inspection thread.
+
     Args:
         seed: the generator's stream.
         defect_rate: share of defective parts.
@@ -25,6 +27,7 @@ class SyntheticCamera(Camera):
         self._generator = PartGenerator(seed, defect_rate, start)
         self._clock = clock
         self.description = f"synthetic(seed={seed},defectRate={defect_rate})"
+        self.may_stall = False
 
     def read(self) -> Frame:
         """Render the next part."""

@@ -92,3 +92,17 @@ def test_a_finite_source_that_ended_is_not_replayed(tmp_path: object) -> None:
     clock.now += 1000
     assert supervisor.grab() is None and len(maker.made) == 1
     assert supervisor.wait_time() == RETRY.backoff_max_seconds  # the loop waits, it does not spin
+
+
+def test_a_computing_source_is_read_on_the_callers_thread() -> None:
+    import threading
+
+    from components.inspection.cameras.synthetic import SyntheticCamera
+
+    readers_before = {t.ident for t in threading.enumerate() if t.name == "inspection-camera"}
+    supervisor = CameraSupervisor(lambda: SyntheticCamera(1, 0.5), RETRY)
+    frames = [supervisor.grab() for _ in range(3)]
+    assert all(f is not None for f in frames) and supervisor.state == "ok"
+    readers_after = {t.ident for t in threading.enumerate() if t.name == "inspection-camera"}
+    assert readers_after <= readers_before  # no reader thread for a source that cannot stall
+    supervisor.close()
