@@ -6,7 +6,8 @@ mosquitto, with real clients on both sides.
 - mosquitto: the Debian broker started here on 127.0.0.1 on a free port (stopped by its PID),
   paho-mqtt publisher and subscriber at QoS 0, each in its own process.
 
-Messages are JSON of about 100 B and 4 KB carrying a sequence number and a send time
+CPU per message is measured for each side (publisher, server or broker, subscriber) over the flow,
+which shows where the time goes. Messages are JSON of about 100 B and 4 KB carrying a sequence number and a send time
 (``time.monotonic()``, system-wide on Linux, so comparable across processes). Printed per flow:
 delivered msgs/s (received / (last receive - first send)), loss, p50/p99 latency, and the
 localcore/mosquitto ratio.
@@ -21,6 +22,7 @@ import contextlib
 import json
 import multiprocessing as mp
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -48,6 +50,7 @@ class FlowResult:
     seconds: float
     latencies_ms: list[float]
     in_order: bool
+    cpu_us: tuple[float, float, float] = (0.0, 0.0, 0.0)  # publisher, server/broker, subscriber per message
 
     @property
     def rate(self) -> float:
@@ -70,6 +73,18 @@ def make_message(seq: int, size: int) -> dict[str, Any]:
     pad = size - len(json.dumps(body))
     body["pad"] = "x" * max(0, pad)
     return body
+
+
+def _cpu() -> float:
+    """CPU seconds this process used so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds another process used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class _Receipts:
@@ -115,9 +130,10 @@ def ipc_subscriber(socket_path: str, token: str, count: int, ready: MpEvent, don
     client = _ipc_client(socket_path, token)
     # executor=None: events are handled on the CRT thread, as a lean subscriber would.
     client.subscribe_to_topic(topic=TOPIC, on_stream_event=lambda e: receipts.record(e.json_message.message))
+    cpu = _cpu()
     ready.set()
     _wait_idle(receipts, count, done)
-    out.put((receipts.seqs, receipts.latencies, receipts.last))
+    out.put((receipts.seqs, receipts.latencies, receipts.last, _cpu() - cpu))
     client.close()
 
 
@@ -132,6 +148,7 @@ def ipc_publisher(
     client = _ipc_client(socket_path, token)
     ready.wait(30)
     pending: deque[Any] = deque()
+    cpu = _cpu()
     start = time.monotonic()
     for seq in range(count):
         message = PublishMessage(json_message=JsonMessage(message=make_message(seq, size)))
@@ -141,7 +158,7 @@ def ipc_publisher(
     while pending:
         pending.popleft().result()
     done.set()
-    out.put(start)
+    out.put((start, _cpu() - cpu))
     client.close()
 
 
@@ -189,9 +206,10 @@ def mqtt_subscriber(port: int, count: int, ready: MpEvent, done: MpEvent, out: A
     client.loop_start()
     client.subscribe(TOPIC, qos=0)
     subscribed.wait(10)
+    cpu = _cpu()
     ready.set()
     _wait_idle(receipts, count, done)
-    out.put((receipts.seqs, receipts.latencies, receipts.last))
+    out.put((receipts.seqs, receipts.latencies, receipts.last, _cpu() - cpu))
     client.loop_stop()
     client.disconnect()
 
@@ -203,6 +221,7 @@ def mqtt_publisher(
     client = _paho_client(port, "bench-pub")
     client.loop_start()
     ready.wait(30)
+    cpu = _cpu()
     start = time.monotonic()
     last = None
     for seq in range(count):
@@ -210,7 +229,7 @@ def mqtt_publisher(
     if last is not None:
         last.wait_for_publish(60)
     done.set()
-    out.put(start)
+    out.put((start, _cpu() - cpu))
     client.loop_stop()
     client.disconnect()
 
@@ -255,7 +274,10 @@ def run_mosquitto(count: int, size: int, window: int) -> FlowResult:
 
 # --- harness ---------------------------------------------------------------------------------------
 def _run_pair(
-    subscriber: tuple[Any, tuple[Any, ...]], publisher: tuple[Any, tuple[Any, ...]], count: int
+    subscriber: tuple[Any, tuple[Any, ...]],
+    publisher: tuple[Any, tuple[Any, ...]],
+    count: int,
+    middle_cpu: Any = _cpu,
 ) -> FlowResult:
     ctx = mp.get_context("spawn")
     ready, done = ctx.Event(), ctx.Event()
@@ -264,8 +286,11 @@ def _run_pair(
     pub = ctx.Process(target=publisher[0], args=(*publisher[1], ready, done, pub_out))
     sub.start()
     pub.start()
-    start = pub_out.get(timeout=600)
-    seqs, latencies, last = sub_out.get(timeout=600)
+    ready.wait(120)
+    middle_before = middle_cpu()
+    start, pub_cpu = pub_out.get(timeout=600)
+    seqs, latencies, last, sub_cpu = sub_out.get(timeout=600)
+    middle = middle_cpu() - middle_before
     pub.join(30)
     sub.join(30)
     return FlowResult(
@@ -274,6 +299,7 @@ def _run_pair(
         seconds=max(last - start, 1e-9),
         latencies_ms=latencies,
         in_order=seqs == sorted(seqs),
+        cpu_us=(pub_cpu / count * 1e6, middle / count * 1e6, sub_cpu / count * 1e6),
     )
 
 
@@ -295,7 +321,7 @@ def main() -> None:
         rows.append((size, core, broker))
     header = (
         f"{'size':>6} {'flow':<10} {'sent':>7} {'recv':>7} {'msgs/s':>9} {'loss':>7} "
-        f"{'p50 ms':>8} {'p99 ms':>8} {'order':>6}"
+        f"{'p50 ms':>8} {'p99 ms':>8} {'order':>6}  {'CPU us/msg pub/core/sub':>24}"
     )
     print(header)
     print("-" * len(header))
@@ -304,7 +330,8 @@ def main() -> None:
             print(
                 f"{size:>6} {name:<10} {result.sent:>7} {result.received:>7} {result.rate:>9.0f} "
                 f"{result.loss:>7.2%} {result.percentile(50):>8.1f} {result.percentile(99):>8.1f} "
-                f"{'yes' if result.in_order else 'NO':>6}"
+                f"{'yes' if result.in_order else 'NO':>6}  "
+                f"{'/'.join(f'{v:.0f}' for v in result.cpu_us):>24}"
             )
         ratio = core.rate / broker.rate if broker.rate else float("inf")
         print(f"{size:>6} {'ratio':<10} localcore/mosquitto delivered rate = {ratio:.2f}")
