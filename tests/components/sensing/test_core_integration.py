@@ -130,7 +130,8 @@ def test_runner_starts_the_recipe_and_the_component_alerts_and_stops_cleanly(tmp
 @pytest.mark.timeout(600)
 def test_soak_minutes_at_high_rate_with_faults_and_reconfiguration(tmp_path: Path) -> None:
     """Three minutes at 500 readings/s with read errors, anomalies and a reconfiguration every 20 s:
-    every reading's seq increases, nothing is dropped or fails to publish, memory stays flat."""
+    no reading is lost or duplicated (seqs form one contiguous run), no publish fails or is
+    dropped, memory stays flat."""
     import psutil
 
     observer_recipe = tmp_path / "test.Observer.yaml"
@@ -171,8 +172,11 @@ def test_soak_minutes_at_high_rate_with_faults_and_reconfiguration(tmp_path: Pat
         readings = [m for t, m in list(collected.messages) if t == topics.READINGS]
         seqs = [m["seq"] for m in readings]
         assert len(readings) > 50_000
-        backwards = [(i, a, b) for i, (a, b) in enumerate(itertools.pairwise(seqs)) if b <= a]
-        assert not backwards, f"{len(backwards)} of {len(seqs)} readings out of order, first: {backwards[:5]}"
+        # The observer's client runs callbacks on a thread pool, so arrival order is not publish
+        # order; what must hold is that no reading is duplicated or lost: one contiguous run.
+        ordered = sorted(seqs)
+        gaps = [(a, b) for a, b in itertools.pairwise(ordered) if b != a + 1]
+        assert not gaps, f"{len(gaps)} gaps or duplicates in {len(seqs)} readings, first: {gaps[:5]}"
         last_health = [m for t, m in list(collected.messages) if t == topics.HEALTH][-1]["metrics"]
         assert last_health["publisher"]["failed"] == 0 and last_health["publisher"]["dropped"] == 0
         assert rss_start is not None and rss_end - rss_start < 30 * 1024 * 1024
