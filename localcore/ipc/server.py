@@ -127,6 +127,11 @@ class IpcServer:
             try:
                 loop.run_forever()
             finally:
+                # Requests still waiting on a service call end with their connection.
+                pending = asyncio.all_tasks(loop)
+                for task in pending:
+                    task.cancel()
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
                 loop.run_until_complete(loop.shutdown_asyncgens())
                 loop.close()
                 self._stopped.set()
