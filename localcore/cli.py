@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -28,7 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from localcore.control import ControlError, CoreNotRunningError, control_request
 from localcore.runner.errors import RunnerError
@@ -267,24 +268,47 @@ def _cmd_logs(args: argparse.Namespace) -> int:
     for line in lines[-args.lines :] if args.lines else lines:
         print(line)
     if args.follow:
-        _follow(path)
+        follow(path)
     return EXIT_OK
 
 
-def _follow(path: Path) -> None:
-    """Print lines appended to ``path`` until interrupted; reopens it after a rotation."""
+def _replaced(path: Path, handle: IO[str]) -> bool:
+    try:
+        return path.stat().st_ino != os.fstat(handle.fileno()).st_ino
+    except FileNotFoundError:
+        return False  # between the rename and the new file
+
+
+def follow(
+    path: Path,
+    out: Any = None,
+    stop: threading.Event | None = None,
+    poll_interval: float = 0.2,
+    following: threading.Event | None = None,
+) -> None:
+    """Print lines appended to ``path`` until ``stop`` is set or Ctrl-C; reopens it after a rotation.
+
+    ``following`` is set once the end of the file is reached (lines written after it are printed).
+    """
+    out = out or sys.stdout
+    stop = stop or threading.Event()
     handle = path.open("r", encoding="utf-8", errors="replace")
     handle.seek(0, 2)
+    if following is not None:
+        following.set()
     try:
-        while True:
+        while not stop.is_set():
             line = handle.readline()
             if line:
-                print(line, end="", flush=True)
+                out.write(line)
+                out.flush()
                 continue
-            if path.exists() and path.stat().st_size < handle.tell():
+            if _replaced(path, handle):
+                # Rotated: the name now points at a new file; read it from its start.
                 handle.close()
                 handle = path.open("r", encoding="utf-8", errors="replace")
-            time.sleep(0.2)  # polling a file: there is no event to wait on
+                continue
+            stop.wait(poll_interval)  # polling a file: there is no event to wait on
     except KeyboardInterrupt:
         pass
     finally:

@@ -12,6 +12,7 @@ CPU *share* (``RLIMIT_CPU`` caps total CPU seconds and would kill a long-running
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import resource
@@ -24,6 +25,7 @@ from components.common.logs import kv
 _log = logging.getLogger("localcore.runner.limits")
 
 CPU_PERIOD_US = 100_000
+_GROUP_NUMBERS = itertools.count(1)  # several cores in one process (tests) get separate groups
 
 
 @dataclass(frozen=True)
@@ -122,10 +124,15 @@ def _writable_cgroup_v2(name: str) -> Path | None:
         enabled = controllers_file.read_text().split()
         if not {"memory", "cpu"}.issubset(enabled):
             controllers_file.write_text("+memory +cpu")
-        parent = base / f"localcore-{name}-{os.getpid()}"
-        parent.mkdir(exist_ok=True)
+    except OSError:
+        return None
+    parent = base / f"localcore-{name}-{os.getpid()}-{next(_GROUP_NUMBERS)}"
+    try:
+        parent.mkdir()
         (parent / "cgroup.subtree_control").write_text("+memory +cpu")
     except OSError:
+        with contextlib.suppress(OSError):
+            parent.rmdir()
         return None
     return parent
 

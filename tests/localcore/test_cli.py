@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from localcore.cli import TerminalReporter, build_parser, main, run_core
+from localcore.cli import TerminalReporter, build_parser, follow, main, run_core
 from localcore.core import LocalCore
 from localcore.testing import TEST_SETTINGS, running_core
 
@@ -200,3 +200,44 @@ def test_a_second_core_on_the_same_root_is_refused(
         # the running core was not disturbed
         assert core.state("test.life.Steady") == "RUNNING"
         assert main(["status", "--root", str(core.root)]) == 0
+
+
+class _Collector(io.StringIO):
+    """Output that can be waited on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.changed = threading.Condition()
+
+    def write(self, text: str) -> int:
+        with self.changed:
+            written = super().write(text)
+            self.changed.notify_all()
+        return written
+
+    def wait_for(self, text: str, timeout: float = 10) -> bool:
+        with self.changed:
+            return self.changed.wait_for(lambda: text in self.getvalue(), timeout)
+
+
+def test_follow_prints_new_lines_across_a_rotation(tmp_path: Path) -> None:
+    log = tmp_path / "c.log"
+    log.write_text("old line\n")
+    out = _Collector()
+    stop, following = threading.Event(), threading.Event()
+    follower = threading.Thread(target=follow, args=(log, out, stop, 0.01, following))
+    follower.start()
+    try:
+        assert following.wait(10)
+        # WHEN lines are appended, then the file is rotated and written again
+        with log.open("a") as handle:
+            handle.write("first\n")
+        assert out.wait_for("first")
+        log.rename(tmp_path / "c.log.1")
+        log.write_text("after rotation\n")
+        assert out.wait_for("after rotation")
+    finally:
+        stop.set()
+        follower.join(5)
+    # THEN only new lines were printed, including those of the new file
+    assert out.getvalue() == "first\nafter rotation\n"
