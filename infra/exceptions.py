@@ -13,3 +13,7 @@ class RecipeError(InfraError):
 
 class SettingsError(InfraError):
     """The stack's settings contradict each other (for example configuration for an unknown component)."""
+
+
+class DeviceConfigError(InfraError):
+    """A device's identity cannot be assembled (stack, thing, certificate, secret or endpoint missing)."""
