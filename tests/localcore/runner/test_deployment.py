@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from localcore.control import control_request
 from localcore.runner.deployment import load_deployment, parse_deployment
@@ -151,3 +153,41 @@ def test_config_set_at_run_time_is_announced_to_subscribers(tmp_path: Path) -> N
             "port": 9000,
             "host": "localhost",
         }
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=6),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+deployment_keys = st.sampled_from(
+    [
+        "componentVersion",
+        "configurationUpdate",
+        "runWith",
+        "merge",
+        "reset",
+        "systemResourceLimits",
+        "memory",
+        "cpus",
+    ]
+)
+
+
+def nested(keys: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
+    return st.recursive(
+        json_values, lambda children: st.dictionaries(keys, children, max_size=4), max_leaves=12
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(max_size=8), nested(deployment_keys), max_size=3))
+def test_any_deployment_parses_or_raises_a_deployment_error(components: dict[str, Any]) -> None:
+    try:
+        parsed = parse_deployment({"components": components}, "d.yaml")
+    except DeploymentError as err:
+        assert str(err).startswith("d.yaml: components")
+    else:
+        assert set(parsed) == {str(name) for name in components}
