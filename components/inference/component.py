@@ -21,6 +21,7 @@ from components.common.ipc import Closeable
 from components.common.logs import kv
 from components.common.messages import health_message
 from components.inference.config import HostedModelConfig, InferenceConfig
+from components.inference.exceptions import ModelSwapRejected
 from components.inference.host import LoadedModel, load_model, model_identity
 from components.inference.worker import ModelWorker, Publisher
 from components.sensing.component import SequenceNumbers
@@ -74,7 +75,13 @@ class InferenceComponent:
                 version=hosted.version or spec.version,
                 threshold=hosted.threshold if hosted.threshold is not None else spec.threshold,
             )
-        return load_model(hosted, config.num_threads, config.manifest_path)
+        loaded = load_model(hosted, config.num_threads, config.manifest_path)
+        if worker is not None and loaded.runtime.inputs[0].shape[1] != worker.windows.size:
+            raise ModelSwapRejected(
+                f"model {hosted.name!r}: windows of {loaded.runtime.inputs[0].shape[1]} readings, "
+                f"the running model uses {worker.windows.size}; deploy it under a new name instead"
+            )
+        return loaded
 
     def apply(self, config: InferenceConfig) -> None:
         """Validate every changed model, then switch to ``config``.
