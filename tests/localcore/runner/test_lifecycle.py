@@ -337,3 +337,18 @@ def test_dependents_stop_before_their_dependencies(tmp_path: Path) -> None:
         ["test.life.FlakyBase", "test.life.Steady"],
         ["test.life.FlakyDependent"],
     ]
+
+
+def test_lifecycle_operations_through_the_real_ipc_client(local_core: Any) -> None:
+    core = local_core(lifecycle("cli_user", "steady"))
+    core.wait_for_state("test.life.CliUser", "RUNNING")
+    core.wait_for_state("test.life.Steady", "RUNNING")
+    client = core.client_for("test.life.CliUser")
+    listed = {c.component_name: (c.version, c.state) for c in client.list_components().components}
+    assert listed == {"test.life.CliUser": ("3.2.1", "RUNNING"), "test.life.Steady": ("1.0.0", "RUNNING")}
+    details = client.get_component_details(component_name="test.life.CliUser").component_details
+    assert details.configuration["color"] == "blue"
+    assert client.stop_component(component_name="test.life.Steady").stop_status == "SUCCEEDED"
+    core.wait_for_state("test.life.Steady", "FINISHED")
+    assert client.restart_component(component_name="test.life.Steady").restart_status == "SUCCEEDED"
+    core.wait_for_state("test.life.Steady", "RUNNING")
