@@ -80,11 +80,15 @@ class Message:
     _index: dict[str, Header] | None = field(default=None, repr=False, compare=False)
     # (the decoder fills _index in; a hand-built message gets it on first lookup)
 
-    def header(self, name: str) -> Header | None:
-        """The header named ``name``, compared case-insensitively as the C RPC layer does."""
+    def index(self) -> dict[str, Header]:
+        """Headers by lower-case name (the C RPC layer compares names case-insensitively)."""
         if self._index is None:
             self._index = {h.name.lower(): h for h in self.headers}
-        return self._index.get(name.lower())
+        return self._index
+
+    def header(self, name: str) -> Header | None:
+        """The header named ``name``, compared case-insensitively."""
+        return self.index().get(name.lower())
 
 
 def _encode_header(header: Header, out: bytearray) -> None:

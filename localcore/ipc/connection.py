@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from components.common.logs import kv
 from localcore.ipc import rpc
-from localcore.ipc.codec import MAX_MESSAGE_SIZE, FrameDecoder, HeaderType, Message
+from localcore.ipc.codec import MAX_MESSAGE_SIZE, FrameDecoder, Header, HeaderType, Message
 from localcore.ipc.context import Call, CoreContext
 from localcore.ipc.errors import FrameError, OperationError, ProtocolError, invalid_arguments, service_error
 from localcore.ipc.rpc import MessageType
@@ -233,9 +233,10 @@ class Connection(asyncio.Protocol):
 
     # --- routing --------------------------------------------------------------------------------
     def _handle(self, message: Message) -> None:
-        message_type = _int32(message, ":message-type")
-        flags = _int32(message, ":message-flags")
-        stream_id = _int32(message, ":stream-id")
+        index = message.index()
+        message_type = _int32(index, ":message-type")
+        flags = _int32(index, ":message-flags")
+        stream_id = _int32(index, ":stream-id")
         if self.component is None:
             self._handshake(message, message_type, stream_id)
             return
@@ -262,7 +263,7 @@ class Connection(asyncio.Protocol):
             return  # late frame on a stream that already ended: harmless, as in the C client
         if stream_id != self._last_stream_id + 1:
             raise ProtocolError(f"new stream id {stream_id} does not follow {self._last_stream_id}")
-        operation = message.header("operation")
+        operation = index.get("operation")
         if operation is None or operation.type != HeaderType.STRING:
             raise ProtocolError(f"stream {stream_id} opened without an 'operation' STRING header")
         self._last_stream_id = stream_id
@@ -370,8 +371,8 @@ class Connection(asyncio.Protocol):
         stream.send_error(service_error(f"{stream.spec.full_name} failed: {err}"))
 
 
-def _int32(message: Message, name: str) -> int:
-    header = message.header(name)
+def _int32(index: dict[str, Header], name: str) -> int:
+    header = index.get(name)
     if header is None or header.type != HeaderType.INT32:
         raise ProtocolError(f"missing required INT32 header {name}")
     return int(header.value)
