@@ -41,6 +41,10 @@ bench: $(STAMP)
 	@command -v mosquitto >/dev/null || (apt-get update -qq && apt-get install -y -qq mosquitto)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
+## synth: the cloud assembly into cdk.out/, offline, cdk-nag checked (deploy: see docs/cloud.md)
+synth: $(STAMP)
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(PY) -m infra.app
+
 ## models: retrain and re-export the models (a separate .venv-train with TensorFlow; the runtime never needs it)
 TRAIN_VENV := .venv-train
 $(TRAIN_VENV)/.installed:
