@@ -103,7 +103,7 @@ def test_install_timeout_is_an_error_and_three_make_it_broken(local_core: Any) -
     core = local_core(lifecycle("install_times_out"))
     core.wait_for_state("test.life.InstallTimesOut", "BROKEN")
     log = core.log("test.life.InstallTimesOut")
-    assert log.count("install: timed out after 0.3s, killed") == 3
+    assert log.count("install: timed out after 1s, killed") == 3
     assert "state: ERRORED -> NEW" in log  # an Install error goes back to NEW and installs again
 
 
