@@ -1,8 +1,8 @@
 """The CDK app: ``python -m infra.app`` synthesizes the cloud assembly into ``cdk.out/`` offline.
 
-The account comes from the deploying credentials (``CDK_DEFAULT_ACCOUNT``, set by the ``cdk`` CLI);
-the region from ``bundle.yaml`` unless ``CDK_DEFAULT_REGION`` says otherwise. Without either (an
-offline synth) the template is environment-agnostic. cdk-nag's AwsSolutions checks run on every
+The account comes from the deploying credentials (``CDK_DEFAULT_ACCOUNT``, set by the ``cdk`` CLI),
+the region from ``bundle.yaml``. Without an account (an offline synth) the template is
+environment-agnostic. cdk-nag's AwsSolutions checks run on every
 synth, so a finding without a justified suppression fails it.
 """
 
@@ -45,9 +45,9 @@ def build_app(
     """The app with its one stack; the source artifact is built into ``staging_dir`` first."""
     app = cdk.App(outdir=outdir, context=FEATURE_FLAGS) if outdir else cdk.App(context=FEATURE_FLAGS)
     artifact = build_source_zip(REPO_ROOT, staging_dir / SOURCE_ARTIFACT)
+    # bundle.yaml's region is authoritative (the CLI's default region would silently move the stack).
     account = os.environ.get("CDK_DEFAULT_ACCOUNT")
-    region = os.environ.get("CDK_DEFAULT_REGION") or spec.region
-    env = cdk.Environment(account=account, region=region) if account else None
+    env = cdk.Environment(account=account, region=spec.region) if account else None
     stack = EdgeBundleStack(
         app,
         stack_name(spec),

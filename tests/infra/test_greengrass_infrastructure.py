@@ -81,3 +81,14 @@ def test_deployment_rolls_back_and_aborts_a_failing_rollout(unit_templates: Any)
     # The deployment waits for the component versions it names.
     versions = resources_of(unit_templates.greengrass.to_json(), "AWS::GreengrassV2::ComponentVersion")
     assert set(versions) <= set(deployment.get("DependsOn", []))
+
+
+def test_shadow_sync_settings_match_the_local_deployment(repo_root: Any) -> None:
+    # `make run` and the fleet must sync the same shadows the same way.
+    import yaml
+
+    from infra.greengrass.infrastructure import shadow_manager_configuration
+
+    local = yaml.safe_load((repo_root / "deployments" / "local.yaml").read_text())
+    merge = local["components"][SHADOW_MANAGER]["configurationUpdate"]["merge"]
+    assert merge["synchronize"] == shadow_manager_configuration()["synchronize"]
