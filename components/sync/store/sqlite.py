@@ -3,8 +3,10 @@
 Group commit happens one level up (:mod:`components.sync.ingest`): many records per transaction
 is what makes a durable store fast (one fsync per commit instead of per record).
 
-A batch's membership is committed (``records.batch_id``) before its upload and its key is stored
-with it, so after a crash the same records are re-sent under the same key: a retried upload
+A batch's membership is committed before its upload, as a row in ``batches``: its (stream,
+source, first and last sequence) and the highest record id it covers, so records that arrive
+later are never part of it. Its key is stored with it, so after a crash the same records are
+re-sent under the same key: a retried upload
 overwrites its object instead of creating a second one. Delivered records are purged; the highest
 delivered sequence per (stream, source) is kept so a late replay of a purged record is still
 recognised as a duplicate.
@@ -54,11 +56,9 @@ CREATE TABLE IF NOT EXISTS records (
     expires REAL,
     size INTEGER NOT NULL,
     payload BLOB NOT NULL,
-    batch_id INTEGER,
     UNIQUE (source, stream, seq)
 );
-CREATE INDEX IF NOT EXISTS records_by_age ON records (stream, batch_id, id);
-CREATE INDEX IF NOT EXISTS records_by_seq ON records (stream, source, batch_id, seq);
+CREATE INDEX IF NOT EXISTS records_by_age ON records (stream, id);
 CREATE INDEX IF NOT EXISTS records_by_expiry ON records (expires) WHERE expires IS NOT NULL;
 CREATE TABLE IF NOT EXISTS batches (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -66,6 +66,7 @@ CREATE TABLE IF NOT EXISTS batches (
     source TEXT NOT NULL,
     first_seq INTEGER NOT NULL,
     last_seq INTEGER NOT NULL,
+    max_id INTEGER NOT NULL,
     key TEXT NOT NULL,
     count INTEGER NOT NULL,
     created REAL NOT NULL
@@ -84,6 +85,14 @@ CREATE TABLE IF NOT EXISTS counters (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+# A record belongs to a planned batch: same stream and source, sequence in the range, and committed
+# before the batch was planned (a late arrival is never part of it). Parameters: the batch's row.
+_BATCH_SCOPE = "stream = ? AND source = ? AND seq BETWEEN ? AND ? AND id <= ?"
+_NOT_PLANNED = (
+    "NOT EXISTS (SELECT 1 FROM batches b WHERE records.stream = b.stream AND records.source = b.source"
+    " AND records.seq BETWEEN b.first_seq AND b.last_seq AND records.id <= b.max_id)"
+)
 
 # How long to wait for another connection's lock before calling the file locked.
 BUSY_TIMEOUT_SECONDS = 2.0
@@ -201,7 +210,7 @@ class SqliteStore(OfflineStore):
         victims: list[int] = []
         freed = 0
         rows = self._db.execute(
-            "SELECT id, size FROM records WHERE stream = ? AND batch_id IS NULL ORDER BY id", (stream,)
+            f"SELECT id, size FROM records WHERE stream = ? AND {_NOT_PLANNED} ORDER BY id", (stream,)
         )
         for record_id, size in rows:
             if freed >= need:
@@ -227,14 +236,14 @@ class SqliteStore(OfflineStore):
         """See :meth:`OfflineStore.plan_batch`."""
         with self._lock:
             oldest = self._db.execute(
-                "SELECT source, received FROM records WHERE stream = ? AND batch_id IS NULL ORDER BY id LIMIT 1",
+                f"SELECT source, received FROM records WHERE stream = ? AND {_NOT_PLANNED} ORDER BY id LIMIT 1",
                 (stream,),
             ).fetchone()
             if oldest is None:
                 return None
             source, oldest_received = oldest
             rows = self._db.execute(
-                "SELECT seq, ts, size FROM records WHERE stream = ? AND source = ? AND batch_id IS NULL"
+                f"SELECT seq, ts, size, id FROM records WHERE stream = ? AND source = ? AND {_NOT_PLANNED}"
                 " ORDER BY seq LIMIT ?",
                 (stream, source, max_records),
             ).fetchall()
@@ -242,7 +251,7 @@ class SqliteStore(OfflineStore):
             taken = 0
             total = 0
             full = len(rows) >= max_records
-            for _seq, ts, size in rows:
+            for _seq, ts, size, _id in rows:
                 if taken and (total + size > max_bytes or _utc_day(ts) != first_day):
                     full = True
                     break
@@ -252,18 +261,14 @@ class SqliteStore(OfflineStore):
                 return None
             first_seq, first_ts = rows[0][0], rows[0][1]
             last_seq = rows[taken - 1][0]
+            max_id = max(row[3] for row in rows[:taken])
             key = key_for(stream, source, first_seq, last_seq, first_ts)
             with self._transaction():
                 batch_id = self._db.execute(
-                    "INSERT INTO batches (stream, source, first_seq, last_seq, key, count, created)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (stream, source, first_seq, last_seq, key, taken, now),
+                    "INSERT INTO batches (stream, source, first_seq, last_seq, max_id, key, count, created)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (stream, source, first_seq, last_seq, max_id, key, taken, now),
                 ).lastrowid
-                self._db.execute(
-                    "UPDATE records SET batch_id = ? WHERE stream = ? AND source = ? AND batch_id IS NULL"
-                    " AND seq BETWEEN ? AND ?",
-                    (batch_id, stream, source, first_seq, last_seq),
-                )
             assert batch_id is not None
             return PlannedBatch(batch_id, stream, source, first_seq, last_seq, key, taken)
 
@@ -278,27 +283,32 @@ class SqliteStore(OfflineStore):
     def batch_records(self, batch_id: int) -> list[StoredRecord]:
         """See :meth:`OfflineStore.batch_records`."""
         with self._lock:
+            scope = self._batch_scope(batch_id)
             rows = self._db.execute(
-                "SELECT id, stream, source, seq, ts, received, payload FROM records WHERE batch_id = ?"
+                f"SELECT id, stream, source, seq, ts, received, payload FROM records WHERE {_BATCH_SCOPE}"
                 " ORDER BY seq",
-                (batch_id,),
+                scope,
             ).fetchall()
         return [StoredRecord(*row) for row in rows]
+
+    def _batch_scope(self, batch_id: int) -> tuple[str, str, int, int, int]:
+        row = self._db.execute(
+            "SELECT stream, source, first_seq, last_seq, max_id FROM batches WHERE id = ?", (batch_id,)
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"batch {batch_id} is not open")
+        return (row[0], row[1], row[2], row[3], row[4])
 
     def complete_batch(self, batch_id: int) -> int:
         """See :meth:`OfflineStore.complete_batch`."""
         with self._lock:
-            row = self._db.execute(
-                "SELECT stream, source, last_seq FROM batches WHERE id = ?", (batch_id,)
-            ).fetchone()
-            if row is None:
-                raise StoreError(f"batch {batch_id} is not open")
-            stream, source, last_seq = row
+            scope = self._batch_scope(batch_id)
+            stream, source, _first, last_seq, _max_id = scope
             with self._transaction():
                 size, count = self._db.execute(
-                    "SELECT COALESCE(SUM(size), 0), COUNT(*) FROM records WHERE batch_id = ?", (batch_id,)
+                    f"SELECT COALESCE(SUM(size), 0), COUNT(*) FROM records WHERE {_BATCH_SCOPE}", scope
                 ).fetchone()
-                self._db.execute("DELETE FROM records WHERE batch_id = ?", (batch_id,))
+                self._db.execute(f"DELETE FROM records WHERE {_BATCH_SCOPE}", scope)
                 self._db.execute("DELETE FROM batches WHERE id = ?", (batch_id,))
                 self._mark_delivered(stream, source, last_seq)
                 self._write_counters({stream: {DELIVERED: count}})
@@ -311,7 +321,7 @@ class SqliteStore(OfflineStore):
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, stream, source, seq, ts, received, payload FROM records"
-                " WHERE stream = ? AND batch_id IS NULL ORDER BY id LIMIT ?",
+                " WHERE stream = ? ORDER BY id LIMIT ?",  # these streams are never batched
                 (stream, limit),
             ).fetchall()
         return [StoredRecord(*row) for row in rows]
@@ -346,14 +356,14 @@ class SqliteStore(OfflineStore):
         with self._lock:
             rows = self._db.execute(
                 "SELECT stream, COUNT(*), SUM(size) FROM records"
-                " WHERE expires IS NOT NULL AND expires <= ? AND batch_id IS NULL GROUP BY stream",
+                f" WHERE expires IS NOT NULL AND expires <= ? AND {_NOT_PLANNED} GROUP BY stream",
                 (now,),
             ).fetchall()
             if not rows:
                 return {}
             with self._transaction():
                 self._db.execute(
-                    "DELETE FROM records WHERE expires IS NOT NULL AND expires <= ? AND batch_id IS NULL",
+                    f"DELETE FROM records WHERE expires IS NOT NULL AND expires <= ? AND {_NOT_PLANNED}",
                     (now,),
                 )
                 self._write_counters({stream: {EXPIRED: count} for stream, count, _ in rows})

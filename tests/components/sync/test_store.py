@@ -199,3 +199,13 @@ def test_backlog_reports_records_bytes_and_oldest(store: SqliteStore) -> None:
     backlog = store.backlog()["readings"]
     assert (backlog.records, backlog.bytes) == (2, 12)
     assert backlog.oldest_received is not None and backlog.oldest_received <= time.time()
+
+
+def test_a_late_record_inside_a_planned_range_is_not_part_of_that_batch(store: SqliteStore) -> None:
+    store.add([rec(0), rec(1), rec(3), rec(4)], {})
+    batch = plan(store)
+    assert batch is not None and (batch.first_seq, batch.last_seq, batch.count) == (0, 4, 4)
+    store.add([rec(2)], {})  # arrives out of order after the batch was planned
+    assert [r.seq for r in store.batch_records(batch.id)] == [0, 1, 3, 4]
+    assert store.complete_batch(batch.id) == 4
+    assert [r.seq for r in store.next_records("readings", 10)] == [2]  # kept, goes in the next batch
