@@ -142,6 +142,7 @@ class Connection(asyncio.Protocol):
         operations: dict[str, OperationSpec],
         on_closed: Callable[[Connection], None],
         max_message_size: int = MAX_MESSAGE_SIZE,
+        write_limit: int = 8 * 1024 * 1024,
     ) -> None:
         self.core = core
         self._identities = identities
@@ -156,11 +157,49 @@ class Connection(asyncio.Protocol):
         self._last_stream_id = 0
         self._streams: dict[int, Stream] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._write_limit = write_limit
+        self.congested = False
+        self._held: set[Connection] = set()
+        self._holds = 0
 
     # --- transport ------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        transport.set_write_buffer_limits(high=self._write_limit, low=self._write_limit // 4)
+
+    # --- flow control ---------------------------------------------------------------------------
+    # A subscriber that reads slower than it is published to would make the server buffer without
+    # bound. Instead, once its unsent bytes pass the limit, the connections publishing to it stop
+    # being read (their requests wait in the socket, nothing is dropped) until it drains.
+    def pause_writing(self) -> None:
+        self.congested = True
+
+    def resume_writing(self) -> None:
+        self.congested = False
+        held, self._held = self._held, set()
+        for publisher in held:
+            publisher._release()
+
+    def hold(self, publisher: Connection) -> None:
+        """Stop reading ``publisher`` until this (congested) connection drains."""
+        if publisher is self or publisher in self._held or publisher._closing or publisher._transport is None:
+            return
+        self._held.add(publisher)
+        publisher._holds += 1
+        if publisher._holds == 1:
+            publisher._transport.pause_reading()
+            log.info(kv(event="ipc_backpressure", publisher=publisher.component, subscriber=self.component))
+
+    def _release(self) -> None:
+        self._holds -= 1
+        if self._holds == 0 and not self._closing and self._transport is not None:
+            self._transport.resume_reading()
+
+    @property
+    def throttled(self) -> bool:
+        """Whether reading this connection is paused for a slow subscriber."""
+        return self._holds > 0
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
@@ -169,6 +208,7 @@ class Connection(asyncio.Protocol):
         self._streams.clear()
         for task in self._tasks:
             task.cancel()
+        self.resume_writing()  # publishers held for this connection carry on
         if self.component is not None:
             log.debug(kv(event="ipc_disconnected", component=self.component))
         self._on_closed(self)

@@ -13,6 +13,7 @@ import base64
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from localcore.ipc.rpc import json_bytes
 
@@ -53,6 +54,7 @@ class Subscription:
     skip_own: bool
     deliver: Callable[[bytes], None]  # takes the event's JSON body
     closed: bool = field(default=False)
+    sink: Any = None  # the subscriber's Connection, for flow control
 
 
 class PubSubRouter:

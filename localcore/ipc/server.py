@@ -61,6 +61,9 @@ class IpcServer:
             as a nucleus without the CLI component does (UpdateState is still recorded).
         metrics: where PutComponentMetric entries are kept (default: in memory).
         max_message_size: frames larger than this close the connection (default 24 MiB).
+        write_limit: unsent bytes to one connection above which the connections publishing to it
+            are no longer read until it drains (default 8 MiB): slow subscribers slow their
+            publishers down instead of growing the server's memory or losing messages.
     """
 
     def __init__(
@@ -73,6 +76,7 @@ class IpcServer:
         lifecycle: LifecycleService | None = None,
         metrics: MetricStore | None = None,
         max_message_size: int = MAX_MESSAGE_SIZE,
+        write_limit: int = 8 * 1024 * 1024,
     ) -> None:
         self.socket_path = Path(socket_path)
         if len(os.fsencode(self.socket_path)) >= MAX_SOCKET_PATH:
@@ -92,6 +96,7 @@ class IpcServer:
         )
         self._operations = build_operations()
         self._max_message_size = max_message_size
+        self._write_limit = write_limit
         self._connections: set[Connection] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -157,7 +162,12 @@ class IpcServer:
 
     def _new_connection(self) -> Connection:
         connection = Connection(
-            self._core, self._identities, self._operations, self._connections.discard, self._max_message_size
+            self._core,
+            self._identities,
+            self._operations,
+            self._connections.discard,
+            self._max_message_size,
+            self._write_limit,
         )
         self._connections.add(connection)
         return connection
@@ -265,6 +275,11 @@ class IpcServer:
     def subscription_count(self) -> int:
         """Live local pub/sub subscriptions (SubscribeToTopic streams)."""
         return len(self._core.router)
+
+    @property
+    def throttled_count(self) -> int:
+        """Connections not being read right now because a subscriber they publish to lags."""
+        return sum(1 for connection in list(self._connections) if connection.throttled)
 
     @property
     def connection_count(self) -> int:

@@ -114,9 +114,11 @@ def ipc_server(
     config: ConfigService | None = _DEFAULT,
     cloud: CloudAdapter | None = _DEFAULT,
     lifecycle: LifecycleService | None = None,
+    **server_options: Any,
 ) -> Iterator[IpcHarness]:
     """Start an :class:`IpcServer` in ``tmp_path``, register ``components`` ({name: accessControl}),
-    yield an :class:`IpcHarness`, and stop everything afterwards."""
+    yield an :class:`IpcHarness`, and stop everything afterwards. ``server_options`` go to
+    :class:`IpcServer` (``max_message_size``, ``write_limit``)."""
     root = Path(tmp_path)
     socket_dir: Path | None = None
     socket_path = root / "ipc.socket"
@@ -131,7 +133,12 @@ def ipc_server(
     if config is _DEFAULT:
         config = ConfigStore()
     server = IpcServer(
-        socket_path=socket_path, shadows=shadows, config=config, cloud=cloud, lifecycle=lifecycle
+        socket_path=socket_path,
+        shadows=shadows,
+        config=config,
+        cloud=cloud,
+        lifecycle=lifecycle,
+        **server_options,
     )
     set_publisher = getattr(shadows, "set_publisher", None)
     if callable(set_publisher):

@@ -64,6 +64,10 @@ def publish_to_topic(call: Call) -> dict[str, Any]:
         raise invalid_arguments(
             "Publish message is required: publishMessage with a jsonMessage or binaryMessage"
         )
+    publisher = call.stream.connection
+    for subscription in router.matching(topic):
+        if subscription.sink is not None and subscription.sink.congested:
+            subscription.sink.hold(publisher)
     return {}
 
 
@@ -80,7 +84,9 @@ def subscribe_to_topic(call: Call) -> dict[str, Any]:
     if mode not in (RECEIVE_ALL, RECEIVE_FROM_OTHERS):
         raise invalid_arguments(f"receiveMode must be {RECEIVE_ALL} or {RECEIVE_FROM_OTHERS}, got {mode!r}")
     stream = call.stream
-    subscription = Subscription(topic, call.component, mode == RECEIVE_FROM_OTHERS, stream.send_event)
+    subscription = Subscription(
+        topic, call.component, mode == RECEIVE_FROM_OTHERS, stream.send_event, sink=stream.connection
+    )
     router = call.core.router
     router.add(subscription)
     stream.on_close(lambda: router.remove(subscription))

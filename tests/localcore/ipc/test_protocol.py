@@ -4,7 +4,6 @@ one connection only while a real client on another connection keeps working."""
 from __future__ import annotations
 
 import json
-import socket
 import struct
 import zlib
 from collections.abc import Iterator
@@ -15,74 +14,11 @@ from awscrt.exceptions import AwsCrtError
 from awsiot.eventstreamrpc import AccessDeniedError, StreamClosedError
 from awsiot.greengrasscoreipc.model import JsonMessage, PublishMessage
 
-from localcore.ipc.codec import FrameDecoder, Header, HeaderType, Message, encode
+from localcore.ipc.codec import Header, Message, encode
 from localcore.ipc.rpc import MessageType
 from localcore.ipc.testing import IpcHarness
 from tests.localcore.ipc.conditions import Collector, wait_until
-
-
-def _msg(message_type: int, stream_id: int = 0, flags: int = 0, payload: bytes = b"", **extra: str) -> bytes:
-    headers = [
-        Header.int32(":message-type", message_type),
-        Header.int32(":message-flags", flags),
-        Header.int32(":stream-id", stream_id),
-    ]
-    headers += [Header.string(name.replace("_", "-"), value) for name, value in extra.items()]
-    return encode(Message(headers, payload))
-
-
-def _connect_frame(token: str, version: str = "0.1.0") -> bytes:
-    headers = [
-        Header.string(":version", version),
-        Header.int32(":message-type", MessageType.CONNECT),
-        Header.int32(":message-flags", 0),
-        Header.int32(":stream-id", 0),
-    ]
-    return encode(Message(headers, json.dumps({"authToken": token}).encode()))
-
-
-class RawClient:
-    """A byte-level client for frames the SDK would never send."""
-
-    def __init__(self, path: str) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(5)
-        self.sock.connect(path)
-        self.decoder = FrameDecoder()
-        self.frames: list[Message] = []
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def next_frame(self) -> Message:
-        while not self.frames:
-            data = self.sock.recv(65536)
-            if not data:
-                raise ConnectionError("server closed the connection")
-            self.frames += self.decoder.feed(data)
-        return self.frames.pop(0)
-
-    def wait_closed(self) -> list[Message]:
-        """Read until the server closes; return the frames it sent before closing."""
-        got = list(self.frames)
-        self.frames.clear()
-        while True:
-            try:
-                data = self.sock.recv(65536)
-            except ConnectionResetError:
-                return got
-            if not data:
-                return got
-            got += self.decoder.feed(data)
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-def _int(message: Message, name: str) -> int:
-    header = message.header(name)
-    assert header is not None and header.type == HeaderType.INT32
-    return int(header.value)
+from tests.localcore.ipc.raw_client import RawClient, connect_frame, int_header, rpc_frame
 
 
 @pytest.fixture
@@ -93,9 +29,13 @@ def raw(core: IpcHarness) -> Iterator[RawClient]:
 
 
 def _handshake(raw: RawClient, core: IpcHarness) -> None:
-    raw.send(_connect_frame(core.token("com.example.Sub")))
+    raw.send(connect_frame(core.token("com.example.Sub")))
     ack = raw.next_frame()
-    assert (_int(ack, ":message-type"), _int(ack, ":message-flags"), _int(ack, ":stream-id")) == (5, 1, 0)
+    assert (
+        int_header(ack, ":message-type"),
+        int_header(ack, ":message-flags"),
+        int_header(ack, ":stream-id"),
+    ) == (5, 1, 0)
 
 
 def _other_client_still_works(core: IpcHarness) -> None:
@@ -110,17 +50,17 @@ def _other_client_still_works(core: IpcHarness) -> None:
 
 def test_accepted_handshake_and_ping(raw: RawClient, core: IpcHarness) -> None:
     _handshake(raw, core)
-    raw.send(_msg(MessageType.PING, payload=b"hi"))
+    raw.send(rpc_frame(MessageType.PING, payload=b"hi"))
     pong = raw.next_frame()
-    assert _int(pong, ":message-type") == MessageType.PING_RESPONSE
+    assert int_header(pong, ":message-type") == MessageType.PING_RESPONSE
 
 
 @pytest.mark.parametrize(
     "frame",
     [
-        _connect_frame("NOT-A-TOKEN"),
-        _connect_frame(""),
-        _connect_frame("ignored", version="0.2.0"),
+        connect_frame("NOT-A-TOKEN"),
+        connect_frame(""),
+        connect_frame("ignored", version="0.2.0"),
         encode(
             Message(
                 [
@@ -139,7 +79,7 @@ def test_refused_handshake_is_an_ack_without_the_accepted_flag_then_close(
 ) -> None:
     raw.send(frame)
     frames = raw.wait_closed()
-    assert [(_int(f, ":message-type"), _int(f, ":message-flags")) for f in frames] == [(5, 0)]
+    assert [(int_header(f, ":message-type"), int_header(f, ":message-flags")) for f in frames] == [(5, 0)]
 
 
 def test_real_client_with_an_unknown_token_is_denied(core: IpcHarness) -> None:
@@ -157,7 +97,7 @@ def test_real_client_with_an_unknown_token_is_denied(core: IpcHarness) -> None:
         b"\x00" * 64,
         b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
         struct.pack(">II", 0xFFFFFFF0, 0) + struct.pack(">I", zlib.crc32(struct.pack(">II", 0xFFFFFFF0, 0))),
-        _connect_frame("x")[:-1] + b"\x00",  # bad message CRC
+        connect_frame("x")[:-1] + b"\x00",  # bad message CRC
     ],
     ids=["zeros", "http", "huge-length", "bad-crc"],
 )
@@ -169,7 +109,7 @@ def test_garbage_closes_only_that_connection(raw: RawClient, core: IpcHarness, d
 
 def test_truncated_frame_then_hang_up_leaves_the_server_healthy(core: IpcHarness) -> None:
     raw = RawClient(str(core.socket_path))
-    raw.send(_connect_frame(core.token("com.example.Sub"))[:30])
+    raw.send(connect_frame(core.token("com.example.Sub"))[:30])
     raw.close()
     _other_client_still_works(core)
     wait_until(lambda: core.server.connection_count == 1, what="half-open connection cleaned up")
@@ -178,10 +118,12 @@ def test_truncated_frame_then_hang_up_leaves_the_server_healthy(core: IpcHarness
 @pytest.mark.parametrize(
     "frame",
     [
-        _msg(MessageType.APPLICATION_MESSAGE, stream_id=2, operation="aws.greengrass#PublishToTopic"),  # gap
-        _msg(MessageType.APPLICATION_MESSAGE, stream_id=1),  # new stream without operation
-        _msg(MessageType.CONNECT),  # second CONNECT
-        _msg(
+        rpc_frame(
+            MessageType.APPLICATION_MESSAGE, stream_id=2, operation="aws.greengrass#PublishToTopic"
+        ),  # gap
+        rpc_frame(MessageType.APPLICATION_MESSAGE, stream_id=1),  # new stream without operation
+        rpc_frame(MessageType.CONNECT),  # second CONNECT
+        rpc_frame(
             MessageType.PING, stream_id=1, operation="aws.greengrass#PublishToTopic"
         ),  # wrong type on a stream
         encode(Message([Header.int32(":message-type", 0), Header.int32(":stream-id", 1)])),  # missing flags
@@ -203,19 +145,21 @@ def test_out_of_order_or_malformed_rpc_closes_the_connection(
     _handshake(raw, core)
     raw.send(frame)
     frames = raw.wait_closed()
-    assert [_int(f, ":message-type") for f in frames] == [MessageType.PROTOCOL_ERROR]
+    assert [int_header(f, ":message-type") for f in frames] == [MessageType.PROTOCOL_ERROR]
     _other_client_still_works(core)
 
 
 def test_application_message_before_connect_closes(raw: RawClient, core: IpcHarness) -> None:
-    raw.send(_msg(MessageType.APPLICATION_MESSAGE, stream_id=1, operation="aws.greengrass#PublishToTopic"))
-    assert [_int(f, ":message-type") for f in raw.wait_closed()] == [MessageType.PROTOCOL_ERROR]
+    raw.send(
+        rpc_frame(MessageType.APPLICATION_MESSAGE, stream_id=1, operation="aws.greengrass#PublishToTopic")
+    )
+    assert [int_header(f, ":message-type") for f in raw.wait_closed()] == [MessageType.PROTOCOL_ERROR]
 
 
 def test_unknown_operation_closes_the_stream_without_a_model_type(raw: RawClient, core: IpcHarness) -> None:
     _handshake(raw, core)
     raw.send(
-        _msg(
+        rpc_frame(
             MessageType.APPLICATION_MESSAGE,
             stream_id=1,
             payload=b"{}",
@@ -224,7 +168,11 @@ def test_unknown_operation_closes_the_stream_without_a_model_type(raw: RawClient
         )
     )
     error = raw.next_frame()
-    assert (_int(error, ":message-type"), _int(error, ":message-flags"), _int(error, ":stream-id")) == (
+    assert (
+        int_header(error, ":message-type"),
+        int_header(error, ":message-flags"),
+        int_header(error, ":stream-id"),
+    ) == (
         1,
         2,
         1,
@@ -234,9 +182,9 @@ def test_unknown_operation_closes_the_stream_without_a_model_type(raw: RawClient
         json.loads(error.payload)["message"] == "aws.greengrass#DoSomethingElse is an unsupported operation."
     )
     # The connection stays usable; a late close of the finished stream is ignored.
-    raw.send(_msg(MessageType.APPLICATION_MESSAGE, stream_id=1, flags=2))
-    raw.send(_msg(MessageType.PING))
-    assert _int(raw.next_frame(), ":message-type") == MessageType.PING_RESPONSE
+    raw.send(rpc_frame(MessageType.APPLICATION_MESSAGE, stream_id=1, flags=2))
+    raw.send(rpc_frame(MessageType.PING))
+    assert int_header(raw.next_frame(), ":message-type") == MessageType.PING_RESPONSE
 
 
 def test_real_client_sees_stream_closed_for_an_unmodelled_operation(core: IpcHarness) -> None:
@@ -257,7 +205,7 @@ def test_real_client_sees_stream_closed_for_an_unmodelled_operation(core: IpcHar
 def test_every_server_frame_carries_the_three_int32_headers(raw: RawClient, core: IpcHarness) -> None:
     _handshake(raw, core)
     raw.send(
-        _msg(
+        rpc_frame(
             MessageType.APPLICATION_MESSAGE,
             stream_id=1,
             payload=json.dumps({"topic": "h/1"}).encode(),
@@ -275,7 +223,7 @@ def test_every_server_frame_carries_the_three_int32_headers(raw: RawClient, core
         (response, "aws.greengrass#SubscribeToTopicResponse", 0),
         (event, "aws.greengrass#SubscriptionResponseMessage", 0),
     ):
-        assert _int(frame, ":stream-id") == 1 and _int(frame, ":message-flags") == flags
+        assert int_header(frame, ":stream-id") == 1 and int_header(frame, ":message-flags") == flags
         assert frame.header("service-model-type").value == model_type  # type: ignore[union-attr]
         assert frame.header(":content-type").value == "application/json"  # type: ignore[union-attr]
     assert json.loads(event.payload) == {"jsonMessage": {"message": {"n": 1}, "context": {"topic": "h/1"}}}
