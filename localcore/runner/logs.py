@@ -7,9 +7,11 @@ costs at most ``max_bytes * (backups + 1)`` of disk.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
+from typing import IO
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_BACKUPS = 3
@@ -39,28 +41,85 @@ def _rotating(
     return handler
 
 
-def component_logger(
-    root: Path, component: str, *, max_bytes: int = DEFAULT_MAX_BYTES, backups: int = DEFAULT_BACKUPS
-) -> logging.Logger:
-    """A logger writing only to ``<root>/logs/<component>.log`` (not propagated to the core's log).
+class ComponentLog:
+    """``<root>/logs/<Component>.log``: a component's output and the runner's notes about it.
 
-    Each core root gets its own logger name, so two cores in one process (tests) never mix files.
+    Written directly rather than through ``logging``: a component may print hundreds of thousands
+    of lines a second, and ``RotatingFileHandler`` formats each record twice and flushes it alone.
+    Lines arriving together get one timestamp and one write. Thread-safe; rotates like
+    ``RotatingFileHandler`` (``X.log`` -> ``X.log.1`` ... ``X.log.<backups>``).
     """
-    logger = logging.getLogger(f"localcore.component.{abs(hash(str(root.resolve())))}.{component}")
-    close_handlers(logger)
-    # Component names are [A-Za-z0-9-_.] only (recipe rule), so they are safe inside a format string.
-    line_format = f"%(asctime)s %(levelname)s {component}: %(message)s"
-    logger.addHandler(_rotating(log_path(root, component), max_bytes, backups, line_format))
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    return logger
+
+    def __init__(
+        self,
+        path: Path,
+        component: str,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        backups: int = DEFAULT_BACKUPS,
+    ) -> None:
+        self.path = path
+        self._component = component
+        self._max_bytes = max_bytes
+        self._backups = backups
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: IO[str] | None = path.open("a", encoding="utf-8", errors="replace")
+        self._size = path.stat().st_size
+
+    def info(self, message: str) -> None:
+        """One line from the runner (state changes, exit codes, timeouts)."""
+        self.write_lines("", [message])
+
+    def write_lines(self, prefix: str, lines: list[str]) -> None:
+        """``lines`` (without newlines), each as ``<time> INFO <Component>: <prefix><line>``."""
+        if not lines:
+            return
+        head = f"{_timestamp()} INFO {self._component}: {prefix}"
+        text = "".join(f"{head}{line}\n" for line in lines)
+        size = len(text.encode("utf-8", errors="replace"))
+        with self._lock:
+            if self._file is None:
+                return
+            if self._size and self._size + size > self._max_bytes:
+                self._rotate()
+            assert self._file is not None
+            self._file.write(text)
+            self._file.flush()
+            self._size += size
+
+    def _rotate(self) -> None:
+        assert self._file is not None
+        self._file.close()
+        for index in range(self._backups - 1, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{index}")
+            if older.exists():
+                older.replace(self.path.with_name(f"{self.path.name}.{index + 1}"))
+        if self._backups > 0:
+            self.path.replace(self.path.with_name(f"{self.path.name}.1"))
+        else:
+            self.path.unlink()
+        self._file = self.path.open("w", encoding="utf-8", errors="replace")
+        self._size = 0
+
+    def close(self) -> None:
+        """Close the file; later writes are dropped."""
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
 
 
-def close_handlers(logger: logging.Logger) -> None:
-    """Detach and close every handler of ``logger``."""
-    for handler in list(logger.handlers):
-        logger.removeHandler(handler)
-        handler.close()
+def _timestamp() -> str:
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+
+
+def component_log(
+    root: Path, component: str, *, max_bytes: int = DEFAULT_MAX_BYTES, backups: int = DEFAULT_BACKUPS
+) -> ComponentLog:
+    """Open ``<root>/logs/<component>.log`` for appending."""
+    return ComponentLog(log_path(root, component), component, max_bytes=max_bytes, backups=backups)
 
 
 def attach_core_log(

@@ -9,7 +9,6 @@ prints megabytes only costs disk bounded by the rotation, never the core's memor
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import signal
 import subprocess
@@ -19,7 +18,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
 
+from localcore.runner.logs import ComponentLog
+
 MAX_LINE_BYTES = 64 * 1024  # longer lines are split: one runaway line must not fill memory
+READ_CHUNK_BYTES = 64 * 1024
 
 
 class StepProcess:
@@ -32,7 +34,7 @@ class StepProcess:
         script: str,
         env: Mapping[str, str],
         cwd: Path,
-        output: logging.Logger,
+        output: ComponentLog,
         preexec: Callable[[], None] | None = None,
     ) -> None:
         """Start ``sh -c script``; raise ``OSError`` if it cannot be started."""
@@ -112,20 +114,34 @@ class StepProcess:
             reader.join(max(0.0, deadline - time.monotonic()))
 
     def _pump(self, stream: IO[bytes] | None, name: str) -> None:
+        """Copy the pipe into the log: whatever is available, in one write per chunk."""
         if stream is None:
             return
+        prefix = f"{self.step}.{name}: "
+        pending = b""
+        fd = stream.fileno()
         try:
             while True:
-                line = stream.readline(MAX_LINE_BYTES)
-                if not line:
+                chunk = os.read(fd, READ_CHUNK_BYTES)
+                if not chunk:
                     break
-                text = line.decode("utf-8", errors="replace").rstrip("\r\n")
-                self._output.info(f"{self.step}.{name}: {text}")
+                pending += chunk
+                *complete, pending = pending.split(b"\n")
+                if len(pending) > MAX_LINE_BYTES:  # one runaway line must not fill memory
+                    complete.append(pending)
+                    pending = b""
+                self._output.write_lines(prefix, [_text(line) for line in complete])
+            if pending:
+                self._output.write_lines(prefix, [_text(pending)])
         except (OSError, ValueError):
             return
         finally:
             with contextlib.suppress(OSError):
                 stream.close()
+
+
+def _text(line: bytes) -> str:
+    return line.decode("utf-8", errors="replace").rstrip("\r")
 
 
 def run_step_to_end(
@@ -134,7 +150,7 @@ def run_step_to_end(
     script: str,
     env: Mapping[str, str],
     cwd: Path,
-    output: logging.Logger,
+    output: ComponentLog,
     timeout: float | None,
     should_abort: Callable[[], bool],
     preexec: Callable[[], None] | None = None,

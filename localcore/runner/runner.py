@@ -38,7 +38,7 @@ from localcore.runner.errors import (
     UnknownComponentError,
 )
 from localcore.runner.limits import LimitEnforcer, ResourceLimits
-from localcore.runner.logs import close_handlers, component_logger, log_path
+from localcore.runner.logs import component_log, log_path
 from localcore.runner.recipe import Recipe, Step, load_recipe
 from localcore.runner.supervisor import (
     BROKEN,
@@ -264,7 +264,7 @@ class Runner:
         preexec, described = self._limits.preexec(name, limits)
         if limits:
             _log.info(kv(event="component_limits", component=name, enforced=described))
-        output = component_logger(
+        output = component_log(
             self.root, name, max_bytes=self._options.log_max_bytes, backups=self._options.log_backups
         )
         context = LaunchContext(
@@ -296,7 +296,7 @@ class Runner:
             unsubscribe()
         self._unsubscribes.clear()
         for name, supervisor in self._supervisors.items():
-            close_handlers(supervisor.context.output)
+            supervisor.context.output.close()
             self._ipc.unregister_component(name)
         self._limits.cleanup()
 

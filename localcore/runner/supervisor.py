@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from components.common.logs import kv
+from localcore.runner.logs import ComponentLog
 from localcore.runner.process import StepProcess, end_process_group, run_step_to_end
 from localcore.runner.recipe import Recipe, Step
 
@@ -71,7 +72,7 @@ class LaunchContext:
 
     recipe: Recipe
     cwd: Path
-    output: logging.Logger
+    output: ComponentLog
     environment: Callable[[Step | None], dict[str, str]]
     interpolate: Callable[[str], str]
     unready_dependencies: Callable[[], list[str]]  # HARD dependencies not RUNNING/FINISHED, as "name (STATE)"
