@@ -145,6 +145,10 @@ class OfflineStore(abc.ABC):
         """The records of a planned batch, in sequence order."""
 
     @abc.abstractmethod
+    def batch_payloads(self, batch_id: int) -> list[bytes]:
+        """Only the payloads of a planned batch's records, in sequence order (the upload's hot path)."""
+
+    @abc.abstractmethod
     def complete_batch(self, batch_id: int) -> int:
         """The cloud acknowledged the batch: purge it and its records; returns the record count."""
 

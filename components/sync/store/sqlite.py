@@ -98,11 +98,6 @@ _NOT_PLANNED = (
 BUSY_TIMEOUT_SECONDS = 2.0
 
 
-def _utc_day(ts: float) -> tuple[int, int, int]:
-    day = time.gmtime(ts)
-    return day.tm_year, day.tm_mon, day.tm_mday
-
-
 class SqliteStore(OfflineStore):
     """:class:`OfflineStore` in one SQLite file.
 
@@ -247,12 +242,14 @@ class SqliteStore(OfflineStore):
                 " ORDER BY seq LIMIT ?",
                 (stream, source, max_records),
             ).fetchall()
-            first_day = _utc_day(rows[0][1])
+            # Unix time has no leap seconds: a UTC day is exactly 86400 s.
+            day_start = (rows[0][1] // 86400) * 86400
+            day_end = day_start + 86400
             taken = 0
             total = 0
             full = len(rows) >= max_records
             for _seq, ts, size, _id in rows:
-                if taken and (total + size > max_bytes or _utc_day(ts) != first_day):
+                if taken and (total + size > max_bytes or not day_start <= ts < day_end):
                     full = True
                     break
                 taken += 1
@@ -290,6 +287,15 @@ class SqliteStore(OfflineStore):
                 scope,
             ).fetchall()
         return [StoredRecord(*row) for row in rows]
+
+    def batch_payloads(self, batch_id: int) -> list[bytes]:
+        """See :meth:`OfflineStore.batch_payloads`."""
+        with self._lock:
+            scope = self._batch_scope(batch_id)
+            rows = self._db.execute(
+                f"SELECT payload FROM records WHERE {_BATCH_SCOPE} ORDER BY seq", scope
+            ).fetchall()
+        return [row[0] for row in rows]
 
     def _batch_scope(self, batch_id: int) -> tuple[str, str, int, int, int]:
         row = self._db.execute(
