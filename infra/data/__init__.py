@@ -1,1 +1,1 @@
-"""data unit of the CDK app."""
+"""Data path unit: data bucket, alerts table, topic rules."""

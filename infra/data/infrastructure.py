@@ -17,7 +17,6 @@ from constructs import Construct
 
 from bundlespec import BundleSpec, TopicRuleSpec
 from infra.exceptions import SettingsError
-from infra.nag import acknowledge
 
 RULE_SQL_VERSION = "2016-03-23"
 
@@ -44,11 +43,6 @@ class DataPath(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             lifecycle_rules=[s3.LifecycleRule(id="ExpireAccessLogs", expiration=Duration.days(365))],
             removal_policy=removal_policy,
-        )
-        acknowledge(
-            self.access_logs,
-            "AwsSolutions-S1",
-            "This is the access log bucket; logging it into itself would loop",
         )
         self.bucket = s3.Bucket(
             self,

@@ -1,0 +1,1 @@
+"""Fleet identity unit: thing group, things, certificates, device policy, token exchange role."""

@@ -1,1 +1,1 @@
-"""greengrass unit of the CDK app."""
+"""Greengrass unit: component versions from recipes/ and the fleet deployment."""

@@ -1,0 +1,1 @@
+"""The certificate custom resource Lambda (deployed from this folder alone)."""
