@@ -143,3 +143,43 @@ def test_private_keys_live_in_secrets_not_outputs(unit_templates: Any, spec: Any
     secrets = unit_templates.fleet.find_resources("AWS::SecretsManager::Secret")
     names = sorted(v["Properties"]["Name"] for v in secrets.values())
     assert names == sorted(f"edge-bundle/things/{t}/private-key" for t in spec.fleet.things)
+
+
+def _policy_resources(action: str) -> set[str]:
+    from bundlespec import load_spec
+    from infra.fleet.policies import device_policy_document
+
+    document = device_policy_document(
+        load_spec(), partition="aws", region="r", account="a", role_alias_arn="alias"
+    )
+    prefix = {"iot:Publish": "arn:aws:iot:r:a:topic/", "iot:Subscribe": "arn:aws:iot:r:a:topicfilter/"}[
+        action
+    ]
+    return {
+        resource.removeprefix(prefix)
+        for statement in document["Statement"]
+        if action in as_list(statement["Action"])
+        for resource in as_list(statement["Resource"])
+    }
+
+
+def test_every_iot_core_topic_a_recipe_uses_is_allowed_for_its_own_thing_only(repo_root: Any) -> None:
+    # The recipes' mqttproxy grants are what components send to / take from IoT Core through the
+    # nucleus; the device policy must allow each, for the device's own thing name.
+    import yaml
+
+    wanted = {
+        "aws.greengrass#PublishToIoTCore": "iot:Publish",
+        "aws.greengrass#SubscribeToIoTCore": "iot:Subscribe",
+    }
+    checked = 0
+    for path in sorted((repo_root / "recipes").glob("*.yaml")):
+        recipe = yaml.safe_load(path.read_text())
+        access = recipe["ComponentConfiguration"]["DefaultConfiguration"].get("accessControl", {})
+        for grant in access.get("aws.greengrass.ipc.mqttproxy", {}).values():
+            for operation in grant["operations"]:
+                allowed = _policy_resources(wanted[operation])
+                for topic in grant["resources"]:
+                    assert topic.replace("{iot:thingName}", THING) in allowed, f"{path.name}: {topic}"
+                    checked += 1
+    assert checked, "expected at least one IoT Core topic in the recipes"
