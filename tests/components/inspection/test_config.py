@@ -16,7 +16,9 @@ def test_defaults_inspect_synthetic_parts_with_the_int8_model() -> None:
 
 
 def test_camera_kinds_are_chosen_by_type() -> None:
-    config = validate_config(InspectionConfig, {"camera": {"type": "folder", "path": "/data/parts", "loop": False}})
+    config = validate_config(
+        InspectionConfig, {"camera": {"type": "folder", "path": "/data/parts", "loop": False}}
+    )
     assert isinstance(config.camera, FolderCameraConfig) and not config.camera.loop
     config = validate_config(InspectionConfig, {"camera": {"type": "opencv", "device": "rtsp://cam/1"}})
     assert isinstance(config.camera, OpenCvCameraConfig)

@@ -53,7 +53,9 @@ def test_int8_input_equals_quantizing_the_training_preprocessing() -> None:
 
 
 def test_buffers_are_reused_frame_after_frame() -> None:
-    pre = Preprocessor(INT8_INPUT, PART_IMAGE_V1, crop=CropConfig(x=10, y=5, width=128, height=128), use_opencv=False)
+    pre = Preprocessor(
+        INT8_INPUT, PART_IMAGE_V1, crop=CropConfig(x=10, y=5, width=128, height=128), use_opencv=False
+    )
     frame = np.random.default_rng(0).integers(0, 256, (200, 300, 3), dtype=np.uint8)
     first = pre(frame)
     buffers = dict(pre._buffers)
@@ -64,7 +66,9 @@ def test_buffers_are_reused_frame_after_frame() -> None:
 
 
 def test_crop_resize_and_grayscale_with_numpy() -> None:
-    pre = Preprocessor(FLOAT_INPUT, PART_IMAGE_V1, crop=CropConfig(x=4, y=2, width=128, height=128), use_opencv=False)
+    pre = Preprocessor(
+        FLOAT_INPUT, PART_IMAGE_V1, crop=CropConfig(x=4, y=2, width=128, height=128), use_opencv=False
+    )
     rgb = np.zeros((140, 140, 3), dtype=np.uint8)
     # A part image blown up 2x, in pure green, placed at the crop.
     part = PARTS[0]
@@ -94,7 +98,9 @@ def test_opencv_resize_agrees_on_a_clean_downscale() -> None:
 
 
 def test_bad_frames_and_specs_are_clear_errors() -> None:
-    pre = Preprocessor(FLOAT_INPUT, PART_IMAGE_V1, crop=CropConfig(x=50, y=0, width=64, height=64), use_opencv=False)
+    pre = Preprocessor(
+        FLOAT_INPUT, PART_IMAGE_V1, crop=CropConfig(x=50, y=0, width=64, height=64), use_opencv=False
+    )
     with pytest.raises(FrameError, match="does not fit a 100x64 frame"):
         pre(np.zeros((64, 100), np.uint8))
     with pytest.raises(FrameError, match="expected \\(H, W\\) or \\(H, W, 3\\) uint8"):
