@@ -79,24 +79,20 @@ def build_sensor_model(keras: Any) -> Any:
 def build_part_model(keras: Any) -> Any:
     """A small 2-D CNN: (64, 64, 1) image -> defect probability.
 
-    Batch normalization (folded into the convolutions at conversion) lets it learn through the
-    parts' wide range of exposure; without it training sat at chance for epochs.
+    Batch normalization (folded into the convolutions at conversion) and no dense bottleneck:
+    with a ``Dense(16, relu)`` head and no normalization, training sat at chance for epochs.
     """
     layers = keras.layers
     stack: list[Any] = [keras.Input((64, 64, 1), name="image")]
-    for filters in (16, 24, 32):
+    for filters, pool in ((16, True), (32, True), (32, True), (32, False)):
         stack += [
             layers.Conv2D(filters, 3, padding="same", use_bias=False),
             layers.BatchNormalization(),
             layers.ReLU(),
-            layers.MaxPooling2D(2),
         ]
-    stack += [
-        layers.Conv2D(32, 3, padding="same", activation="relu"),
-        layers.GlobalMaxPooling2D(),
-        layers.Dense(16, activation="relu"),
-        layers.Dense(1, activation="sigmoid", name="defect"),
-    ]
+        if pool:
+            stack.append(layers.MaxPooling2D(2))
+    stack += [layers.GlobalMaxPooling2D(), layers.Dense(1, activation="sigmoid", name="defect")]
     return keras.Sequential(stack, name="part_defect")
 
 
@@ -197,11 +193,21 @@ def export_variant(
 
 
 def train_model(
-    tf: Any, keras: Any, model: Any, x: np.ndarray, y: np.ndarray, epochs: int, finetune_epochs: int
+    tf: Any,
+    keras: Any,
+    model: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    epochs: int,
+    finetune_epochs: int,
+    learning_rate: float = 2e-3,
+    batch_size: int = 64,
 ) -> tuple[Any, Any, float]:
     """Train ``model``; return it, a pruned copy and the pruned copy's sparsity."""
-    model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="binary_crossentropy", metrics=["accuracy"])
-    model.fit(x, y, epochs=epochs, batch_size=64, shuffle=True, verbose=2)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy", metrics=["accuracy"]
+    )
+    model.fit(x, y, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=2)
     pruned = keras.models.clone_model(model)
     pruned.set_weights(model.get_weights())
     pruned.compile(optimizer=keras.optimizers.Adam(5e-4), loss="binary_crossentropy", metrics=["accuracy"])
@@ -212,7 +218,7 @@ def train_model(
             x,
             y,
             epochs=finetune_epochs,
-            batch_size=64,
+            batch_size=batch_size,
             shuffle=True,
             verbose=2,
             callbacks=[pruner.callback(keras)],
@@ -283,9 +289,9 @@ def main() -> None:
         }
 
     if args.only in (None, "part_defect"):
-        images, labels, _ = part_dataset(args.seed, 8000, defect_rate=0.5)
+        images, labels, _ = part_dataset(args.seed, 6000, defect_rate=0.5)
         x = part_images_v1(images)
-        model, pruned, sparsity = train_model(tf, keras, build_part_model(keras), x, labels, 8, 1)
+        model, pruned, sparsity = train_model(tf, keras, build_part_model(keras), x, labels, 10, 1, 1e-3, 32)
         representative = x[np.random.default_rng(args.seed).choice(len(x), 300, replace=False)]
         threshold = 0.5
         models["part_defect"] = {

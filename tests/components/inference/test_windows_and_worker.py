@@ -1,0 +1,166 @@
+"""Sliding windows, the bounded queue, model validation and the worker, with a recording publisher."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from components.common import topics
+from components.common.live_config import ConfigError, validate_config
+from components.common.messages import ANOMALY_V1, parse_message
+from components.common.model_manifest import Manifest, sha256_file
+from components.inference.config import HostedModelConfig, InferenceConfig
+from components.inference.exceptions import ModelSwapRejected
+from components.inference.host import LoadedModel, load_model
+from components.inference.windows import SlidingWindows, WindowQueue
+from components.inference.worker import ModelWorker
+from models.preprocessing import sensor_windows_v1
+
+from .conftest import RecordingPublisher, clean_readings, inject_spike
+
+MANIFEST = Manifest.load()
+
+
+def test_windows_emit_once_full_then_every_hop_in_order() -> None:
+    windows = SlidingWindows(size=4, hop=2)
+    emitted = [windows.add("s", float(i), float(i), None) for i in range(9)]
+    assert [w is not None for w in emitted] == [False, False, False, True, False, True, False, True, False]
+    last = emitted[7]
+    assert last is not None
+    assert last.temperature.tolist() == [4.0, 5.0, 6.0, 7.0]
+    assert np.isnan(last.humidity).all()
+    assert (last.start_ts, last.end_ts) == (4.0, 7.0)
+    # Sensors have their own rings.
+    assert windows.add("other", 0.0, 1.0, 1.0) is None and windows.sensors == ["other", "s"]
+
+
+def test_queue_is_bounded_drops_oldest_and_batches() -> None:
+    queue = WindowQueue(capacity=3)
+    windows = SlidingWindows(size=1, hop=1)
+    for i in range(5):
+        window = windows.add("s", float(i), 1.0, 1.0)
+        assert window is not None
+        queue.put(window)
+    assert queue.dropped == 2 and len(queue) == 3
+    assert [w.end_ts for w in queue.take(2, timeout=0.0)] == [2.0, 3.0]
+    assert [w.end_ts for w in queue.take(10, timeout=0.0)] == [4.0]
+    assert queue.take(10, timeout=0.0) == []
+
+
+def test_config_errors_name_the_key() -> None:
+    with pytest.raises(ConfigError, match="sha256"):
+        validate_config(InferenceConfig, {"models": [{"name": "m", "path": "/tmp/x.tflite"}]})
+    with pytest.raises(ConfigError, match="unique"):
+        validate_config(InferenceConfig, {"models": [{"name": "m"}, {"name": "m"}]})
+    with pytest.raises(ConfigError, match=r"models\.0\.hop"):
+        validate_config(InferenceConfig, {"models": [{"hop": 0}]})
+    with pytest.raises(ConfigError, match=r"models\.0\.preprocessing"):
+        validate_config(InferenceConfig, {"models": [{"preprocessing": "part_image_v1"}]})
+
+
+def test_bad_models_are_rejected_with_the_reason(tmp_path: Path) -> None:
+    spec = MANIFEST.variant("sensor_anomaly", "int8")
+    cases: dict[str, HostedModelConfig] = {}
+    cases["does not exist"] = HostedModelConfig(path=str(tmp_path / "gone.tflite"), sha256="0" * 64)
+    truncated = tmp_path / "truncated.tflite"
+    truncated.write_bytes(spec.path.read_bytes()[:4000])
+    cases["cannot load"] = HostedModelConfig(path=str(truncated), sha256=sha256_file(truncated))
+    cases["sha256"] = HostedModelConfig(path=str(spec.path), sha256="1" * 64)
+    image = MANIFEST.variant("part_defect", "int8").path
+    cases["shape [1, 64, 64, 1]"] = HostedModelConfig(path=str(image), sha256=sha256_file(image))
+    junk = tmp_path / "junk.tflite"
+    junk.write_bytes(b"\x00" * 64)
+    cases["not a TFLite flatbuffer"] = HostedModelConfig(path=str(junk), sha256=sha256_file(junk))
+    cases["no variant 'fp16'"] = HostedModelConfig(variant="fp16")
+    for reason, config in cases.items():
+        with pytest.raises(ModelSwapRejected, match=re.escape(reason)):
+            load_model(config, num_threads=1)
+
+
+def test_manifest_preprocessing_must_be_one_the_component_feeds(tmp_path: Path) -> None:
+    raw = json.loads((MANIFEST.base_dir / "manifest.json").read_text())
+    raw["models"]["sensor_anomaly"]["preprocessing"]["name"] = "part_image_v1"
+    for variant in raw["models"]["sensor_anomaly"]["variants"].values():
+        variant["file"] = str(MANIFEST.base_dir / variant["file"])
+    (tmp_path / "manifest.json").write_text(json.dumps(raw))
+    with pytest.raises(ModelSwapRejected, match="preprocessing"):
+        load_model(HostedModelConfig(), 1, str(tmp_path / "manifest.json"))
+
+
+def make_worker(model: LoadedModel, publish: str = "changes") -> tuple[ModelWorker, RecordingPublisher]:
+    publisher = RecordingPublisher()
+    counter = iter(range(10**9))
+    config = model.config.model_copy(update={"publish": publish})
+    loaded = LoadedModel(**{**model.__dict__, "config": config})
+    worker = ModelWorker(loaded, publisher, lambda _s, _t: next(counter), max_batch=16, max_pending=10_000)
+    return worker, publisher
+
+
+def test_a_spike_raises_then_clears_one_event_each(int8_model: LoadedModel) -> None:
+    worker, publisher = make_worker(int8_model)
+    readings = clean_readings("line1", 200)
+    inject_spike(readings, 100)
+    for reading in readings:
+        worker.on_reading(reading)
+    while batch := worker.queue.take(16, timeout=0.0):
+        worker.score(batch)
+    events = publisher.on(topics.ANOMALIES)
+    assert [e["isAnomaly"] for e in events] == [True, False]
+    raised = parse_message(events[0])
+    assert raised.schema_ == ANOMALY_V1 and raised.source == "line1"
+    spike_ts = readings[100]["ts"]
+    assert raised.window_start <= spike_ts <= raised.window_end  # within the first window that holds it
+    assert events[1]["windowStart"] > spike_ts  # cleared once the spike left the window
+    assert worker.scored == 200 - 63 and worker.health()["windowsDropped"] == 0
+
+
+def test_batched_scores_equal_one_by_one_and_swap_loses_nothing(
+    int8_model: LoadedModel, float_model: LoadedModel
+) -> None:
+    worker, publisher = make_worker(int8_model, publish="all")
+    for reading in clean_readings("line1", 63 + 40):
+        worker.on_reading(reading)
+    batch = worker.queue.take(40, timeout=0.0)
+    worker.score(batch[:10])
+    worker.swap(
+        LoadedModel(
+            **{
+                **float_model.__dict__,
+                "config": worker.model.config.model_copy(update={"variant": "float32"}),
+            }
+        )
+    )
+    worker.score(batch[10:])
+    events = publisher.on(topics.ANOMALIES)
+    assert [e["windowEnd"] for e in events] == [w.end_ts for w in batch]
+    assert worker.swaps == 1 and worker.scored == 40
+    one = float_model.runtime.predict(
+        sensor_windows_v1(batch[20].temperature[None], batch[20].humidity[None])
+    )
+    assert events[20]["score"] == pytest.approx(float(one[0, 0]), abs=1e-5)
+
+
+def test_readings_that_are_not_environment_readings_are_skipped(int8_model: LoadedModel) -> None:
+    worker, _ = make_worker(int8_model)
+    worker.on_reading({"schema": "nope"})
+    worker.on_reading(
+        {
+            "schema": "edgebundle.reading.v1",
+            "source": "gw",
+            "seq": 1,
+            "ts": 1.0,
+            "kind": "system",
+            "values": {"cpu_percent": 3.0},
+            "units": {},
+            "quality": "good",
+        }
+    )
+    failed = clean_readings("line1", 1)[0]
+    failed["values"] = {"temperature": None, "humidity": None}
+    failed["quality"] = "bad"
+    worker.on_reading(failed)
+    assert (worker.invalid, worker.ignored, worker.readings) == (1, 1, 1)
