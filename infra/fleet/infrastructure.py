@@ -69,12 +69,21 @@ class FleetIdentity(Construct):
             self.certificates.append(self._thing(thing, spec, handler))
 
     def allow_artifact_download(self, bucket: s3.IBucket, object_key: str) -> None:
-        """Let devices (through the token exchange role) read one component artifact object."""
+        """Let devices (through the token exchange role) read one component artifact object.
+
+        The nucleus' S3 downloader asks for the bucket's region (GetBucketLocation) before it
+        heads and gets the object (both authorized by s3:GetObject).
+        """
         self.token_exchange_role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="ReadComponentArtifact",
                 actions=["s3:GetObject"],
                 resources=[bucket.arn_for_objects(object_key)],
+            )
+        )
+        self.token_exchange_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="LocateArtifactBucket", actions=["s3:GetBucketLocation"], resources=[bucket.bucket_arn]
             )
         )
 
