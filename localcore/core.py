@@ -38,8 +38,9 @@ from localcore.ipc.recording_cloud import RecordingCloudAdapter
 from localcore.ipc.server import IpcServer
 from localcore.runner.deployment import ComponentDeployment, load_deployment, parse_deployment
 from localcore.runner.errors import RunnerError
+from localcore.runner.interfaces import RunnerOptions, StateListener
 from localcore.runner.recipe import recipe_files
-from localcore.runner.runner import Runner, RunnerOptions, StateListener
+from localcore.runner.runner import Runner
 from localcore.runner.supervisor import SupervisorSettings
 from localcore.shadows.store import ShadowStore
 

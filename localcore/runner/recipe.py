@@ -37,6 +37,7 @@ __all__ = [
     "Recipe",
     "RecipeError",
     "Step",
+    "component_name_of",
     "load_recipe",
     "machine_platform",
     "parse_recipe",
@@ -249,3 +250,16 @@ def _manifest_lifecycle(top: RecipeReader, manifest: RecipeReader, index: int) -
         raise manifest.error("Selections", f"expected a list of selection keys, got {describe(selections)}")
     selected = select_lifecycle(global_lifecycle, [s.lower() for s in selections])
     return parse_lifecycle(top.source, selected, f"Lifecycle (Selections {selections} of Manifests[{index}])")
+
+
+def component_name_of(path: Path) -> str:
+    """A refused recipe's component name: from the file if it can be read at all, else the file name."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if isinstance(document, dict):
+            for key, value in document.items():
+                if str(key).lower() == "componentname" and isinstance(value, str):
+                    return value
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError):
+        pass
+    return path.stem

@@ -16,12 +16,11 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from components.common.logs import kv
-from localcore.contracts import ComponentInfo, ConfigListener, Unsubscribe
+from localcore.contracts import ComponentInfo, Unsubscribe
 from localcore.runner.artifacts import ArtifactResolver
 from localcore.runner.dependencies import (
     STAND_IN_COMPONENTS,
@@ -37,9 +36,16 @@ from localcore.runner.errors import (
     RunnerError,
     UnknownComponentError,
 )
+from localcore.runner.interfaces import (
+    ComponentRegistry,
+    ComponentStatus,
+    RunnerConfiguration,
+    RunnerOptions,
+    StateListener,
+)
 from localcore.runner.limits import LimitEnforcer, ResourceLimits
 from localcore.runner.logs import component_log, log_path
-from localcore.runner.recipe import Recipe, Step, load_recipe
+from localcore.runner.recipe import Recipe, Step, component_name_of, load_recipe
 from localcore.runner.supervisor import (
     BROKEN,
     ERRORED,
@@ -48,66 +54,10 @@ from localcore.runner.supervisor import (
     STARTING,
     ComponentSupervisor,
     LaunchContext,
-    SupervisorSettings,
 )
 from localcore.runner.variables import Interpolator, work_path
 
 _log = logging.getLogger("localcore.runner")
-
-StateListener = Callable[[str, str, str], None]
-"""``listener(component, old_state, new_state)``."""
-
-
-class ComponentRegistry(Protocol):
-    """What the runner needs from the IPC server: tokens and policies per component."""
-
-    def register_component(self, name: str, access_control: Any = None) -> str: ...
-
-    def unregister_component(self, name: str) -> None: ...
-
-    def update_access_control(self, name: str, access_control: Any) -> None: ...
-
-
-class RunnerConfiguration(Protocol):
-    """What the runner needs from the configuration store."""
-
-    def set_defaults(self, component: str, defaults: dict[str, Any]) -> None: ...
-
-    def apply_deployment_update(
-        self, component: str, *, merge: dict[str, Any] | None = None, reset: list[str] | None = None
-    ) -> None: ...
-
-    def snapshot(self, component: str) -> dict[str, Any]: ...
-
-    def subscribe(self, component: str, key_path: list[str], callback: ConfigListener) -> Unsubscribe: ...
-
-
-@dataclass
-class ComponentStatus:
-    """One row of ``localcore status``."""
-
-    name: str
-    version: str
-    state: str
-    restarts: int
-    detail: str = ""
-    log: str = ""
-    limits: str = "none"
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return dict(self.__dict__)
-
-
-@dataclass
-class RunnerOptions:
-    """Settings with defaults (the nucleus'); tests shorten the timings."""
-
-    region: str = "us-east-1"
-    project_root: Path = field(default_factory=Path.cwd)
-    settings: SupervisorSettings = field(default_factory=SupervisorSettings)
-    log_max_bytes: int = 10 * 1024 * 1024
-    log_backups: int = 3
 
 
 class Runner:
@@ -160,7 +110,7 @@ class Runner:
                 recipe = load_recipe(path)
             except RecipeError as err:
                 # The component's name is unknown if the recipe is broken: guess it from the file.
-                name = _name_from_file(path)
+                name = component_name_of(path)
                 self._refused[name] = err
                 _log.error(kv(event="recipe_refused", file=path, error=err))
                 continue
@@ -481,18 +431,3 @@ class Runner:
             step_setenv=step.setenv if step is not None else {},
             interpolate=lambda text: self._interpolator.interpolate(name, text),
         )
-
-
-def _name_from_file(path: Path) -> str:
-    """A refused recipe's component name: from the file if it can be read at all, else the file name."""
-    try:
-        import yaml
-
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-        if isinstance(document, dict):
-            for key, value in document.items():
-                if str(key).lower() == "componentname" and isinstance(value, str):
-                    return value
-    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError):
-        pass
-    return path.stem
