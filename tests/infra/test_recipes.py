@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from infra.exceptions import RecipeError
 from infra.greengrass.recipes import Recipe, load_recipe, load_recipes
@@ -81,3 +83,26 @@ def test_duplicate_component_names_are_refused(tmp_path: Path) -> None:
 def test_missing_recipes_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RecipeError, match="recipes folder not found"):
         load_recipes(tmp_path / "nope")
+
+
+_URIS = st.one_of(
+    st.just(PLACEHOLDER),
+    st.from_regex(r"\Ahttps://[a-z]{1,8}\.example/[a-z]{1,8}\.zip\Z"),
+    st.from_regex(r"\As3://[a-z]{3,10}/[a-z/]{1,12}\.zip\Z"),
+)
+
+
+@given(manifests=st.lists(st.lists(_URIS, max_size=4), max_size=3))
+def test_only_the_source_artifact_placeholder_changes(manifests: list[list[str]]) -> None:
+    document = {
+        "RecipeFormatVersion": "2020-01-25",
+        "ComponentName": "com.x.A",
+        "ComponentVersion": "1.0.0",
+        "Manifests": [{"Artifacts": [{"Uri": uri} for uri in uris]} for uris in manifests],
+    }
+    recipe = Recipe.from_document(document, source="p.yaml")
+    replaced = recipe.with_artifact_uri("s3://assets/hash.zip")
+    for before, after in zip(document["Manifests"], replaced["Manifests"], strict=True):
+        for old, new in zip(before["Artifacts"], after["Artifacts"], strict=True):
+            assert new["Uri"] == ("s3://assets/hash.zip" if old["Uri"] == PLACEHOLDER else old["Uri"])
+    assert recipe.uses_source_artifact() == any(PLACEHOLDER in uris for uris in manifests)
