@@ -191,3 +191,30 @@ def test_any_deployment_parses_or_raises_a_deployment_error(components: dict[str
         assert str(err).startswith("d.yaml: components")
     else:
         assert set(parsed) == {str(name) for name in components}
+
+
+def test_an_access_control_change_at_run_time_reaches_the_ipc_server(tmp_path: Path) -> None:
+    from awsiot.greengrasscoreipc.model import JsonMessage, PublishMessage, UnauthorizedError
+
+    message = PublishMessage(json_message=JsonMessage(message={"a": 1}))
+
+    with running_core(tmp_path, lifecycle("configured"), thing_name="line-3", control=True) as core:
+        core.wait_for_state(CONFIGURED, "RUNNING")
+        client = core.client_for(CONFIGURED)
+        # GIVEN a component without any grant: its publish is refused
+        with pytest.raises(UnauthorizedError):
+            client.publish_to_topic(topic="factory/line-3/x", publish_message=message)
+        # WHEN an operator grants it (recipe variables work there too)
+        policy = {
+            "aws.greengrass.ipc.pubsub": {
+                "p1": {
+                    "operations": ["aws.greengrass#PublishToTopic"],
+                    "resources": ["factory/{iot:thingName}/*"],
+                }
+            }
+        }
+        control_request(
+            core.root, "config.set", {"component": CONFIGURED, "keyPath": ["accessControl"], "value": policy}
+        )
+        # THEN the same client may publish
+        client.publish_to_topic(topic="factory/line-3/x", publish_message=message)
