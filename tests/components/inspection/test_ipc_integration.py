@@ -118,3 +118,19 @@ def test_model_swaps_from_the_shadow_are_applied_or_refused_and_reported(tmp_pat
         assert "does not exist" in reported["error"]
         assert reported["config"]["model"]["variant"] == "float32"  # still the one in effect
         assert running.inspect("after-bad-swap")["modelVersion"] == "9.9.9"
+
+
+def test_trigger_mode_changes_from_the_shadow_take_effect_live(tmp_path: Path) -> None:
+    with running_inspection(tmp_path) as running:
+        running.inspect("triggered-1")
+        running.desire({"trigger": {"mode": "free_run", "rateHz": 50}})
+        running.seen.wait(
+            lambda: any(
+                m["partId"].startswith("part-") for m in running.seen.on(topics.INSPECTION_DECISIONS)
+            ),
+            what="free-running decisions",
+        )
+        # Back to triggers (the subscription is opened again from the shadow's callback thread).
+        running.desire({"trigger": {"mode": "topic"}})
+        wait_until(lambda: running.reported().get("config", {}).get("trigger", {}).get("mode") == "topic")
+        assert running.inspect("triggered-2")["inspected"] is True
