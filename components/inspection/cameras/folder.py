@@ -8,6 +8,7 @@ with a real camera does not carry an image library it never calls.
 from __future__ import annotations
 
 import importlib
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,10 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from components.common.logs import kv
 from components.inspection.cameras.base import Camera, Frame, as_uint8_image
 from components.inspection.exceptions import CameraError, CameraExhaustedError, CameraUnavailableError
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg"})
+log = logging.getLogger(__name__)
 
 
 class FolderCamera(Camera):
@@ -36,6 +39,7 @@ class FolderCamera(Camera):
         self._position = 0
         self._count = 0
         self._image: Any = None
+        self.skipped = 0
         self.description = f"folder({self.path},loop={loop})"
 
     def open(self) -> None:
@@ -60,28 +64,38 @@ class FolderCamera(Camera):
         return files
 
     def read(self) -> Frame:
-        """Decode the next file.
+        """Decode the next file; files that cannot be decoded are logged, counted and skipped.
 
         Raises:
             CameraExhaustedError: past the last file without ``loop``.
-            CameraError: the file cannot be read or decoded (it is skipped on the next read).
+            CameraError: no file of a whole pass over the folder could be decoded.
         """
         if self._image is None:
             self.open()
-        if self._position >= len(self._files):
-            if not self.loop:
-                raise CameraExhaustedError(f"camera folder {self.path}: all {len(self._files)} images read")
-            self._files = self._list()
-            self._position = 0
-        path = self._files[self._position]
-        self._position += 1
-        try:
-            with self._image.open(path) as opened:
-                mode = opened.mode
-                converted = opened.convert("L" if mode in ("L", "1", "LA") else "RGB")
-                array = as_uint8_image(np.asarray(converted), str(path))
-        except (OSError, ValueError) as err:
-            raise CameraError(f"camera folder: cannot decode {path}: {err}") from err
+        failures = 0
+        while True:
+            if self._position >= len(self._files):
+                if not self.loop:
+                    raise CameraExhaustedError(
+                        f"camera folder {self.path}: all {len(self._files)} images read"
+                    )
+                self._files = self._list()
+                self._position = 0
+            path = self._files[self._position]
+            self._position += 1
+            try:
+                array = self._decode(path)
+                break
+            except CameraError as err:
+                # One bad file is not a camera failure: reopening would replay the folder from
+                # its first file. Skip it; only a folder of nothing but bad files fails.
+                self.skipped += 1
+                failures += 1
+                log.warning(kv(event="camera_file_skipped", error=err))
+                if failures >= len(self._files):
+                    raise CameraError(
+                        f"camera folder {self.path}: none of {failures} files can be decoded"
+                    ) from err
         index = self._count
         self._count += 1
         return Frame(
@@ -91,3 +105,11 @@ class FolderCamera(Camera):
             index=index,
             name=path.name,
         )
+
+    def _decode(self, path: Path) -> np.ndarray:
+        try:
+            with self._image.open(path) as opened:
+                converted = opened.convert("L" if opened.mode in ("L", "1", "LA") else "RGB")
+                return as_uint8_image(np.asarray(converted), str(path))
+        except (OSError, ValueError) as err:
+            raise CameraError(f"camera folder: cannot decode {path}: {err}") from err

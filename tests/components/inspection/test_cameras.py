@@ -84,8 +84,18 @@ def test_folder_camera_errors_name_the_folder_and_file(tmp_path: Path) -> None:
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nthis is not a png")
     camera = FolderCamera(tmp_path)
     camera.open()
-    with pytest.raises(CameraError, match=r"cannot decode .*broken\.png"):
+    with pytest.raises(CameraError, match=r"none of 1 files can be decoded"):
         camera.read()
+
+
+def test_a_bad_file_is_skipped_not_a_camera_failure(tmp_path: Path) -> None:
+    expected = _write_images(tmp_path)
+    (tmp_path / "b-broken.png").write_bytes(b"\x89PNG\r\n\x1a\nthis is not a png")
+    camera = FolderCamera(tmp_path, loop=True)
+    names = [camera.read().name for _ in range(4)]
+    assert names == ["a-gray.png", "b-rgb.png", "c-rgb.jpg", "a-gray.png"]
+    assert camera.skipped == 1
+    assert expected
 
 
 needs_cv2 = pytest.mark.skipif(
