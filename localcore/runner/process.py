@@ -9,9 +9,12 @@ prints megabytes only costs disk bounded by the rotation, never the core's memor
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -22,6 +25,30 @@ from localcore.runner.logs import ComponentLog
 
 MAX_LINE_BYTES = 64 * 1024  # longer lines are split: one runaway line must not fill memory
 READ_CHUNK_BYTES = 64 * 1024
+
+
+# Loaded before any fork: the child must not load libraries between fork and exec.
+_LIBC = (
+    ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    if sys.platform == "linux"
+    else None
+)
+_PR_SET_PDEATHSIG = 1
+
+
+def _child_setup(limits: Callable[[], None] | None) -> Callable[[], None]:
+    """In the child: die with the core (a core killed with SIGKILL leaves no components behind),
+    then apply the resource limits."""
+
+    def setup() -> None:
+        if _LIBC is not None:
+            # Sent when the thread that started the step ends: the component's supervisor, which
+            # only ends once the component is stopped, or when the core dies.
+            _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if limits is not None:
+            limits()
+
+    return setup
 
 
 class StepProcess:
@@ -48,7 +75,7 @@ class StepProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,  # its own process group: signal the whole tree at once
-            preexec_fn=preexec,  # resource limits; runs between fork and exec
+            preexec_fn=_child_setup(preexec),  # runs between fork and exec
         )
         self.pid = self._process.pid
         self._readers = [

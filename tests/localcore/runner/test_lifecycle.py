@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -352,3 +353,40 @@ def test_lifecycle_operations_through_the_real_ipc_client(local_core: Any) -> No
     core.wait_for_state("test.life.Steady", "FINISHED")
     assert client.restart_component(component_name="test.life.Steady").restart_status == "SUCCEEDED"
     core.wait_for_state("test.life.Steady", "RUNNING")
+
+
+def test_a_core_killed_with_sigkill_leaves_no_component_running(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    # GIVEN a core in its own process, running a component
+    script = (
+        "import sys, threading; from pathlib import Path; from localcore.core import LocalCore;"
+        f"core = LocalCore(root=Path({str(tmp_path / 'root')!r}), recipes=Path({str(LIFECYCLE / 'steady.yaml')!r}), thing_name='t', control=False);"
+        "core.start(); core.runner.wait_for_state('test.life.Steady', 'RUNNING', 30);"
+        "print(core.runner._supervisors['test.life.Steady']._main.pid, flush=True); threading.Event().wait()"
+    )
+    core_process = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[3],
+    )
+    try:
+        assert core_process.stdout is not None
+        component_pid = int(core_process.stdout.readline())
+        assert _alive(component_pid)
+        # WHEN the core dies without any chance to clean up
+        core_process.send_signal(signal.SIGKILL)
+        core_process.wait(10)
+        # THEN the component dies with it (the kernel delivers SIGKILL to it)
+        deadline = time.monotonic() + 10
+        while _alive(component_pid) and time.monotonic() < deadline:
+            time.sleep(0.05)  # another process's exit: nothing to wait() on
+        assert not _alive(component_pid)
+    finally:
+        if core_process.poll() is None:
+            os.kill(core_process.pid, signal.SIGKILL)
+            core_process.wait()
