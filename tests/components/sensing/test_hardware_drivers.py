@@ -124,3 +124,17 @@ def test_system_sensor_reports_real_metrics() -> None:
 def test_system_sensor_failure_is_a_read_error() -> None:
     with pytest.raises(SensorReadError, match="system metrics unavailable"):
         SystemSensor(disk_path="/no/such/mount/point").read()
+
+
+def test_the_factory_builds_each_configured_driver(monkeypatch: pytest.MonkeyPatch, clock: FakeClock) -> None:
+    from components.sensing.config import SensorConfig
+    from components.sensing.drivers.factory import build_driver
+    from components.sensing.drivers.simulated import SimulatedDht22
+
+    simulated = build_driver(SensorConfig(id="s", driver="simulated", interval_seconds=0.5), clock=clock)
+    assert isinstance(simulated, SimulatedDht22) and simulated.simulator.period_s == 0.5
+    assert simulated.simulator.start_ts == clock.now
+    assert isinstance(build_driver(SensorConfig(id="g", driver="system")), SystemSensor)
+    install(monkeypatch, board=make_board("D17"), adafruit_dht=make_adafruit_dht([], clock))
+    dht = build_driver(SensorConfig(id="d", driver="dht11", pin="D17", use_pulseio=False))
+    assert isinstance(dht, DhtSensor) and dht.model == "dht11" and dht.pin == "D17"
