@@ -150,3 +150,46 @@ def test_picamera2_where_not_installed_is_a_clear_error() -> None:
 def test_the_factory_builds_the_synthetic_camera_by_default() -> None:
     camera = build_camera(SyntheticCameraConfig(seed=3, defect_rate=0.0))
     assert camera.read().defective is False
+
+
+def test_picamera2_camera_with_a_fake_library(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    started: list[dict[str, object]] = []
+
+    class FakePicamera2:
+        """picamera2.Picamera2's calls the source makes, with libcamera's BGR byte order."""
+
+        def create_video_configuration(self, main: dict[str, object]) -> dict[str, object]:
+            return {"main": main}
+
+        def configure(self, config: dict[str, object]) -> None:
+            started.append(config)
+
+        def start(self) -> None:
+            pass
+
+        def capture_array(self, stream: str) -> np.ndarray:
+            width, height = started[-1]["main"]["size"]  # type: ignore[index]
+            frame = np.zeros((height, width, 3), dtype=np.uint8)
+            frame[:, :, 0] = 200  # blue first in memory ("RGB888" is BGR)
+            return frame
+
+        def stop(self) -> None:
+            started.append({"stopped": True})
+
+        def close(self) -> None:
+            pass
+
+    module = types.ModuleType("picamera2")
+    module.Picamera2 = FakePicamera2  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "picamera2", module)
+    camera = Picamera2Camera(width=32, height=24)
+    camera.open()
+    frame = camera.read()
+    assert started[0] == {"main": {"size": (32, 24), "format": "RGB888"}}
+    assert frame.image.shape == (24, 32, 3)
+    assert frame.image[0, 0].tolist() == [0, 0, 200]  # handed on as RGB: blue last
+    camera.close()
+    assert started[-1] == {"stopped": True}
