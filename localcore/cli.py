@@ -253,7 +253,7 @@ def _cmd_config_set(args: argparse.Namespace) -> int:
 def _lifecycle_command(command: str) -> Callable[[argparse.Namespace], int]:
     def handler(args: argparse.Namespace) -> int:
         result = control_request(args.root, command, {"component": args.name})
-        print(result["message"])
+        print(json.dumps(result) if args.json else result["message"])
         return EXIT_OK
 
     return handler
@@ -380,6 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub = subparsers.add_parser(command, help=text)
         sub.add_argument("name")
         add_root_argument(sub)
+        sub.add_argument("--json", action="store_true")
         sub.set_defaults(func=_lifecycle_command(command))
 
     try:

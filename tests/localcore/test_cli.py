@@ -149,6 +149,8 @@ def test_status_config_restart_and_logs_against_a_running_core(
 
         assert main(["restart", "test.life.Steady", "--root", root]) == 0
         assert "restart of test.life.Steady requested" in capsys.readouterr().out
+        assert main(["stop", "test.life.Steady", "--root", root, "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["component"] == "test.life.Steady"
         assert main(["restart", "test.life.Nope", "--root", root]) == 1
         assert "component test.life.Nope not found" in capsys.readouterr().err
 
