@@ -160,7 +160,10 @@ class Connectivity:
         if changed:
             log.info(kv(event="connectivity", state=state, drop=new_drop))
             for listener in listeners:
-                listener(state, new_drop)
+                try:
+                    listener(state, new_drop)
+                except Exception as err:  # one broken listener must not keep the others in the old state
+                    log.exception(kv(event="connectivity_listener_failed", error=repr(err)))
 
     def add_listener(self, listener: StateListener) -> Callable[[], None]:
         """``listener(state, drop)`` on every change."""

@@ -211,6 +211,10 @@ class ShadowSync:
             except (ClientError, BotoCoreError) as err:
                 log.warning(kv(event="shadow_sync_failed", thing=thing, shadow=shadow, error=err))
                 return False
+            except Exception as err:  # e.g. the local store refuses the cloud's document (size)
+                # Kept pending and retried: the sync thread must outlive one bad document.
+                log.exception(kv(event="shadow_sync_error", thing=thing, shadow=shadow, error=repr(err)))
+                return False
         with self._lock:
             self._pending.discard(key)
         self.syncs += 1

@@ -101,3 +101,16 @@ def test_flaky_drops_about_the_configured_fraction() -> None:
     assert connectivity.should_drop() and not connectivity.is_up()
     connectivity.set_state(ONLINE)
     assert not connectivity.should_drop()
+
+
+def test_a_failing_listener_does_not_stop_the_others() -> None:
+    connectivity = Connectivity()
+    seen: list[str] = []
+
+    def broken(_state: str, _drop: float) -> None:
+        raise RuntimeError("listener bug")
+
+    connectivity.add_listener(broken)
+    connectivity.add_listener(lambda state, _drop: seen.append(state))
+    connectivity.set_state(OFFLINE)
+    assert seen == [OFFLINE] and connectivity.state == OFFLINE

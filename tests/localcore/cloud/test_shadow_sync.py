@@ -182,3 +182,17 @@ def test_the_classic_shadow_syncs_too(tmp_path: Path, moto_cloud: MotoCloud) -> 
     assert sync.sync_one(THING, "")
     payload = moto_cloud.client("iot-data").get_thing_shadow(thingName=THING)["payload"]
     assert json.loads(payload.read())["state"]["reported"] == {"classic": 1}
+
+
+def test_a_document_the_local_store_refuses_stays_pending_without_killing_sync(
+    tmp_path: Path, moto_cloud: MotoCloud
+) -> None:
+    store = ShadowStore(tmp_path / "shadows", rate_limits=None, max_document_size=64)
+    config = SyncConfig(frozenset({(THING, "s-big")}))
+    sync = ShadowSync(store, moto_cloud.client("iot-data"), Connectivity(), config)
+    _cloud_update(moto_cloud, "s-big", {"desired": {"blob": "x" * 200}})
+    assert not sync.sync_one(THING, "s-big")
+    assert sync.pending() == {(THING, "s-big")}
+    _cloud_update(moto_cloud, "s-big", {"desired": {"blob": "small"}})
+    assert sync.sync_one(THING, "s-big")
+    assert _local_state(store, "s-big") == {"desired": {"blob": "small"}}
