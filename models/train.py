@@ -54,6 +54,8 @@ from models.preprocessing import (
 )
 
 MODELS_DIR = Path(__file__).resolve().parent
+#: Where files and the manifest are written (``--out``; ``models/`` by default).
+OUT_DIR = MODELS_DIR
 PRUNE_SPARSITY = 0.6
 PRUNE_STEPS = (0.3, 0.45, 0.6)
 VERSION = "1.0.0"
@@ -172,7 +174,7 @@ def export_variant(
     name: str, variant: str, content: bytes, threshold: float, extra: dict[str, Any]
 ) -> dict[str, Any]:
     """Write one ``.tflite`` file, score and time it, and return its manifest entry."""
-    path = MODELS_DIR / f"{name}_{variant}.tflite"
+    path = OUT_DIR / f"{name}_{variant}.tflite"
     path.write_bytes(content)
     runtime = ModelRuntime.load(path, num_threads=1)
     held = HELDOUT[name]()
@@ -231,6 +233,7 @@ def main() -> None:
     """Build both models and write the manifest."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", default=str(MODELS_DIR), help="output folder (default: models/)")
     parser.add_argument("--only", choices=sorted(HELDOUT), help="rebuild one model, keep the other's entry")
     args = parser.parse_args()
 
@@ -240,7 +243,10 @@ def main() -> None:
     keras.utils.set_random_seed(args.seed)
     tf.config.experimental.enable_op_determinism()
 
-    manifest_path = MODELS_DIR / "manifest.json"
+    global OUT_DIR
+    OUT_DIR = Path(args.out).resolve()
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    manifest_path = OUT_DIR / "manifest.json"
     old = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     models: dict[str, Any] = dict(old.get("models") or {})
 
