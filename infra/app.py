@@ -16,6 +16,7 @@ import aws_cdk as cdk
 from bundlebuild.source_zip import build_source_zip
 from bundlespec import BundleSpec, load_spec
 from infra.constants import RECIPES_DIR, REPO_ROOT, SOURCE_ARTIFACT
+from infra.greengrass.artifacts import ArtifactFiles
 from infra.greengrass.recipes import load_recipes
 from infra.nag import add_aws_solutions_checks
 from infra.stack import EdgeBundleStack
@@ -40,11 +41,21 @@ def build_app(
     recipes_dir: Path = RECIPES_DIR,
     staging_dir: Path,
     outdir: str | None = None,
+    build_dir: Path | None = None,
     nag: bool = True,
 ) -> tuple[cdk.App, EdgeBundleStack]:
-    """The app with its one stack; the source artifact is built into ``staging_dir`` first."""
+    """The app with its one stack.
+
+    Without ``build_dir`` the recipes of ``recipes_dir`` deploy the source zip, built into
+    ``staging_dir`` first; with it (``make build`` output, ``-c buildDir=...``) its recipes and
+    artifacts (per-architecture zips with wheels) are deployed.
+    """
     app = cdk.App(outdir=outdir, context=FEATURE_FLAGS) if outdir else cdk.App(context=FEATURE_FLAGS)
+    context_dir = app.node.try_get_context("buildDir")
+    build_dir = build_dir or (Path(context_dir) if context_dir else None)
     artifact = build_source_zip(REPO_ROOT, staging_dir / SOURCE_ARTIFACT)
+    if build_dir is not None:
+        recipes_dir = build_dir / "recipes"
     # bundle.yaml's region is authoritative (the CLI's default region would silently move the stack).
     account = os.environ.get("CDK_DEFAULT_ACCOUNT")
     env = cdk.Environment(account=account, region=spec.region) if account else None
@@ -53,7 +64,7 @@ def build_app(
         stack_name(spec),
         spec=spec,
         recipes=load_recipes(recipes_dir),
-        source_artifact=artifact,
+        artifact_files=ArtifactFiles(source_zip=artifact, build_dir=build_dir),
         env=env,
         description=f"{spec.project}: fleet identity, data path and Greengrass deployment",
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from aws_cdk import CfnOutput, RemovalPolicy, Stack
@@ -19,6 +18,7 @@ from infra.constants import (
 )
 from infra.data.infrastructure import DataPath
 from infra.fleet.infrastructure import FleetIdentity
+from infra.greengrass.artifacts import ArtifactFiles
 from infra.greengrass.infrastructure import GreengrassDeployment
 from infra.greengrass.recipes import Recipe
 
@@ -35,7 +35,7 @@ class EdgeBundleStack(Stack):
         *,
         spec: BundleSpec,
         recipes: Sequence[Recipe],
-        source_artifact: Path,
+        artifact_files: ArtifactFiles,
         data_removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         **stack_kwargs: Any,
     ) -> None:
@@ -50,17 +50,16 @@ class EdgeBundleStack(Stack):
             self,
             "Greengrass",
             recipes=recipes,
-            source_artifact=source_artifact,
+            artifact_files=artifact_files,
             thing_group_arn=self.fleet.thing_group_arn,
             role_alias=spec.fleet.role_alias,
             deployment_name=f"{spec.project}-fleet",
             component_configuration=configuration,
         )
         self.greengrass.deployment.node.add_dependency(self.fleet.thing_group, self.fleet.role_alias)
-        if self.greengrass.artifact is not None:
-            self.fleet.allow_artifact_download(
-                self.greengrass.artifact.bucket, self.greengrass.artifact.s3_object_key
-            )
+        self.fleet.allow_artifact_download(
+            [(asset.bucket, asset.s3_object_key) for asset in self.greengrass.artifacts.values()]
+        )
 
         # Identifiers only: the private keys stay in Secrets Manager, outputs carry their ARNs.
         CfnOutput(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import ArnFormat, CfnElement, CustomResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_iot as iot
@@ -68,22 +70,25 @@ class FleetIdentity(Construct):
         for thing in fleet.things:
             self.certificates.append(self._thing(thing, spec, handler))
 
-    def allow_artifact_download(self, bucket: s3.IBucket, object_key: str) -> None:
-        """Let devices (through the token exchange role) read one component artifact object.
+    def allow_artifact_download(self, objects: Sequence[tuple[s3.IBucket, str]]) -> None:
+        """Let devices (through the token exchange role) read exactly these component artifact objects.
 
         The nucleus' S3 downloader asks for the bucket's region (GetBucketLocation) before it
         heads and gets the object (both authorized by s3:GetObject).
         """
+        if not objects:
+            return
         self.token_exchange_role.add_to_principal_policy(
             iam.PolicyStatement(
-                sid="ReadComponentArtifact",
+                sid="ReadComponentArtifacts",
                 actions=["s3:GetObject"],
-                resources=[bucket.arn_for_objects(object_key)],
+                resources=[bucket.arn_for_objects(key) for bucket, key in objects],
             )
         )
+        bucket_arns = list(dict.fromkeys(bucket.bucket_arn for bucket, _ in objects))
         self.token_exchange_role.add_to_principal_policy(
             iam.PolicyStatement(
-                sid="LocateArtifactBucket", actions=["s3:GetBucketLocation"], resources=[bucket.bucket_arn]
+                sid="LocateArtifactBuckets", actions=["s3:GetBucketLocation"], resources=bucket_arns
             )
         )
 

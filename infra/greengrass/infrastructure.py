@@ -14,6 +14,7 @@ from constructs import Construct
 from components.common import topics
 from infra.constants import NUCLEUS, PUBLIC_COMPONENT_VERSIONS, SHADOW_MANAGER, TOKEN_EXCHANGE_SERVICE
 from infra.exceptions import SettingsError
+from infra.greengrass.artifacts import ArtifactFiles
 from infra.greengrass.recipes import Recipe
 
 # The named shadows ShadowManager keeps in sync with the cloud (the classic shadow is unused).
@@ -54,7 +55,7 @@ class GreengrassDeployment(Construct):
         construct_id: str,
         *,
         recipes: Sequence[Recipe],
-        source_artifact: Path,
+        artifact_files: ArtifactFiles,
         thing_group_arn: str,
         role_alias: str,
         deployment_name: str,
@@ -69,19 +70,23 @@ class GreengrassDeployment(Construct):
         if unknown:
             raise SettingsError(f"configuration given for {', '.join(unknown)}, which no recipe defines")
 
-        self.artifact: s3_assets.Asset | None = None
-        if any(recipe.uses_source_artifact() for recipe in recipes):
-            if not source_artifact.is_file():
-                raise SettingsError(f"{source_artifact}: the source artifact was not built")
-            self.artifact = s3_assets.Asset(self, "SourceArtifact", path=str(source_artifact))
-        artifact_uri = self.artifact.s3_object_url if self.artifact else ""
-
+        # One asset per distinct file: recipes sharing edgebundle.zip share its upload.
+        self.artifacts: dict[Path, s3_assets.Asset] = {}
         self.component_versions: dict[str, greengrassv2.CfnComponentVersion] = {}
         for recipe in recipes:
-            document = recipe.with_artifact_uri(artifact_uri)
+            urls = {}
+            for path in recipe.placeholder_paths():
+                local = artifact_files.local_file(recipe, path)
+                if local not in self.artifacts:
+                    self.artifacts[local] = s3_assets.Asset(
+                        self, f"Artifact{len(self.artifacts) + 1}", path=str(local)
+                    )
+                urls[path] = self.artifacts[local].s3_object_url
             node_id = "".join(part.title() for part in recipe.name.split(".") if part)
             self.component_versions[recipe.name] = greengrassv2.CfnComponentVersion(
-                self, f"Component{node_id}", inline_recipe=stack.to_json_string(document)
+                self,
+                f"Component{node_id}",
+                inline_recipe=stack.to_json_string(recipe.with_artifact_urls(urls)),
             )
 
         components: dict[str, greengrassv2.CfnDeployment.ComponentDeploymentSpecificationProperty] = {

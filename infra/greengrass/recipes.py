@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,27 +58,40 @@ class Recipe:
                 uris.append(uri)
         return uris
 
+    def placeholder_paths(self) -> list[str]:
+        """The file paths after GDK's placeholder prefix (``edgebundle.zip``, ``aarch64/edgebundle.zip``)."""
+        return [
+            uri[len(ARTIFACT_PLACEHOLDER_PREFIX) :]
+            for uri in self.artifact_uris()
+            if uri.startswith(ARTIFACT_PLACEHOLDER_PREFIX)
+        ]
+
     def uses_source_artifact(self) -> bool:
-        """Whether the recipe needs ``edgebundle.zip``."""
-        return any(uri == ARTIFACT_PLACEHOLDER_PREFIX + SOURCE_ARTIFACT for uri in self.artifact_uris())
+        """Whether the recipe needs ``edgebundle.zip`` (any architecture's)."""
+        return any(path.rsplit("/", 1)[-1] == SOURCE_ARTIFACT for path in self.placeholder_paths())
 
-    def with_artifact_uri(self, source_artifact_uri: str) -> dict[str, Any]:
-        """A copy of the document with the placeholder URI of ``edgebundle.zip`` replaced.
+    def with_artifact_urls(self, urls: Mapping[str, str]) -> dict[str, Any]:
+        """A copy of the document with each placeholder URI replaced by ``urls[<path>]``.
 
-        Any other placeholder URI has no asset behind it and is refused, naming the file.
+        A placeholder path without a URL has no asset behind it and is refused, naming the file.
         """
         document = copy.deepcopy(self.document)
         for manifest in document.get("Manifests") or []:
             for artifact in manifest.get("Artifacts") or []:
                 uri = artifact["Uri"]
-                if uri == ARTIFACT_PLACEHOLDER_PREFIX + SOURCE_ARTIFACT:
-                    artifact["Uri"] = source_artifact_uri
-                elif uri.startswith("s3://BUCKET_NAME/"):
-                    raise RecipeError(
-                        f"{self.source}: artifact {uri} has no asset; expected "
-                        f"{ARTIFACT_PLACEHOLDER_PREFIX}{SOURCE_ARTIFACT} (the only artifact the project builds)"
-                    )
+                if uri.startswith(ARTIFACT_PLACEHOLDER_PREFIX):
+                    path = uri[len(ARTIFACT_PLACEHOLDER_PREFIX) :]
+                    if path not in urls:
+                        raise RecipeError(
+                            f"{self.source}: artifact {uri} has no asset; expected "
+                            f"{ARTIFACT_PLACEHOLDER_PREFIX}{SOURCE_ARTIFACT} or a file `make build` wrote"
+                        )
+                    artifact["Uri"] = urls[path]
         return document
+
+    def with_artifact_uri(self, source_artifact_uri: str) -> dict[str, Any]:
+        """The document with the placeholder URI of ``edgebundle.zip`` replaced (the one-artifact case)."""
+        return self.with_artifact_urls({SOURCE_ARTIFACT: source_artifact_uri})
 
 
 def load_recipe(path: Path) -> Recipe:

@@ -37,13 +37,28 @@ Manifests:
 """
 
 
+BUILT_RECIPE = """\
+RecipeFormatVersion: "2020-01-25"
+ComponentName: com.edgebundle.Sync
+ComponentVersion: "1.2.3"
+Manifests:
+  - Platform: {os: linux, architecture: aarch64}
+    Artifacts:
+      - {Uri: "s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/aarch64/edgebundle.zip", Unarchive: ZIP}
+  - Platform: {os: linux, architecture: x86_64}
+    Artifacts:
+      - {Uri: "s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/x86_64/edgebundle.zip", Unarchive: ZIP}
+"""
+
+
 @dataclass
 class UnitTemplates:
-    """The template of each unit's bare stack, as dicts and as assertion Templates."""
+    """The template of each unit's bare stack, as assertion Templates."""
 
     data: Any
     fleet: Any
     greengrass: Any
+    greengrass_built: Any
 
 
 @pytest.fixture(scope="session")
@@ -62,6 +77,7 @@ def unit_templates(tmp_path_factory: pytest.TempPathFactory, spec: Any) -> UnitT
     from infra.app import FEATURE_FLAGS
     from infra.data.infrastructure import DataPath
     from infra.fleet.infrastructure import FleetIdentity
+    from infra.greengrass.artifacts import ArtifactFiles
     from infra.greengrass.infrastructure import GreengrassDeployment
     from infra.greengrass.recipes import load_recipes
 
@@ -79,23 +95,42 @@ def unit_templates(tmp_path_factory: pytest.TempPathFactory, spec: Any) -> UnitT
     fleet_stack = cdk.Stack(app, "FleetUnit")
     bucket = s3.Bucket(fleet_stack, "Bucket")
     fleet = FleetIdentity(fleet_stack, "Fleet", spec=spec, data_bucket=bucket)
-    fleet.allow_artifact_download(bucket, "artifacts/edgebundle.zip")
+    fleet.allow_artifact_download([(bucket, "artifacts/edgebundle.zip")])
 
     gg_stack = cdk.Stack(app, "GreengrassUnit")
     GreengrassDeployment(
         gg_stack,
         "Greengrass",
         recipes=load_recipes(recipes_dir),
-        source_artifact=artifact,
+        artifact_files=ArtifactFiles(source_zip=artifact),
         thing_group_arn="arn:aws:iot:us-east-1:123456789012:thinggroup/edge-bundle-fleet",
         role_alias=spec.fleet.role_alias,
         deployment_name="edge-bundle-fleet",
         component_configuration={"com.edgebundle.Sync": {"bucket": "the-bucket"}},
     )
+    # `make build --wheels aarch64 --wheels x86_64` output: one zip per architecture.
+    build_dir = work / "greengrass-build"
+    (build_dir / "recipes").mkdir(parents=True)
+    (build_dir / "recipes" / "com.edgebundle.Sync-1.2.3.yaml").write_text(BUILT_RECIPE, encoding="utf-8")
+    for arch in ("aarch64", "x86_64"):
+        zip_path = build_dir / "artifacts" / "com.edgebundle.Sync" / "1.2.3" / arch / "edgebundle.zip"
+        zip_path.parent.mkdir(parents=True)
+        zip_path.write_bytes(b"PK\x05\x06" + b"\x00" * 16 + arch.encode()[:2])  # distinct bytes per arch
+    built_stack = cdk.Stack(app, "GreengrassBuiltUnit")
+    GreengrassDeployment(
+        built_stack,
+        "Greengrass",
+        recipes=load_recipes(build_dir / "recipes"),
+        artifact_files=ArtifactFiles(source_zip=artifact, build_dir=build_dir),
+        thing_group_arn="arn:aws:iot:us-east-1:123456789012:thinggroup/edge-bundle-fleet",
+        role_alias=spec.fleet.role_alias,
+        deployment_name="edge-bundle-fleet",
+    )
     return UnitTemplates(
         data=Template.from_stack(data_stack),
         fleet=Template.from_stack(fleet_stack),
         greengrass=Template.from_stack(gg_stack),
+        greengrass_built=Template.from_stack(built_stack),
     )
 
 

@@ -111,14 +111,14 @@ def test_token_exchange_role_writes_only_its_own_prefix_and_reads_only_the_artif
     template = unit_templates.fleet.to_json()
     role_id = next(k for k, v in resources_of(template, "AWS::IAM::Role").items() if "TokenExchange" in k)
     by_sid = {s["Sid"]: s for s in role_statements(template, role_id)}
-    assert set(by_sid) == {"WriteOwnDataPrefix", "ReadComponentArtifact", "LocateArtifactBucket"}
-    assert as_list(by_sid["LocateArtifactBucket"]["Action"]) == ["s3:GetBucketLocation"]
-    assert "/" not in render(by_sid["LocateArtifactBucket"]["Resource"])  # the bucket itself, no objects
+    assert set(by_sid) == {"WriteOwnDataPrefix", "ReadComponentArtifacts", "LocateArtifactBuckets"}
+    assert as_list(by_sid["LocateArtifactBuckets"]["Action"]) == ["s3:GetBucketLocation"]
+    assert "/" not in render(by_sid["LocateArtifactBuckets"]["Resource"])  # the bucket itself, no objects
     assert as_list(by_sid["WriteOwnDataPrefix"]["Action"]) == ["s3:PutObject"]
     prefixes = sorted(render(r).split("/", 1)[1] for r in as_list(by_sid["WriteOwnDataPrefix"]["Resource"]))
     assert prefixes == ["images/${credentials-iot:ThingName}/*", "telemetry/${credentials-iot:ThingName}/*"]
-    assert as_list(by_sid["ReadComponentArtifact"]["Action"]) == ["s3:GetObject"]
-    assert render(by_sid["ReadComponentArtifact"]["Resource"]).endswith("/artifacts/edgebundle.zip")
+    assert as_list(by_sid["ReadComponentArtifacts"]["Action"]) == ["s3:GetObject"]
+    assert render(by_sid["ReadComponentArtifacts"]["Resource"]).endswith("/artifacts/edgebundle.zip")
 
 
 def test_no_iam_statement_has_wildcard_actions_or_unjustified_star_resources(unit_templates: Any) -> None:

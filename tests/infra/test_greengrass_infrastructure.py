@@ -92,3 +92,17 @@ def test_shadow_sync_settings_match_the_local_deployment(repo_root: Any) -> None
     local = yaml.safe_load((repo_root / "deployments" / "local.yaml").read_text())
     merge = local["components"][SHADOW_MANAGER]["configurationUpdate"]["merge"]
     assert merge["synchronize"] == shadow_manager_configuration()["synchronize"]
+
+
+def test_make_build_output_deploys_one_asset_per_architecture(unit_templates: Any) -> None:
+    # GIVEN `make build` output with an aarch64 and an x86_64 zip WHEN the unit is synthesized
+    (version,) = resources_of(
+        unit_templates.greengrass_built.to_json(), "AWS::GreengrassV2::ComponentVersion"
+    ).values()
+    recipe_text = render(version["Properties"]["InlineRecipe"])
+    # THEN each architecture's manifest points at its own uploaded object
+    hashes = re.findall(r"/([0-9a-f]{64})\.zip", recipe_text)
+    assert len(hashes) == 2
+    assert len(set(hashes)) == 2
+    assert "BUCKET_NAME" not in recipe_text
+    assert '"architecture":"aarch64"' in recipe_text.replace(" ", "")
