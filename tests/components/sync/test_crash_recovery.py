@@ -78,6 +78,12 @@ class Rig:
             stderr=self.log,
         )
 
+    def log_tail(self, lines: int = 40) -> str:
+        """The end of the component's log, for failure messages."""
+        self.log.flush()
+        path = self.tmp_path / "sync.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
     def starts(self) -> int:
         """How many times the component logged that it started."""
         self.log.flush()
@@ -202,24 +208,27 @@ def chaos(rig: Rig, iterations: int, seed: int) -> None:
         producer.stop()
     rig.link.set_state("online")
     # The last run drains everything, then stops cleanly on SIGTERM (the nucleus' Shutdown).
+    started_before = rig.starts()
     process = rig.start_component()
     try:
+        # (SIGTERM before the component installed its handler would just kill it: wait for the start)
+        wait_for(lambda: rig.starts() > started_before, timeout=60, what="the final start")
         committed |= {(s, q) for _k, s, q in rig.s3_records()}
         wait_for(lambda: committed <= {(s, q) for _k, s, q in rig.s3_records()}, timeout=60, what="drain")
         wait_for(lambda: len(rig.core.cloud.published) >= 1, what="alerts")  # type: ignore[union-attr]
     finally:
         process.send_signal(signal.SIGTERM)
-        assert process.wait(20) == 0
+        assert process.wait(60) == 0, rig.log_tail()
     uploaded = rig.s3_records()
     pairs = [(s, q) for _k, s, q in uploaded]
     # THEN every committed record reached S3, none twice, and only records that were published
-    assert committed <= set(pairs), f"lost {sorted(committed - set(pairs))[:10]}"
+    assert committed <= set(pairs), f"lost {sorted(committed - set(pairs))[:10]}\n{rig.log_tail()}"
     assert len(pairs) == len(set(pairs)), "a record is in two objects"
     assert all(q < producer.seq for _s, q in pairs)
     # alerts: at least once over MQTT, each with a stable alertKey so the table holds it once
     alert_keys = [json.loads(m.payload)["alertKey"] for m in rig.core.cloud.published]  # type: ignore[union-attr]
     remaining = sqlite3.connect(rig.store_file).execute("SELECT COUNT(*) FROM records").fetchone()[0]
-    assert remaining == 0 and len(set(alert_keys)) >= 1
+    assert remaining == 0 and len(set(alert_keys)) >= 1, rig.log_tail()
 
 
 def test_kill_9_at_random_points_loses_no_committed_record_and_duplicates_nothing(rig: Rig) -> None:
