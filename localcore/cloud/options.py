@@ -1,0 +1,91 @@
+"""Settings of the embedded cloud, read from a local deployment like the nucleus and ShadowManager
+read theirs: ``mqtt.spooler`` of ``aws.greengrass.Nucleus`` and ``synchronize`` of
+``aws.greengrass.ShadowManager``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from localcore.cloud.adapter import SpoolerConfig
+from localcore.cloud.exceptions import ShadowSyncConfigError
+from localcore.cloud.shadow_sync import parse_sync_config
+
+NUCLEUS = "aws.greengrass.Nucleus"
+SHADOW_MANAGER = "aws.greengrass.ShadowManager"
+
+
+def _key(mapping: Mapping[str, Any], name: str) -> Any:
+    for key, value in mapping.items():
+        if str(key).lower() == name.lower():
+            return value
+    return None
+
+
+@dataclass
+class CloudOptions:
+    """Settings of the embedded cloud; the nucleus' and ShadowManager's come from the deployment."""
+
+    spooler: SpoolerConfig = field(default_factory=SpoolerConfig)
+    schedule: str | None = None
+    shadow_sync: dict[str, Any] | None = None
+    shadow_poll_interval: float = 2.0
+
+    @classmethod
+    def from_deployment(cls, deployment: Mapping[str, Any], schedule: str | None = None) -> CloudOptions:
+        """Read ``mqtt.spooler`` of the nucleus and ``synchronize`` of ShadowManager from a deployment
+        (``{component: ComponentDeployment}``, whose ``merge`` holds the configuration).
+
+        Raises:
+            DeploymentError: a value has the wrong type or shape; names the key path.
+        """
+        from localcore.runner.errors import DeploymentError
+
+        options = cls(schedule=schedule)
+        nucleus = getattr(deployment.get(NUCLEUS), "merge", None) or {}
+        spooler = _key(_key(nucleus, "mqtt") or {}, "spooler") or {}
+        if spooler:
+            where = f"components.{NUCLEUS}.configurationUpdate.merge.mqtt.spooler"
+            size = _key(spooler, "maxSizeInBytes")
+            keep = _key(spooler, "keepQos0WhenOffline")
+            if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size <= 0):
+                raise DeploymentError(
+                    "deployment", f"{where}.maxSizeInBytes", f"expected a positive integer, got {size!r}"
+                )
+            if keep is not None and not isinstance(keep, bool):
+                raise DeploymentError(
+                    "deployment", f"{where}.keepQos0WhenOffline", f"expected true or false, got {keep!r}"
+                )
+            options.spooler = SpoolerConfig(
+                max_size_in_bytes=size if size is not None else SpoolerConfig.max_size_in_bytes,
+                keep_qos0_when_offline=bool(keep),
+            )
+        shadow_manager = getattr(deployment.get(SHADOW_MANAGER), "merge", None) or {}
+        if _key(shadow_manager, "synchronize") is not None:
+            options.shadow_sync = {"synchronize": _key(shadow_manager, "synchronize")}
+            try:
+                parse_sync_config(options.shadow_sync, "core-thing")
+            except ShadowSyncConfigError as err:
+                raise DeploymentError(
+                    "deployment", f"components.{SHADOW_MANAGER}.configurationUpdate.merge", str(err)
+                ) from err
+        else:
+            options.shadow_sync = fleet_shadow_sync()
+        return options
+
+
+def fleet_shadow_sync() -> dict[str, Any]:
+    """ShadowManager's ``synchronize`` as the fleet deployment sets it (``infra/greengrass``): the
+    bundle's named shadows of the core thing, both ways. Used when a local deployment gives none,
+    so ``localcore run`` syncs what a real device would (a test holds the two equal)."""
+    from components.common import topics
+
+    shadows = [topics.SHADOW_SENSING, topics.SHADOW_INFERENCE, topics.SHADOW_INSPECTION, topics.SHADOW_SYNC]
+    return {
+        "synchronize": {
+            "coreThing": {"classic": False, "namedShadows": shadows},
+            "direction": "betweenDeviceAndCloud",
+        }
+    }
