@@ -203,7 +203,7 @@ def component_share(variant: str, windows: int) -> tuple[float, float]:
 def main() -> None:
     """Measure and print the tables."""
     parser = argparse.ArgumentParser(description="inference benchmark")
-    parser.add_argument("--runs", type=int, default=2000, help="raw invokes per variant and thread count")
+    parser.add_argument("--runs", type=int, default=1000, help="raw invokes per variant and thread count")
     parser.add_argument("--readings", type=int, default=1000, help="readings per end-to-end run (at 100/s)")
     parser.add_argument("--quick", action="store_true", help="short run")
     parser.add_argument("--raw-json", action="store_true", help=argparse.SUPPRESS)
