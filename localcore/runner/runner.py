@@ -22,6 +22,7 @@ from typing import Any
 from components.common.logs import kv
 from localcore.contracts import ComponentInfo, Unsubscribe
 from localcore.runner.artifacts import ArtifactResolver
+from localcore.runner.defaults import DefaultsRecord, pointer
 from localcore.runner.dependencies import (
     STAND_IN_COMPONENTS,
     plan_start_order,
@@ -93,6 +94,7 @@ class Runner:
         self._unsubscribes: list[Unsubscribe] = []
         self._limits = LimitEnforcer.detect("core")
         self._artifacts = ArtifactResolver(self.root, self._options.project_root)
+        self._defaults_record = DefaultsRecord(self.root)
         self._interpolator = Interpolator(
             root=self.root,
             thing_name=thing_name,
@@ -169,6 +171,7 @@ class Runner:
             except RunnerError as failure:
                 self._refuse(name, failure)
         refuse_dependents(self._recipes, self._refused)
+        self._defaults_record.save()
         for name in list(self._order):
             if name in self._refused:
                 self._supervisors.pop(name, None)
@@ -186,10 +189,17 @@ class Runner:
         """
         name = recipe.name
         entry = self._deployment.get(name)
+        defaults = dict(recipe.default_configuration)
+        stale = self._defaults_record.stale_keys(name, defaults, self._configuration_of(name))
         try:
-            self._config.set_defaults(name, dict(recipe.default_configuration))
+            self._config.set_defaults(name, defaults)
+            if stale:
+                # Defaults changed in the recipe since the last run and nobody customized them.
+                self._config.reset(name, [pointer(key) for key in stale])
+                _log.info(kv(event="recipe_defaults_changed", component=name, keys=",".join(stale)))
         except (ValueError, TypeError, KeyError) as err:
             raise RecipeError(recipe.source, "ComponentConfiguration.DefaultConfiguration", str(err)) from err
+        self._defaults_record.remember(name, defaults)
         if entry is not None and (entry.merge is not None or entry.reset):
             try:
                 self._config.apply_deployment_update(name, merge=entry.merge, reset=entry.reset)

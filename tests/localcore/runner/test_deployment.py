@@ -218,3 +218,26 @@ def test_an_access_control_change_at_run_time_reaches_the_ipc_server(tmp_path: P
         )
         # THEN the same client may publish
         client.publish_to_topic(topic="factory/line-3/x", publish_message=message)
+
+
+def test_changed_recipe_defaults_apply_unless_customized(tmp_path: Path) -> None:
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    original = (lifecycle("configured")[0]).read_text()
+    (recipes / "configured.yaml").write_text(original)
+    # GIVEN a first run where the deployment customized "interval"
+    first = {"components": {CONFIGURED: {"configurationUpdate": {"merge": {"interval": 1}}}}}
+    with running_core(tmp_path, recipes, deployment=first) as core:
+        core.wait_for_state(CONFIGURED, "RUNNING")
+    # WHEN the recipe's defaults change (interval, mode, mqtt.port) and the core runs again
+    changed = (
+        original.replace("interval: 5", "interval: 10")
+        .replace("mode: normal", "mode: eco")
+        .replace("port: 8883", "port: 8884")
+    )
+    (recipes / "configured.yaml").write_text(changed)
+    with running_core(tmp_path, recipes) as core:
+        core.wait_for_state(CONFIGURED, "RUNNING")
+        configuration = core.config.snapshot(CONFIGURED)
+    # THEN the untouched keys follow the recipe, the customized one stays
+    assert configuration == {"interval": 1, "mqtt": {"port": 8884, "host": "localhost"}, "mode": "eco"}
