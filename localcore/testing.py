@@ -23,6 +23,7 @@ What it gives:
 - ``only``: run just these components (and what they depend on);
 - shortened restart back-off and stop grace so failure tests are quick (``settings=`` to change).
 
+In tests, the ``local_core`` fixture of ``tests/conftest.py`` wraps this (one root per call).
 Everything is stopped when the block exits (components get SIGTERM, then SIGKILL), clients closed.
 A component that does not reach a state in time fails the test with the tail of its log.
 """
