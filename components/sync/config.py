@@ -84,7 +84,7 @@ DEFAULT_POLICIES: dict[str, dict[str, Any]] = {
 
 # The inspection component spools into ``inspection-spool`` under its own work folder; ours is its
 # sibling (``<root>/work/<component>/`` on Greengrass and localcore alike). Empty disables images.
-DEFAULT_IMAGE_SPOOL_DIR = "../com.edgebundle.Inspection/inspection-spool"
+DEFAULT_IMAGE_SPOOL_DIR = "../com.edgebundle.QualityInspection/inspection-spool"
 
 
 class BatchSettings(_Model):

@@ -335,3 +335,29 @@ def test_after_an_outage_the_highest_priority_stream_drains_first_oldest_first(s
     drain(service)
     streams = [key.split("/")[2] for key in objects.puts]
     assert streams == ["anomalies", "health", "readings"]  # priorities 40, 20, 10
+
+
+def test_entries_written_by_the_inspection_spool_are_uploaded_and_removed(tmp_path: Path) -> None:
+    # The contract of docs/spool.md, with the inspection component's own writer on the other side.
+    import numpy as np
+
+    from components.inspection.pipeline import spool_stem
+    from components.inspection.spool import ImageSpool
+    from components.sync.config import DEFAULT_IMAGE_SPOOL_DIR
+
+    assert DEFAULT_IMAGE_SPOOL_DIR == "../com.edgebundle.QualityInspection/inspection-spool"
+    spool_dir = tmp_path / "spool"
+    spool = ImageSpool(spool_dir, max_bytes=10**8, max_entries=100, min_free_bytes=0)
+    stem = spool_stem(1764331200.5, "part-9", 3)
+    assert spool.write(stem, np.zeros((8, 8), dtype=np.uint8), {"partId": "part-9", "ts": 1764331200.5})
+    service = make_service(tmp_path, imageSpoolDir=str(spool_dir))
+    drain(service)
+    objects = service.uploader.objects
+    assert isinstance(objects, MemoryObjectSink)
+    assert sorted(objects.objects) == [
+        f"images/dev-1/date=2025-11-28/{stem}.json",
+        f"images/dev-1/date=2025-11-28/{stem}.png",
+    ]
+    assert objects.objects[f"images/dev-1/date=2025-11-28/{stem}.png"].startswith(b"\x89PNG")
+    assert list(spool_dir.iterdir()) == []
+    service.store.close()
