@@ -19,6 +19,7 @@ implements the same three methods and is passed to :func:`run_core`.
 
 from __future__ import annotations
 
+import abc
 import argparse
 import json
 import os
@@ -57,7 +58,7 @@ class RunReporter(Protocol):
     def finished(self, core: Any, exit_code: int) -> None: ...
 
 
-class _Reporter:
+class _Reporter(abc.ABC):
     """Holds back state changes heard before ``started`` so the output reads in order."""
 
     def __init__(self, stream: Any = None) -> None:
@@ -86,14 +87,17 @@ class _Reporter:
         with self._lock:
             self._write(self._finished_text(core, exit_code))
 
+    @abc.abstractmethod
     def _started_text(self, core: Any) -> str:
-        raise NotImplementedError
+        """What to write once the core has started."""
 
+    @abc.abstractmethod
     def _state_text(self, component: str, old: str, new: str) -> str:
-        raise NotImplementedError
+        """What to write when a component changes lifecycle state."""
 
+    @abc.abstractmethod
     def _finished_text(self, core: Any, exit_code: int) -> str:
-        raise NotImplementedError
+        """What to write when the core has stopped."""
 
 
 class TerminalReporter(_Reporter):
