@@ -21,7 +21,6 @@ Example::
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import logging
 import queue
@@ -127,7 +126,10 @@ class EmbeddedCloud:
             return None
         iot = self.moto.client("iot")
         for thing in {thing for thing, _ in self.sync_config.shadows}:
-            with contextlib.suppress(ClientError):  # already provisioned
+            # moto's CreateThing replaces an existing thing, shadows included: create only a missing one.
+            try:
+                iot.describe_thing(thingName=thing)
+            except ClientError:
                 iot.create_thing(thingName=thing)
         self.shadow_sync = ShadowSync(
             shadows,

@@ -1,0 +1,52 @@
+"""A test component that writes down every message the bundle publishes on the topics it is given.
+
+    python tests/system/witness.py OUT_FILE TOPIC [TOPIC ...]
+
+Run by the core from a recipe (``system_rig.witness_recipe``), so it gets the same local pub/sub as
+the sync component: a message this witness received was published (delivered by the core's router
+to every subscriber). Each message is one line ``{"topic", "received", "message"}``, written and
+flushed at once, so a ``kill -9`` (of it or of the core) keeps every line written before it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
+from awsiot.greengrasscoreipc.model import SubscriptionResponseMessage
+
+
+def main(argv: list[str]) -> int:
+    """Subscribe to every topic in ``argv[1:]`` and append what arrives to ``argv[0]``."""
+    out_path, topic_names = Path(argv[0]), argv[1:]
+    lock = threading.Lock()
+    out = out_path.open("a", encoding="utf-8")
+    client = GreengrassCoreIPCClientV2()
+
+    def handler_for(topic: str) -> Callable[[SubscriptionResponseMessage], None]:
+        def on_message(event: SubscriptionResponseMessage) -> None:
+            message = event.json_message.message if event.json_message else None
+            line = json.dumps({"topic": topic, "received": time.time(), "message": message})
+            with lock:
+                out.write(line + "\n")
+                out.flush()
+
+        return on_message
+
+    for topic in topic_names:
+        client.subscribe_to_topic(topic=topic, on_stream_event=handler_for(topic))
+    print("witness: subscribed", " ".join(topic_names), flush=True)
+    threading.Event().wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
