@@ -78,10 +78,16 @@ class LossWindow:
     cause: str
     start: float
     end: float = float("inf")
+    # What sync's store held right after the kill: committed, so never excused by this window.
+    committed: frozenset[tuple[str, int]] = frozenset()
 
     def covers(self, ts: float) -> bool:
         """Whether a reading stamped ``ts`` falls in this window."""
         return self.start <= ts <= self.end
+
+    def excuses(self, source: str, seq: int, ts: float) -> bool:
+        """Whether a missing reading may have been lost here without a counter."""
+        return self.covers(ts) and (source, seq) not in self.committed
 
 
 def deployment(sensor_interval: float, readings_max_bytes: int) -> dict[str, Any]:
@@ -259,6 +265,7 @@ class SystemRig:
         # The components must be gone before the core restarts on the same root.
         wait_for(lambda: not any(psutil.pid_exists(pid) and _alive(pid) for pid in children),
                  "the core's components to die with it", timeout=20)  # fmt: skip
+        self.windows[-1].committed = self.committed_readings()
 
     def restart_core_after_kill(self) -> None:
         """Start the core again on the same root; closes the open window once sync listens again."""
@@ -328,6 +335,9 @@ class SystemRig:
             self.windows.append(LossWindow("kill -9 sync", time.time() - IN_FLIGHT_MARGIN_S))
         os.kill(pid, signal.SIGKILL)
         wait_for(lambda: not _alive(pid), f"{name} (pid {pid}) to die")
+        if name == SYNC:
+            # Read at once; what the restarted sync uploads and purges meanwhile is in S3 anyway.
+            self.windows[-1].committed = self.committed_readings()
         wait_for(lambda: self._running_again(name, pid), f"{name} to be restarted", timeout=60, interval=0.2)
         if name == SYNC:
             self.wait_for_log(SYNC, "event=started", count=starts + 1)
@@ -425,6 +435,13 @@ class SystemRig:
             return list(db.execute(sql))
         finally:
             db.close()
+
+    def committed_readings(self) -> frozenset[tuple[str, int]]:
+        """The readings committed in sync's store now (``(source, seq)``)."""
+        if not self.sync_store().exists():
+            return frozenset()
+        rows = self.store_query("SELECT source, seq FROM records WHERE stream = 'readings'")
+        return frozenset((str(source), int(seq)) for source, seq in rows)
 
     def sync_counters(self) -> dict[str, dict[str, int]]:
         """The sync store's per-stream counters (they survive restarts)."""
