@@ -104,7 +104,7 @@ def _drain_and_stop(rig: SystemRig) -> None:
     for name in (SENSING, INFERENCE, INSPECTION):
         rig.control("stop", {"component": name})
     for name in (SENSING, INFERENCE, INSPECTION):
-        rig.wait_for_state(name, "FINISHED", timeout=30) if rig.state(name) != "FINISHED" else None
+        rig.wait_for_state(name, "FINISHED", timeout=30)
     wait_for(lambda: rig.backlog() == 0, "sync's store to drain", timeout=90, interval=0.2)
 
 
@@ -169,6 +169,20 @@ def _check(rig: SystemRig, before: dict[str, Any], after: dict[str, Any]) -> Non
     assert not changed, f"changed by the restarts: {changed}; see {rig.tmp_path}/snapshot-*.json"
 
 
+def _kill_core_offline_then_sync_mid_drain(rig: SystemRig) -> None:
+    """``kill -9`` of the core during the outage, with a full store and alerts waiting in it; the
+    core restarted (online); ``kill -9`` of Sync while it drains the backlog.
+
+    The core is killed only while offline: the embedded cloud's IoT Core and its rules engine run
+    inside the core process (rules after the PUBACK, as in AWS), so killing it online would lose
+    alerts AWS already holds, a loss of the simulation, not of the bundle. Sync is killed online.
+    """
+    rig.kill_core()
+    rig.restart_core_after_kill()
+    rig.kill_component(SYNC)
+    _wait_uploading(rig)
+
+
 def _run_short(rig: SystemRig) -> None:
     rig.start_core()
     _wait_uploading(rig)
@@ -178,9 +192,7 @@ def _run_short(rig: SystemRig) -> None:
         rig.kill_component(name)
     _wait_uploading(rig)
     _outage_until_budget_reached(rig)
-    rig.kill_core()  # offline, with a full store and alerts waiting in it
-    rig.restart_core_after_kill()
-    _wait_uploading(rig)
+    _kill_core_offline_then_sync_mid_drain(rig)
     _drain_and_stop(rig)
     after = _snapshot(rig)
     rig.stop_core()
@@ -205,18 +217,13 @@ def test_whole_system_soak(tmp_path: Path) -> None:
         rounds = 0
         while time.monotonic() < deadline or rounds < 3:
             rounds += 1
-            # Each component at most once per core life: the nucleus marks a component BROKEN at
+            # At most twice per component and core life: the nucleus marks a component BROKEN at
             # its third error within an hour, and a core restart starts the count again.
             for name in chooser.sample(list(COMPONENTS), k=len(COMPONENTS)):
                 rig.kill_component(name)
                 _wait_uploading(rig)
             _outage_until_budget_reached(rig)
-            if chooser.random() < 0.5:
-                rig.set_link("online")
-                _wait_uploading(rig)
-            rig.kill_core()
-            rig.restart_core_after_kill()
-            _wait_uploading(rig)
+            _kill_core_offline_then_sync_mid_drain(rig)
         _drain_and_stop(rig)
         after = _snapshot(rig)
         rig.stop_core()
