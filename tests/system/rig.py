@@ -80,6 +80,7 @@ class LossWindow:
     end: float = float("inf")
     # What sync's store held right after the kill: committed, so never excused by this window.
     committed: frozenset[tuple[str, int]] = frozenset()
+    committed_alerts: frozenset[tuple[str, int]] = frozenset()
 
     def covers(self, ts: float) -> bool:
         """Whether a reading stamped ``ts`` falls in this window."""
@@ -88,6 +89,10 @@ class LossWindow:
     def excuses(self, source: str, seq: int, ts: float) -> bool:
         """Whether a missing reading may have been lost here without a counter."""
         return self.covers(ts) and (source, seq) not in self.committed
+
+    def excuses_alert(self, source: str, seq: int, ts: float) -> bool:
+        """Whether a missing alert may have been lost here (never one the store held)."""
+        return self.covers(ts) and (source, seq) not in self.committed_alerts
 
 
 def deployment(sensor_interval: float, readings_max_bytes: int) -> dict[str, Any]:
@@ -265,7 +270,8 @@ class SystemRig:
         # The components must be gone before the core restarts on the same root.
         wait_for(lambda: not any(psutil.pid_exists(pid) and _alive(pid) for pid in children),
                  "the core's components to die with it", timeout=20)  # fmt: skip
-        self.windows[-1].committed = self.committed_readings()
+        self.windows[-1].committed = self.committed_records("readings")
+        self.windows[-1].committed_alerts = self.committed_records("alerts")
 
     def restart_core_after_kill(self) -> None:
         """Start the core again on the same root; closes the open window once sync listens again."""
@@ -337,7 +343,8 @@ class SystemRig:
         wait_for(lambda: not _alive(pid), f"{name} (pid {pid}) to die")
         if name == SYNC:
             # Read at once; what the restarted sync uploads and purges meanwhile is in S3 anyway.
-            self.windows[-1].committed = self.committed_readings()
+            self.windows[-1].committed = self.committed_records("readings")
+        self.windows[-1].committed_alerts = self.committed_records("alerts")
         wait_for(lambda: self._running_again(name, pid), f"{name} to be restarted", timeout=60, interval=0.2)
         if name == SYNC:
             self.wait_for_log(SYNC, "event=started", count=starts + 1)
@@ -428,19 +435,19 @@ class SystemRig:
         """The sync component's SQLite store (the core's state file)."""
         return self.root / "work" / SYNC / "store" / "sync.db"
 
-    def store_query(self, sql: str) -> list[tuple[Any, ...]]:
+    def store_query(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """A read-only query on the sync store (safe while sync runs: WAL readers do not block it)."""
         db = sqlite3.connect(f"file:{self.sync_store()}?mode=ro", uri=True, timeout=5)
         try:
-            return list(db.execute(sql))
+            return list(db.execute(sql, parameters))
         finally:
             db.close()
 
-    def committed_readings(self) -> frozenset[tuple[str, int]]:
-        """The readings committed in sync's store now (``(source, seq)``)."""
+    def committed_records(self, stream: str) -> frozenset[tuple[str, int]]:
+        """The records of ``stream`` committed in sync's store now (``(source, seq)``)."""
         if not self.sync_store().exists():
             return frozenset()
-        rows = self.store_query("SELECT source, seq FROM records WHERE stream = 'readings'")
+        rows = self.store_query("SELECT source, seq FROM records WHERE stream = ?", (stream,))
         return frozenset((str(source), int(seq)) for source, seq in rows)
 
     def sync_counters(self) -> dict[str, dict[str, int]]:

@@ -74,3 +74,10 @@ def test_alert_order_violations() -> None:
     problems = alert_order_violations([alert(2, "cleared"), alert(1, "raised")], published)
     assert any("seq 1 arrived after seq 2" in p for p in problems)
     assert any("cleared seq 2 arrived before raised seq 1" in p for p in problems)
+
+
+def test_a_loss_window_never_excuses_an_alert_the_store_held() -> None:
+    window = LossWindow("kill -9 core", start=10.0, end=20.0, committed_alerts=frozenset({("s1", 7)}))
+    assert window.excuses_alert("s1", 8, 15.0)
+    assert not window.excuses_alert("s1", 7, 15.0)
+    assert not window.excuses_alert("s1", 8, 25.0)
