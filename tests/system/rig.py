@@ -81,6 +81,8 @@ class LossWindow:
     # What sync's store held right after the kill: committed, so never excused by this window.
     committed: frozenset[tuple[str, int]] = frozenset()
     committed_alerts: frozenset[tuple[str, int]] = frozenset()
+    # IoT Core messages in the core's (the nucleus') in-memory spooler when it was killed.
+    spooled: int = 0
 
     def covers(self, ts: float) -> bool:
         """Whether a reading stamped ``ts`` falls in this window."""
@@ -263,7 +265,9 @@ class SystemRig:
         """``kill -9`` of the core; its components die with it (the kernel's parent-death signal)."""
         assert self.core is not None
         children = [child.pid for child in psutil.Process(self.core.pid).children(recursive=True)]
-        self.windows.append(LossWindow("kill -9 core", time.time() - IN_FLIGHT_MARGIN_S))
+        # The nucleus' spooler is in memory: what it holds dies with the core (read just before).
+        spooled = int(self.control("cloud.status")["spooled"])
+        self.windows.append(LossWindow("kill -9 core", time.time() - IN_FLIGHT_MARGIN_S, spooled=spooled))
         self.core.kill()
         self.core.wait(10)
         self._stop_watch()

@@ -148,9 +148,16 @@ def _check(rig: SystemRig, before: dict[str, Any], after: dict[str, Any]) -> Non
     table = rig.dynamodb_alerts()
     in_table = {(item["source"]["S"], int(item["seq"]["N"])) for item in table}
     assert len(in_table) == len(table), "an alert was written twice under different keys"
-    assert counters.get("alerts", {}).get("delivered", 0) == len(in_table), (
+    # Sync counts an alert delivered once PublishToIoTCore returned; offline, the nucleus puts it in
+    # its in-memory spooler, which a kill -9 of the core empties. Sync keeps alerts in its store
+    # while the nucleus reports IoT Core disconnected, but one published in the instant before the
+    # disconnect is noticed lands in that spooler (seen in about 1 of 40 core kills in the soak).
+    lost_in_spooler = sum(window.spooled for window in rig.windows)
+    delivered_alerts = counters.get("alerts", {}).get("delivered", 0)
+    assert len(in_table) <= delivered_alerts <= len(in_table) + lost_in_spooler, (
         counters.get("alerts"),
         len(in_table),
+        lost_in_spooler,
     )
     lost_alerts = [
         a
@@ -158,7 +165,9 @@ def _check(rig: SystemRig, before: dict[str, Any], after: dict[str, Any]) -> Non
         if (a["source"], int(a["seq"])) not in in_table
         and not any(w.excuses_alert(a["source"], int(a["seq"]), float(a["ts"])) for w in rig.windows)
     ]
-    assert not lost_alerts, f"alerts published but never in the cloud: {lost_alerts[:5]}"
+    assert len(lost_alerts) <= lost_in_spooler, (
+        f"alerts published but never in the cloud ({lost_in_spooler} died in the core's spooler): {lost_alerts[:5]}"
+    )
     arrived = [alert.message for alert in rig.cloud_alerts]
     assert any(a["state"] == "cleared" for a in arrived), "no alert was raised and cleared: nothing to order"
     violations = alert_order_violations(arrived, alerts_seen)
@@ -201,6 +210,7 @@ def _run_short(rig: SystemRig) -> None:
     _check(rig, before, after)
 
 
+@pytest.mark.timeout(300)  # about 30 s here; room for a machine shared by a whole CI run
 def test_whole_system_short(tmp_path: Path) -> None:
     with system_rig(tmp_path) as rig:
         _run_short(rig)
