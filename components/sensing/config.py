@@ -98,8 +98,10 @@ class ThresholdRule(_Model):
 
 
 class RateOfChangeRule(_Model):
-    """Raised when ``metric`` changes faster than ``max_per_second`` between two good readings;
-    cleared when it changes slower than ``max_per_second - hysteresis``."""
+    """Raised when ``metric``'s trend over the last ``window_seconds`` (least-squares slope of the
+    good readings in the window) is steeper than ``max_per_second``; cleared when it is gentler
+    than ``max_per_second - hysteresis``. A window, not consecutive readings: at 10 Hz sensor
+    noise alone makes reading-to-reading rates huge."""
 
     type: Literal["rate_of_change"] = "rate_of_change"
     id: str = Field(pattern=ID_PATTERN)
@@ -107,6 +109,8 @@ class RateOfChangeRule(_Model):
     metric: str
     max_per_second: float = Field(gt=0.0)
     hysteresis: float = Field(default=0.0, ge=0.0)
+    # 30 s: a DHT22 reads every 2 s at best, so a window holds >= 15 readings of it.
+    window_seconds: float = Field(default=30.0, gt=0.0, le=3600.0)
     severity: Severity = "warning"
 
     @model_validator(mode="after")

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from components.common.messages import Severity
 from components.sensing.config import RateOfChangeRule, Rule, StaleRule, ThresholdRule
+from components.sensing.trend import WindowTrend
 
 AlertState = Literal["raised", "cleared"]
 
@@ -64,7 +65,7 @@ def threshold_active(rule: ThresholdRule, active: bool, value: float) -> bool:
 
 
 def rate_active(rule: RateOfChangeRule, active: bool, rate_per_second: float) -> bool:
-    """Whether a rate-of-change alert is active after a change of ``rate_per_second`` (absolute)."""
+    """Whether a rate-of-change alert is active given the window's slope ``rate_per_second``."""
     rate = abs(rate_per_second)
     if rate > rule.max_per_second:
         return True
@@ -101,13 +102,16 @@ class RuleEngine:
         self.rules: tuple[Rule, ...] = tuple(rules)
         self._active: dict[str, AlertEvent] = {}
         self._last_good: dict[str, float] = {}
-        self._last_value: dict[tuple[str, str], tuple[float, float]] = {}
+        self._trends: dict[str, WindowTrend] = {}
         self._start = now
         if previous is not None:
             kept = {rule.id for rule in self.rules if rule in previous.rules}
             self._active = {aid: ev for aid, ev in previous._active.items() if ev.rule_id in kept}
             self._last_good = dict(previous._last_good)
-            self._last_value = dict(previous._last_value)
+            # An unchanged rule keeps its window (its id alone could name a changed rule).
+            self._trends = {
+                r.id: previous._trends[r.id] for r in self.rules if r.id in kept and r.id in previous._trends
+            }
             self._start = previous._start
 
     def dropped_alerts(self, previous: RuleEngine, now: float) -> list[AlertEvent]:
@@ -188,11 +192,12 @@ class RuleEngine:
                     message = _describe_threshold(rule, value, now_active)
                     event = self._transition(rule, sensor, now_active, message, ts, reading)
                 else:
-                    key = (sensor, rule.metric)
-                    previous = self._last_value.get(key)
-                    if previous is None or ts <= previous[0]:
+                    trend = self._trends.get(rule.id)
+                    if trend is None:
+                        trend = self._trends[rule.id] = WindowTrend(rule.window_seconds)
+                    rate = trend.add(ts, value)
+                    if rate is None:
                         continue
-                    rate = (value - previous[1]) / (ts - previous[0])
                     now_active = rate_active(rule, alert_id in self._active, rate)
                     verb = "changing" if now_active else "steady again"
                     message = f"{rule.metric} {verb} at {rate:+.3g}/s on {sensor} (rule {rule.id})"
@@ -200,9 +205,6 @@ class RuleEngine:
             if event is not None:
                 events.append(event)
         self._last_good[sensor] = ts
-        for metric, value in values.items():
-            if value is not None:
-                self._last_value[(sensor, metric)] = (ts, value)
         return events
 
     def on_tick(self, now: float) -> list[AlertEvent]:

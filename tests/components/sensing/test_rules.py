@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import random
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from components.sensing.config import RateOfChangeRule, StaleRule, ThresholdRule
@@ -95,16 +96,48 @@ def test_rate_rule_holds_inside_its_hysteresis(active: bool, rate: float) -> Non
         assert result == active
 
 
-def test_rate_of_change_raises_on_a_spike_and_clears_when_steady() -> None:
-    engine = RuleEngine([JUMP], now=0.0)
-    assert engine.on_reading("s1", 0.0, {"temperature": 20.0}) == []  # nothing to compare yet
-    assert engine.on_reading("s1", 1.0, {"temperature": 20.5}) == []
-    up = engine.on_reading("s1", 2.0, {"temperature": 30.0})
-    assert [e.state for e in up] == ["raised"] and "+9.5/s" in up[0].message
-    assert engine.on_reading("s1", 3.0, {"temperature": 20.6}) == []  # falling back is still a jump
-    assert [e.state for e in engine.on_reading("s1", 4.0, {"temperature": 20.7})] == ["cleared"]
-    # A reading with the same timestamp cannot give a rate and is skipped.
-    assert engine.on_reading("s1", 4.0, {"temperature": 90.0}) == []
+WINDOWED = RateOfChangeRule(
+    id="ramp", sensor="s1", metric="temperature", max_per_second=0.05, hysteresis=0.02, window_seconds=30.0
+)
+
+
+def _run(engine: RuleEngine, values: list[float], hz: float = 10.0) -> list[str]:
+    states: list[str] = []
+    for i, value in enumerate(values):
+        states += [e.state for e in engine.on_reading("s1", i / hz, {"temperature": value})]
+    return states
+
+
+def test_rate_of_change_needs_half_a_window_of_history_and_skips_repeated_timestamps() -> None:
+    engine = RuleEngine([JUMP.model_copy(update={"window_seconds": 4.0})], now=0.0)
+    assert engine.on_reading("s1", 0.0, {"temperature": 20.0}) == []
+    assert engine.on_reading("s1", 1.0, {"temperature": 30.0}) == []  # not enough history yet
+    up = engine.on_reading("s1", 2.0, {"temperature": 40.0})
+    assert [e.state for e in up] == ["raised"] and "+10/s" in up[0].message
+    assert engine.on_reading("s1", 2.0, {"temperature": 90.0}) == []
+
+
+def test_noise_alone_at_10_hz_for_minutes_raises_no_rate_alert() -> None:
+    rng = random.Random(5)
+    noise = [22.0 + rng.gauss(0.0, 0.3) for _ in range(10 * 600)]
+    assert _run(RuleEngine([WINDOWED], now=0.0), noise) == []
+
+
+def test_a_real_ramp_raises_once_and_clears_once() -> None:
+    rng = random.Random(7)
+    flat = [22.0] * 600
+    ramp = [22.0 + 0.2 * i / 10 for i in range(1200)]  # 0.2 degrees/s for two minutes
+    top = [ramp[-1]] * 1200
+    values = [v + rng.gauss(0.0, 0.3) for v in flat + ramp + top]
+    assert _run(RuleEngine([WINDOWED], now=0.0), values) == ["raised", "cleared"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), sigma=st.floats(0.0, 0.5), level=st.floats(-40.0, 80.0))
+def test_constant_level_noise_never_flaps(seed: int, sigma: float, level: float) -> None:
+    rng = random.Random(seed)
+    values = [level + rng.gauss(0.0, sigma) for _ in range(10 * 180)]
+    assert len([s for s in _run(RuleEngine([WINDOWED], now=0.0), values) if s == "raised"]) <= 1
 
 
 def test_stale_rule_raises_after_silence_and_clears_on_the_next_good_reading() -> None:
