@@ -118,15 +118,17 @@ def deployment(sensor_interval: float, readings_max_bytes: int) -> dict[str, Any
                             {"id": "line1-env", "driver": "simulated", "intervalSeconds": sensor_interval},
                             {"id": "gateway", "driver": "system", "intervalSeconds": 1.0},
                         ],
-                        # Noise alone crosses 6 C/s every second or so at 20 Hz: alerts raised and
-                        # cleared every few seconds, so their order is tested under faults.
+                        # Over a 0.2 s window (4 readings at 20 Hz) noise alone gives a slope past
+                        # 2 C/s about once a second: alerts raised and cleared every few seconds, so
+                        # their order is tested under faults (the default 30 s window never would).
                         "rules": [
                             {
                                 "type": "rate_of_change",
                                 "id": "line1-temp-jump",
                                 "sensor": "line1-env",
                                 "metric": "temperature",
-                                "maxPerSecond": 6.0,
+                                "maxPerSecond": 2.0,
+                                "windowSeconds": 0.2,
                                 "severity": "warning",
                             }
                         ],
