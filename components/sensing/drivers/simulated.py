@@ -45,14 +45,18 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from components.sensing.drivers.base import SensorDriver, SensorSample
 from components.sensing.exceptions import SensorReadError
+
+if TYPE_CHECKING:
+    # numpy (about 12 MiB resident) is needed only by series(), i.e. by model training; the
+    # running component reads samples one at a time and must not pay for it (issue #10 footprint).
+    import numpy as np
 
 AnomalyKind = Literal["spike", "step", "stuck", "dropout"]
 #: The injected anomaly kinds, in label-precedence order (a dropout hides everything else).
@@ -454,6 +458,8 @@ class Dht22Simulator:
 
     def series(self, start: int, count: int) -> SimulatedSeries:
         """``count`` consecutive samples from ``start`` as arrays, for training windows."""
+        import numpy as np  # lazily: see the TYPE_CHECKING import above
+
         temperature = np.empty(count, dtype=np.float64)
         humidity = np.empty(count, dtype=np.float64)
         codes = np.zeros(count, dtype=np.int8)
