@@ -29,7 +29,7 @@ _STATS_KEPT = 2048  # recent batches/windows the latency percentiles are compute
 
 
 class Publisher(Protocol):
-    """Where events go (an :class:`~components.sensing.publisher.IpcPublisher` in the component)."""
+    """Where events go (an :class:`~components.common.publisher.IpcPublisher` in the component)."""
 
     def publish(self, topic: str, message: dict[str, Any]) -> None:
         """Send ``message`` on ``topic``."""

@@ -10,10 +10,10 @@ from components.common import topics
 from components.common.ipc import ComponentIpc
 from components.common.live_config import LiveConfig
 from components.common.logs import kv
+from components.common.publisher import IpcPublisher
 from components.common.service import run_service
 from components.inspection.component import InspectionComponent
 from components.inspection.config import InspectionConfig
-from components.sensing.publisher import IpcPublisher
 
 log = logging.getLogger("inspection")
 

@@ -1,7 +1,7 @@
 """The sensing component: sensor loops, rules, the alert LED and what they publish, reconfigurable live.
 
 :class:`SensingComponent` knows nothing of IPC: it publishes through a :class:`Publisher` (the
-IPC one in :mod:`components.sensing.publisher`, a list in unit tests) and is reconfigured by
+IPC one in :mod:`components.common.publisher`, a list in unit tests) and is reconfigured by
 :meth:`SensingComponent.apply`, which ``LiveConfig`` calls with each validated configuration.
 """
 

@@ -1,4 +1,4 @@
-"""The IPC publisher's bookkeeping (bounded in-flight, failures, flush) and sequence numbers."""
+"""The IPC publisher's bookkeeping (bounded in-flight, failures, flush)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import threading
 from concurrent.futures import Future
 from typing import Any
 
-from components.sensing.component import SequenceNumbers
-from components.sensing.publisher import IpcPublisher
+from components.common.publisher import IpcPublisher
 
 
 class PendingIpc:
@@ -63,13 +62,3 @@ def test_a_publish_that_cannot_be_sent_is_counted_and_frees_its_slot() -> None:
     publisher.publish("t", {})
     publisher.publish("t", {})
     assert publisher.failed == 2 and publisher.flush(timeout=0.1)
-
-
-def test_sequence_numbers_increase_per_source_and_topic_and_across_restarts() -> None:
-    now = [1000.0]
-    first = SequenceNumbers(lambda: now[0])
-    a = [first.next("s1", "readings") for _ in range(3)]
-    assert a == [1_000_000_000, 1_000_000_001, 1_000_000_002]
-    assert first.next("s1", "alerts") == 1_000_000_000
-    now[0] += 0.5  # a restart half a second later continues above
-    assert SequenceNumbers(lambda: now[0]).next("s1", "readings") > a[-1]
