@@ -8,17 +8,15 @@ in quick succession keep the diverter open for both.
 
 from __future__ import annotations
 
-import importlib
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
+from components.common.gpio import DigitalOutput, GpioUnavailableError
 from components.inspection.config import ActuatorConfig
 from components.inspection.exceptions import ActuatorUnavailableError
-from components.sensing.drivers.dht import board_pin
-from components.sensing.exceptions import DriverUnavailableError
 
 
 class RejectOutput(ABC):
@@ -58,33 +56,18 @@ class GpioOutput(RejectOutput):
 
     def __init__(self, pin: str) -> None:
         try:
-            digitalio = importlib.import_module("digitalio")
-        except ImportError as err:
-            raise ActuatorUnavailableError(
-                f"cannot import 'digitalio': install the 'device' extra (adafruit-blinka) ({err})"
-            ) from err
-        except (NotImplementedError, RuntimeError, OSError) as err:
-            raise ActuatorUnavailableError(f"'digitalio' is not usable on this machine: {err}") from err
-        try:
-            self._io = digitalio.DigitalInOut(board_pin(pin))
-            self._io.direction = digitalio.Direction.OUTPUT
-            self._io.value = False
-        except DriverUnavailableError as err:
+            self._output = DigitalOutput(pin)
+        except GpioUnavailableError as err:
             raise ActuatorUnavailableError(str(err)) from err
-        except (RuntimeError, ValueError, OSError) as err:
-            raise ActuatorUnavailableError(f"cannot drive pin {pin} as an output: {err}") from err
         self.pin = pin
 
     def set(self, on: bool) -> None:
         """Drive the pin."""
-        self._io.value = on
+        self._output.set(on)
 
     def close(self) -> None:
         """Switch off and release the pin."""
-        try:
-            self._io.value = False
-        finally:
-            self._io.deinit()
+        self._output.close()
 
 
 def build_output(config: ActuatorConfig) -> RejectOutput:

@@ -7,14 +7,13 @@ memory. :class:`AlertIndicator` decides the LED's state from the active alerts.
 
 from __future__ import annotations
 
-import importlib
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 
+from components.common.gpio import DigitalOutput, GpioUnavailableError
 from components.common.messages import Severity
 from components.sensing.config import ActuatorConfig
-from components.sensing.drivers.dht import board_pin
 from components.sensing.exceptions import DriverUnavailableError
 
 
@@ -52,31 +51,18 @@ class GpioLed(AlertLed):
 
     def __init__(self, pin: str) -> None:
         try:
-            digitalio = importlib.import_module("digitalio")
-        except ImportError as err:
-            raise DriverUnavailableError(
-                f"cannot import 'digitalio': install the 'device' extra (adafruit-blinka) ({err})"
-            ) from err
-        except (NotImplementedError, RuntimeError, OSError) as err:
-            raise DriverUnavailableError(f"'digitalio' is not usable on this machine: {err}") from err
-        try:
-            self._io = digitalio.DigitalInOut(board_pin(pin))
-            self._io.direction = digitalio.Direction.OUTPUT
-            self._io.value = False
-        except (RuntimeError, ValueError, OSError) as err:
-            raise DriverUnavailableError(f"cannot drive pin {pin} as an output: {err}") from err
+            self._output = DigitalOutput(pin)
+        except GpioUnavailableError as err:
+            raise DriverUnavailableError(str(err)) from err
         self.pin = pin
 
     def set(self, on: bool) -> None:
         """Drive the pin high (on) or low (off)."""
-        self._io.value = on
+        self._output.set(on)
 
     def close(self) -> None:
         """Switch off and release the pin."""
-        try:
-            self._io.value = False
-        finally:
-            self._io.deinit()
+        self._output.close()
 
 
 def build_led(config: ActuatorConfig) -> AlertLed:
