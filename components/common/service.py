@@ -6,7 +6,9 @@ Each component's ``__main__`` is::
         return run_service("sensing", build_and_run)
 
 where ``build_and_run(ipc, stop)`` builds the component from its configuration, reports RUNNING,
-and returns when ``stop`` is set (SIGTERM from the nucleus' Shutdown, or SIGINT).
+and returns when ``stop`` is set (SIGTERM from the nucleus' Shutdown, or SIGINT). A component
+whose configuration follows its shadow (sensing, inference, inspection) builds its parts and hands
+them to :func:`serve_until_stopped`, which starts, reports and stops them in the one right order.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import signal
 import threading
 from collections.abc import Callable
 from types import FrameType
+from typing import Any, Protocol
 
 from components.common.ipc import ComponentIpc
-from components.common.live_config import ConfigError
+from components.common.live_config import ConfigError, ConfigT, LiveConfig
 from components.common.logs import kv, setup_logging
 
 # Exit codes: the nucleus treats any non-zero exit of a Run step as an error and restarts the
@@ -26,6 +29,25 @@ from components.common.logs import kv, setup_logging
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
+# How long a stopping component waits for the core to acknowledge what it already published.
+FLUSH_TIMEOUT_S = 2.0
+
+
+class Service(Protocol):
+    """A component's running part: started once its first configuration is applied."""
+
+    def start(self) -> None:
+        """Start working (threads, subscriptions)."""
+
+    def stop(self) -> None:
+        """Stop working and release what :meth:`start` took."""
+
+
+class Flushable(Protocol):
+    """A publisher that can wait for its messages to be acknowledged."""
+
+    def flush(self, timeout: float = ...) -> bool:
+        """Wait up to ``timeout`` seconds; True if every message was acknowledged."""
 
 
 def install_stop_handlers(stop: threading.Event) -> None:
@@ -64,3 +86,43 @@ def run_service(name: str, body: Callable[[ComponentIpc, threading.Event], None]
             log.debug(kv(event="ipc_close_failed", error=repr(err)))
     log.info(kv(event="stopped"))
     return EXIT_OK
+
+
+def serve_until_stopped(
+    ipc: ComponentIpc,
+    stop: threading.Event,
+    *,
+    live: LiveConfig[ConfigT],
+    component: Service,
+    publisher: Flushable,
+    describe: Callable[[ConfigT], dict[str, Any]],
+) -> None:
+    """Apply the first configuration, start ``component``, report RUNNING and serve until ``stop``.
+
+    The first configuration is applied before the component starts, so it never runs unconfigured
+    (a model that fails to load refuses the start with :class:`ConfigError`). On the way out,
+    configuration updates stop first so none reaches a stopping component, then the component,
+    then the publisher gets :data:`FLUSH_TIMEOUT_S` for the core to acknowledge what was sent.
+
+    Args:
+        ipc: the component's IPC wrapper; its name is the logger's.
+        stop: set by SIGTERM/SIGINT (see :func:`install_stop_handlers`).
+        live: the component's configuration, whose ``apply`` feeds ``component``.
+        component: what runs.
+        publisher: what the component publishes through.
+        describe: the fields of the ``event=running`` log line, from the first configuration.
+
+    Raises:
+        ConfigError: no valid configuration to start with.
+    """
+    log = logging.getLogger(ipc.component)
+    try:
+        config = live.start()
+        component.start()
+        ipc.report_running()
+        log.info(kv(event="running", **describe(config)))
+        stop.wait()
+    finally:
+        live.stop()
+        component.stop()
+        publisher.flush(timeout=FLUSH_TIMEOUT_S)

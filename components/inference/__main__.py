@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 import threading
 
 from components.common import topics
 from components.common.ipc import ComponentIpc
 from components.common.live_config import LiveConfig
-from components.common.logs import kv
 from components.common.publisher import IpcPublisher
-from components.common.service import run_service
+from components.common.service import run_service, serve_until_stopped
 from components.inference.component import InferenceComponent
 from components.inference.config import InferenceConfig
-
-log = logging.getLogger("inference")
 
 
 def build_and_run(ipc: ComponentIpc, stop: threading.Event) -> None:
@@ -25,17 +21,16 @@ def build_and_run(ipc: ComponentIpc, stop: threading.Event) -> None:
     component = InferenceComponent(
         publisher, ipc.subscribe_json, rejection=lambda: live.last_error if live is not None else None
     )
+    # The first apply loads and validates the configured models: they serve once it returns.
     live = LiveConfig(ipc, InferenceConfig, topics.SHADOW_INFERENCE, component.apply)
-    try:
-        live.start()  # loads and validates the configured models: they serve when it returns
-        component.start()
-        ipc.report_running()
-        log.info(kv(event="running", models=",".join(component.workers)))
-        stop.wait()
-    finally:
-        live.stop()
-        component.stop()
-        publisher.flush(timeout=2.0)
+    serve_until_stopped(
+        ipc,
+        stop,
+        live=live,
+        component=component,
+        publisher=publisher,
+        describe=lambda _config: {"models": ",".join(component.workers)},
+    )
 
 
 def main() -> int:

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 import threading
 
 from components.common import topics
 from components.common.ipc import ComponentIpc
 from components.common.live_config import LiveConfig
-from components.common.logs import kv
 from components.common.publisher import IpcPublisher
-from components.common.service import run_service
+from components.common.service import run_service, serve_until_stopped
 from components.inspection.component import InspectionComponent
 from components.inspection.config import InspectionConfig
-
-log = logging.getLogger("inspection")
 
 
 def build_and_run(ipc: ComponentIpc, stop: threading.Event) -> None:
@@ -25,24 +21,20 @@ def build_and_run(ipc: ComponentIpc, stop: threading.Event) -> None:
     component = InspectionComponent(
         publisher, ipc.subscribe_json, rejection=lambda: live.last_error if live is not None else None
     )
+    # The first apply loads and checks the model: it serves once that returns.
     live = LiveConfig(ipc, InspectionConfig, topics.SHADOW_INSPECTION, component.apply)
-    try:
-        config = live.start()  # loads and checks the model: it serves when this returns
-        component.start()
-        ipc.report_running()
-        log.info(
-            kv(
-                event="running",
-                camera=config.camera.type,
-                trigger=config.trigger.mode,
-                model=f"{config.model.model}/{config.model.variant}",
-            )
-        )
-        stop.wait()
-    finally:
-        live.stop()
-        component.stop()
-        publisher.flush(timeout=2.0)
+    serve_until_stopped(
+        ipc,
+        stop,
+        live=live,
+        component=component,
+        publisher=publisher,
+        describe=lambda config: {
+            "camera": config.camera.type,
+            "trigger": config.trigger.mode,
+            "model": f"{config.model.model}/{config.model.variant}",
+        },
+    )
 
 
 def main() -> int:

@@ -2,37 +2,34 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 import threading
 
 from components.common import topics
 from components.common.ipc import ComponentIpc
 from components.common.live_config import LiveConfig
-from components.common.logs import kv
-from components.common.publisher import IpcPublisher
-from components.common.service import run_service
-from components.sensing.component import SensingComponent
+from components.common.publisher import Coalescing, IpcPublisher
+from components.common.service import run_service, serve_until_stopped
+from components.sensing.component import COMPONENT_SOURCE, SensingComponent
 from components.sensing.config import SensingConfig
-
-log = logging.getLogger("sensing")
 
 
 def build_and_run(ipc: ComponentIpc, stop: threading.Event) -> None:
     """Configure from the deployment and the ``sensing-config`` shadow, run until ``stop``."""
-    publisher = IpcPublisher(ipc)
+    # Readings coalesce into batches only while the core lags (see components.common.publisher);
+    # alerts, health and LED changes always go on their own, never behind readings.
+    publisher = IpcPublisher(ipc, coalescing=Coalescing(topics.READINGS, COMPONENT_SOURCE))
     component = SensingComponent(publisher)
+    # The first apply opens the sensors: they are up once it returns.
     live = LiveConfig(ipc, SensingConfig, topics.SHADOW_SENSING, component.apply)
-    try:
-        live.start()  # applies the first configuration: the sensors are up when it returns
-        component.start()
-        ipc.report_running()
-        log.info(kv(event="running", sensors=len(component.loops)))
-        stop.wait()
-    finally:
-        live.stop()
-        component.stop()
-        publisher.flush(timeout=2.0)
+    serve_until_stopped(
+        ipc,
+        stop,
+        live=live,
+        component=component,
+        publisher=publisher,
+        describe=lambda _config: {"sensors": len(component.loops)},
+    )
 
 
 def main() -> int:
