@@ -6,15 +6,19 @@ seconds, float). ``(source, stream, seq)`` is the idempotency key the sync compo
 
 Producers build plain dicts with the ``*_message`` functions (cheap on the hot path); consumers
 validate with :func:`parse_message`, which raises :class:`MessageError` naming the field that is wrong.
+The readings topic also carries :class:`ReadingBatch` (several readings in one message, when the
+producer falls behind): its consumers read it with :func:`iter_readings` / :func:`reading_items`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Iterator
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 READING_V1 = "edgebundle.reading.v1"
+READING_BATCH_V1 = "edgebundle.reading-batch.v1"
 ALERT_V1 = "edgebundle.alert.v1"
 HEALTH_V1 = "edgebundle.health.v1"
 ANOMALY_V1 = "edgebundle.anomaly.v1"
@@ -52,6 +56,22 @@ class Reading(_Envelope):
     quality: Quality
     error: str | None = None
     injected: str | None = None
+
+
+class ReadingBatch(BaseModel):
+    """Readings coalesced into one message by a publisher whose in-flight window was full.
+
+    Only a transport: it has no ``seq`` or ``ts`` of its own, and each reading in ``readings``
+    is a whole :class:`Reading` (``edgebundle.reading.v1``) keeping its own ``source``, ``seq``
+    and ``ts``, so consumers treat it exactly as if the readings had come one by one (use
+    :func:`iter_readings`). ``source`` is who coalesced them (a component, e.g. ``sensing``).
+    """
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    schema_: Literal["edgebundle.reading-batch.v1"] = Field(alias="schema")
+    source: str = Field(min_length=1)
+    readings: list[Reading] = Field(min_length=1)
 
 
 class Alert(_Envelope):
@@ -103,6 +123,8 @@ class ActuatorChange(_Envelope):
     reason: str
 
 
+_Model = TypeVar("_Model", bound=BaseModel)
+
 _MODELS: dict[str, type[_Envelope]] = {
     READING_V1: Reading,
     ALERT_V1: Alert,
@@ -124,14 +146,61 @@ def parse_message(raw: Any) -> _Envelope:
         raise MessageError(f"expected a JSON object, got {type(raw).__name__}")
     schema = raw.get("schema")
     model = _MODELS.get(schema) if isinstance(schema, str) else None
-    if model is None:
+    if model is None or not isinstance(schema, str):
         raise MessageError(f"unknown schema {schema!r}; expected one of {sorted(_MODELS)}")
+    return _validate(model, raw, schema)
+
+
+def _validate(model: type[_Model], raw: dict[str, Any], schema: str) -> _Model:
     try:
         return model.model_validate(raw)
     except ValidationError as err:
         first = err.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "<message>"
         raise MessageError(f"{schema}: field {where!r}: {first['msg']}") from err
+
+
+def reading_items(raw: Any) -> list[tuple[Reading, dict[str, Any]]]:
+    """Every reading in a message of the readings topic, validated, each with its own raw dict.
+
+    ``raw`` is either one ``edgebundle.reading.v1`` or an ``edgebundle.reading-batch.v1``. A
+    batch is validated whole before anything is returned: a message is either accepted with
+    all its readings or refused, never half taken. The raw dicts are the very objects inside
+    ``raw`` (for consumers that store a reading as it came).
+
+    Raises:
+        MessageError: not an object, another schema, or a bad field; the message names the
+            field (``readings.3.values`` for the fourth reading of a batch).
+    """
+    if not isinstance(raw, dict):
+        raise MessageError(f"expected a JSON object, got {type(raw).__name__}")
+    schema = raw.get("schema")
+    if schema == READING_V1:
+        return [(_validate(Reading, raw, READING_V1), raw)]
+    if schema != READING_BATCH_V1:
+        raise MessageError(
+            f"schema {schema!r} is not a reading; expected {READING_V1!r} or {READING_BATCH_V1!r}"
+        )
+    batch = _validate(ReadingBatch, raw, READING_BATCH_V1)
+    for index, reading in enumerate(batch.readings):
+        if reading.schema_ != READING_V1:
+            raise MessageError(
+                f"{READING_BATCH_V1}: field 'readings.{index}.schema': "
+                f"{reading.schema_!r}, expected {READING_V1!r}"
+            )
+    return list(zip(batch.readings, raw["readings"], strict=True))
+
+
+def iter_readings(raw: Any) -> Iterator[Reading]:
+    """The readings in a message of the readings topic: one for a reading, every one of a batch.
+
+    Validation happens in this call, before the first reading is taken (see
+    :func:`reading_items`), so ``try: readings = iter_readings(raw)`` catches every error.
+
+    Raises:
+        MessageError: as :func:`reading_items`.
+    """
+    return iter([reading for reading, _ in reading_items(raw)])
 
 
 def reading_message(
@@ -156,6 +225,11 @@ def reading_message(
         "quality": quality,
         **extra,
     }
+
+
+def reading_batch_message(source: str, readings: list[dict[str, Any]]) -> dict[str, Any]:
+    """Build a reading batch (see :class:`ReadingBatch`) from reading messages, kept in order."""
+    return {"schema": READING_BATCH_V1, "source": source, "readings": readings}
 
 
 def alert_message(

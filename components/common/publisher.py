@@ -1,21 +1,69 @@
 """Publishing to the local pub/sub without waiting for each acknowledgement, but never unboundedly.
 
 A synchronous ``PublishToTopic`` waits one IPC round trip per message, which caps a sensor at a
-few thousand readings a second; the async form pipelines them. A semaphore bounds the messages in
-flight, so a slow core makes the sensor loop wait (back-pressure) instead of queueing without limit.
+few thousand readings a second; the async form pipelines them. Two paths share the connection:
+
+- :meth:`IpcPublisher.publish` of anything but readings (alerts, health, actuator changes,
+  anomaly events, inspection decisions): each message goes as it is. A semaphore bounds the
+  messages in flight, so a slow core makes the caller wait (back-pressure, at most ``wait_s``)
+  instead of queueing without limit. Readings never take these slots, so an alert never waits
+  behind readings.
+- readings, when :class:`Coalescing` is configured for their topic. The awsiotsdk client spends
+  ~300 µs of CPU per publish, so one reading per message cannot go much past 3,000 readings/s.
+  While fewer than ``window`` reading messages are unacknowledged, a reading goes at once as
+  its own message (low rates: one message per reading, no added latency). When the window is
+  full, readings queue, and whoever frees a slot (the acknowledgement callback) sends everything
+  queued, up to a cap, as one ``edgebundle.reading-batch.v1`` message. The queue is bounded: on
+  overflow the oldest readings are dropped and counted. The sensor loop never waits for the core.
+
+Only one thread sends reading messages at a time (the "pump" role, a flag taken under the lock,
+not a lock held while sending), so readings leave in the order they were queued.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import threading
-from concurrent.futures import Future
+import time
+from collections import deque
+from concurrent.futures import CancelledError, Future
+from dataclasses import dataclass
 from typing import Any
 
 from components.common.ipc import ComponentIpc
 from components.common.logs import kv
+from components.common.messages import reading_batch_message
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Coalescing:
+    """How readings on ``topic`` are coalesced into batches when the core falls behind.
+
+    Args:
+        topic: the readings topic; only messages published on it are coalesced.
+        source: the batch envelope's ``source`` (the component).
+        window: reading messages sent but not acknowledged before readings queue.
+        max_queued: readings waiting for a slot before the oldest are dropped.
+        max_batch: most readings in one batch message.
+        max_batch_bytes: most bytes of readings (as compact JSON) in one batch message.
+    """
+
+    topic: str
+    source: str
+    window: int = 4
+    max_queued: int = 20_000
+    max_batch: int = 500
+    max_batch_bytes: int = 100_000
+
+    def __post_init__(self) -> None:
+        for name in ("window", "max_queued", "max_batch", "max_batch_bytes"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"Coalescing.{name}: {value!r}; expected an integer >= 1")
 
 
 class IpcPublisher:
@@ -23,23 +71,49 @@ class IpcPublisher:
 
     Args:
         ipc: the component's IPC wrapper.
-        max_in_flight: messages sent but not yet acknowledged before :meth:`publish` waits.
-        wait_s: longest a publish waits for room before the message is counted as dropped.
+        max_in_flight: messages (other than coalesced readings) sent but not yet acknowledged
+            before :meth:`publish` waits.
+        wait_s: longest such a publish waits for room before the message is counted as dropped.
+        coalescing: coalesce readings on ``coalescing.topic`` (see the module docstring); None
+            sends every message on its own.
     """
 
-    def __init__(self, ipc: ComponentIpc, max_in_flight: int = 64, wait_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        ipc: ComponentIpc,
+        max_in_flight: int = 64,
+        wait_s: float = 5.0,
+        *,
+        coalescing: Coalescing | None = None,
+    ) -> None:
         self._ipc = ipc
         self._slots = threading.BoundedSemaphore(max_in_flight)
         self._max_in_flight = max_in_flight
         self._wait_s = wait_s
+        self._coalescing = coalescing
         self._lock = threading.Lock()
+        self._readings_idle = threading.Condition(self._lock)
+        self._queue: deque[dict[str, Any]] = deque()
+        self._readings_in_flight = 0
+        self._pumping = False
         self.sent = 0
         self.failed = 0
         self.dropped = 0
         self.last_error: str | None = None
+        self.readings_sent = 0
+        self.readings_failed = 0
+        self.readings_dropped = 0
+        self.batches = 0
+        self.batched_readings = 0
+        self.largest_batch = 0
 
     def publish(self, topic: str, message: dict[str, Any]) -> None:
-        """Send ``message``; waits only while ``max_in_flight`` messages are unacknowledged."""
+        """Send ``message``; a reading to coalesce never waits, anything else waits only while
+        ``max_in_flight`` messages are unacknowledged (at most ``wait_s``)."""
+        coalescing = self._coalescing
+        if coalescing is not None and topic == coalescing.topic:
+            self._publish_reading(coalescing, message)
+            return
         if not self._slots.acquire(timeout=self._wait_s):
             with self._lock:
                 self.dropped += 1
@@ -55,27 +129,122 @@ class IpcPublisher:
 
     def _done(self, topic: str, future: Future[Any]) -> None:
         self._slots.release()
-        error = future.exception()
+        error = _error_of(future)
         if error is None:
             with self._lock:
                 self.sent += 1
         else:
             self._record_failure(topic, error)
 
-    def _record_failure(self, topic: str, error: BaseException) -> None:
+    # -- coalesced readings ------------------------------------------------------------------------
+    def _publish_reading(self, coalescing: Coalescing, message: dict[str, Any]) -> None:
+        dropped = 0
+        with self._lock:
+            self._queue.append(message)
+            overflow = len(self._queue) > coalescing.max_queued
+            if overflow:
+                self._queue.popleft()
+                self.readings_dropped += 1
+                self.dropped += 1
+                dropped = self.readings_dropped
+            # Otherwise it stays queued: an acknowledgement (or the thread pumping) sends it.
+            pump = not self._pumping and self._readings_in_flight < coalescing.window
+            if pump:
+                self._pumping = True
+        if overflow and _is_power_of_ten(dropped):  # a line per decade, not one per reading
+            log.warning(
+                kv(
+                    event="readings_dropped",
+                    topic=coalescing.topic,
+                    dropped=dropped,
+                    reason=f"more than {coalescing.max_queued} readings waiting for the core",
+                )
+            )
+        if pump:
+            self._pump(coalescing)
+
+    def _pump(self, coalescing: Coalescing) -> None:
+        """Send queued readings while the window has room; the caller holds the pump role."""
+        while True:
+            with self._lock:
+                if not self._queue or self._readings_in_flight >= coalescing.window:
+                    self._pumping = False
+                    if not self._queue and self._readings_in_flight == 0:
+                        self._readings_idle.notify_all()
+                    return
+                readings = self._take_batch(coalescing)
+                self._readings_in_flight += 1
+            count = len(readings)
+            message = readings[0] if count == 1 else reading_batch_message(coalescing.source, readings)
+            try:
+                future = self._ipc.publish_json_async(coalescing.topic, message)
+            except Exception as err:
+                with self._lock:
+                    self._readings_in_flight -= 1
+                self._record_failure(coalescing.topic, err, readings=count)
+                continue
+            if count > 1:
+                with self._lock:
+                    self.batches += 1
+                    self.batched_readings += count
+                    self.largest_batch = max(self.largest_batch, count)
+            future.add_done_callback(lambda done, n=count: self._reading_done(coalescing, n, done))
+
+    def _take_batch(self, coalescing: Coalescing) -> list[dict[str, Any]]:
+        """Pop the next message's readings from the queue; called with the lock held."""
+        queue = self._queue
+        if len(queue) == 1:
+            return [queue.popleft()]
+        readings = [queue.popleft()]
+        size = _json_size(readings[0])
+        while queue and len(readings) < coalescing.max_batch:
+            size += _json_size(queue[0]) + 1
+            if size > coalescing.max_batch_bytes:
+                break
+            readings.append(queue.popleft())
+        return readings
+
+    def _reading_done(self, coalescing: Coalescing, count: int, future: Future[Any]) -> None:
+        """A reading message's acknowledgement: free its slot and, if readings wait, send them."""
+        error = _error_of(future)
+        with self._lock:
+            self._readings_in_flight -= 1
+            if error is None:
+                self.sent += 1
+                self.readings_sent += count
+            pump = bool(self._queue) and not self._pumping
+            if pump:
+                self._pumping = True
+            elif not self._queue and self._readings_in_flight == 0 and not self._pumping:
+                self._readings_idle.notify_all()
+        if error is not None:
+            self._record_failure(coalescing.topic, error, readings=count)
+        if pump:
+            self._pump(coalescing)
+
+    # -- bookkeeping -------------------------------------------------------------------------------
+    def _record_failure(self, topic: str, error: BaseException, readings: int = 0) -> None:
         with self._lock:
             self.failed += 1
+            self.readings_failed += readings
             first = self.failed == 1 or self.last_error != repr(error)
             self.last_error = repr(error)
         if first:  # one line per new kind of failure, not one per message
             log.warning(kv(event="publish_failed", topic=topic, error=repr(error)))
 
     def flush(self, timeout: float = 5.0) -> bool:
-        """Wait until every message sent has been acknowledged (or ``timeout``); True if all were."""
+        """Send every queued reading and wait until everything sent has been acknowledged (or
+        ``timeout`` passed); True if all was."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            readings_done = self._readings_idle.wait_for(
+                lambda: not self._queue and self._readings_in_flight == 0 and not self._pumping,
+                timeout=timeout,
+            )
         taken = 0
-        ok = True
+        ok = readings_done
         for _ in range(self._max_in_flight):
-            if not self._slots.acquire(timeout=timeout):
+            if not self._slots.acquire(timeout=max(0.0, deadline - time.monotonic())):
                 ok = False
                 break
             taken += 1
@@ -84,11 +253,42 @@ class IpcPublisher:
         return ok
 
     def metrics(self) -> dict[str, Any]:
-        """Counts for the health message."""
+        """Counts for the health message.
+
+        ``sent``/``failed`` count messages (a batch is one); ``dropped`` counts messages never
+        sent (a reading dropped from a full queue is one). The ``readings*`` counts are in
+        readings: ``readingsSent`` acknowledged, ``readingsFailed`` in messages that failed,
+        ``readingsDropped`` dropped from the queue, ``readingsQueued`` waiting now.
+        """
         with self._lock:
-            return {
+            metrics: dict[str, Any] = {
                 "sent": self.sent,
                 "failed": self.failed,
                 "dropped": self.dropped,
                 "lastError": self.last_error,
             }
+            if self._coalescing is not None:
+                metrics.update(
+                    readingsSent=self.readings_sent,
+                    readingsFailed=self.readings_failed,
+                    readingsDropped=self.readings_dropped,
+                    readingsQueued=len(self._queue),
+                    batches=self.batches,
+                    batchedReadings=self.batched_readings,
+                    largestBatch=self.largest_batch,
+                )
+            return metrics
+
+
+def _error_of(future: Future[Any]) -> BaseException | None:
+    if future.cancelled():
+        return CancelledError("publish cancelled")
+    return future.exception()
+
+
+def _json_size(message: dict[str, Any]) -> int:
+    return len(json.dumps(message, separators=(",", ":")))
+
+
+def _is_power_of_ten(n: int) -> bool:
+    return n > 0 and 10 ** round(math.log10(n)) == n
