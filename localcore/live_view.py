@@ -21,6 +21,7 @@ from rich.live import Live
 from rich.table import Table
 
 from components.common import topics
+from components.common.messages import MessageError, iter_readings
 
 VIEWER = "localcore.LiveView"
 VIEWER_ACCESS = {
@@ -46,18 +47,27 @@ class BundleTraffic:
     anomalies: int = 0
     inspections: collections.Counter[str] = field(default_factory=collections.Counter)
     sync: dict[str, Any] = field(default_factory=dict)
-    _recent_readings: collections.deque[float] = field(default_factory=collections.deque)
+    # (arrival time, readings in that message): a batch is one entry for many readings.
+    _recent_readings: collections.deque[tuple[float, int]] = field(default_factory=collections.deque)
+    _recent_total: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def observe(self, topic: str, message: Any, now: float) -> None:
-        """Count one message received on ``topic``."""
+        """Count one message received on ``topic`` (on the readings topic, every reading in it)."""
         if not isinstance(message, dict):
             return
+        if topic == topics.READINGS:
+            try:
+                count = sum(1 for _ in iter_readings(message))
+            except MessageError:
+                return  # not a reading: nothing to count
+            with self._lock:
+                self.readings += count
+                self._recent_readings.append((now, count))
+                self._recent_total += count
+            return
         with self._lock:
-            if topic == topics.READINGS:
-                self.readings += 1
-                self._recent_readings.append(now)
-            elif topic == topics.ALERTS:
+            if topic == topics.ALERTS:
                 rule = str(message.get("ruleId", "?"))
                 if message.get("state") == "raised":
                     self.alerts_raised += 1
@@ -77,9 +87,9 @@ class BundleTraffic:
     def readings_per_second(self, now: float) -> float:
         """Readings/s over the last few seconds."""
         with self._lock:
-            while self._recent_readings and self._recent_readings[0] < now - RATE_WINDOW_SECONDS:
-                self._recent_readings.popleft()
-            return len(self._recent_readings) / RATE_WINDOW_SECONDS
+            while self._recent_readings and self._recent_readings[0][0] < now - RATE_WINDOW_SECONDS:
+                self._recent_total -= self._recent_readings.popleft()[1]
+            return self._recent_total / RATE_WINDOW_SECONDS
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,14 @@ from typing import Any, Protocol
 import numpy as np
 
 from components.common.logs import kv
-from components.common.messages import READING_V1, MessageError, anomaly_message, parse_message
+from components.common.messages import (
+    READING_BATCH_V1,
+    READING_V1,
+    MessageError,
+    anomaly_message,
+    iter_readings,
+    parse_message,
+)
 from components.inference.host import LoadedModel
 from components.inference.windows import SlidingWindows, Window, WindowQueue
 from models.preprocessing import sensor_windows_v1
@@ -110,29 +117,40 @@ class ModelWorker:
 
     # -- readings (IPC thread) ---------------------------------------------------------------------
     def on_reading(self, payload: Any) -> None:
-        """Take one message from the input topic; invalid ones are counted and skipped."""
+        """Take one message from the input topic: a reading or a batch of readings.
+
+        An invalid message is counted once and skipped (a batch is taken whole or not at all);
+        a valid message of another schema, and readings this model does not use, are ignored.
+        """
+        schema = payload.get("schema") if isinstance(payload, dict) else None
         try:
-            reading = parse_message(payload)
+            if schema in (READING_V1, READING_BATCH_V1):
+                readings = iter_readings(payload)
+            else:
+                parse_message(payload)  # tells an invalid message from one of another schema
+                self.ignored += 1
+                return
         except MessageError as err:
             self.invalid += 1
             log.debug(kv(event="invalid_reading", error=err))
             return
-        values = getattr(reading, "values", None)
         sensors = self._model.config.sensors
-        if (
-            reading.schema_ != READING_V1
-            or not isinstance(values, dict)
-            or "temperature" not in values
-            or "humidity" not in values
-            or (sensors and reading.source not in sensors)
-        ):
-            self.ignored += 1
-            return
-        with self._ring_lock:
-            self.readings += 1
-            window = self.windows.add(reading.source, reading.ts, values["temperature"], values["humidity"])
-        if window is not None:
-            self.queue.put(window)
+        for reading in readings:
+            values = reading.values
+            if (
+                "temperature" not in values
+                or "humidity" not in values
+                or (sensors and reading.source not in sensors)
+            ):
+                self.ignored += 1
+                continue
+            with self._ring_lock:
+                self.readings += 1
+                window = self.windows.add(
+                    reading.source, reading.ts, values["temperature"], values["humidity"]
+                )
+            if window is not None:
+                self.queue.put(window)
 
     # -- scoring (worker thread) ---------------------------------------------------------------------
     def start(self) -> None:

@@ -26,6 +26,7 @@ from components.common.messages import (
     READING_V1,
     MessageError,
     parse_message,
+    reading_items,
 )
 from components.sync.config import StreamPolicy
 from components.sync.policies import DeadbandFilter, DiskGuard, store_limits
@@ -86,12 +87,24 @@ class Ingestor:
 
     # -- producers (IPC threads) -----------------------------------------------------------------
     def offer(self, stream: str, raw: Any) -> bool:
-        """Take one decoded message from ``stream``'s topic; False if it was malformed or filtered."""
+        """Take one decoded message from ``stream``'s topic; False if it was malformed or filtered.
+
+        On the readings stream a message may be a batch (``edgebundle.reading-batch.v1``): each
+        of its readings becomes its own record, keyed by its own ``(source, stream, seq)`` and
+        filtered by the deadband on its own, exactly as if it had come alone; True if any was
+        kept. A malformed batch is refused whole and counted once, like any malformed message.
+        """
+        expected = STREAM_SCHEMAS.get(stream)
         try:
-            message = parse_message(raw)
-            expected = STREAM_SCHEMAS.get(stream)
-            if expected is not None and message.schema_ != expected:
-                raise MessageError(f"schema {message.schema_!r} on the {stream} topic; expected {expected!r}")
+            if expected == READING_V1:
+                items: list[tuple[Any, dict[str, Any]]] = list(reading_items(raw))
+            else:
+                message = parse_message(raw)
+                if expected is not None and message.schema_ != expected:
+                    raise MessageError(
+                        f"schema {message.schema_!r} on the {stream} topic; expected {expected!r}"
+                    )
+                items = [(message, raw)]
         except MessageError as err:
             self.count(stream, MALFORMED)
             log.warning(kv(event="malformed_message", stream=stream, error=err))
@@ -100,22 +113,28 @@ class Ingestor:
         if policy is None:
             self.count(stream, MALFORMED)
             return False
-        if not self._deadband.keep(policy, raw):
-            self.count(stream, DEADBAND_DROPPED)
-            return False
         now = self._clock()
-        record = NewRecord(
-            stream=stream,
-            priority=policy.priority,
-            source=message.source,
-            seq=message.seq,
-            ts=message.ts,
-            received=now,
-            expires=now + policy.ttl_seconds if policy.ttl_seconds > 0 else None,
-            payload=json.dumps(raw, separators=(",", ":")).encode(),
-        )
+        records: list[NewRecord] = []
+        for message, item in items:
+            if not self._deadband.keep(policy, item):
+                self.count(stream, DEADBAND_DROPPED)
+                continue
+            records.append(
+                NewRecord(
+                    stream=stream,
+                    priority=policy.priority,
+                    source=message.source,
+                    seq=message.seq,
+                    ts=message.ts,
+                    received=now,
+                    expires=now + policy.ttl_seconds if policy.ttl_seconds > 0 else None,
+                    payload=json.dumps(item, separators=(",", ":")).encode(),
+                )
+            )
+        if not records:
+            return False
         with self._cond:
-            self._pending.append(record)
+            self._pending.extend(records)
             if self._first_pending_at is None:
                 self._first_pending_at = time.monotonic()
             if len(self._pending) >= self.commit_max_records:

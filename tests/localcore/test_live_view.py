@@ -36,6 +36,18 @@ def test_traffic_counts_alerts_inspections_and_rate() -> None:
     assert traffic.readings_per_second(now=200.0) == 0.0
 
 
+def test_traffic_counts_every_reading_of_a_batch_and_no_invalid_message() -> None:
+    traffic = BundleTraffic()
+    readings = [messages.reading_message("s1", i, 0.0, "dht22", {"t": 1.0}, {"t": "C"}) for i in range(40)]
+    traffic.observe(topics.READINGS, readings[0], now=100.0)
+    traffic.observe(topics.READINGS, messages.reading_batch_message("sensing", readings[1:]), now=100.5)
+    traffic.observe(topics.READINGS, {"schema": messages.READING_BATCH_V1, "readings": "x"}, now=100.5)
+    traffic.observe(topics.READINGS, messages.health_message("s", 1, 0.0, {}), now=100.5)
+    assert traffic.readings == 40
+    assert traffic.readings_per_second(now=104.0) == 40 / 5.0
+    assert traffic.readings_per_second(now=105.2) == 39 / 5.0  # the single one left the window
+
+
 def test_cloud_summary_reads_the_dump(tmp_path: Path) -> None:
     bucket = tmp_path / "cloud" / "s3" / "edge-bundle-data-1-us-east-1" / "telemetry" / "dev-1"
     bucket.mkdir(parents=True)

@@ -5,11 +5,14 @@
 Run by the core from a recipe (``system_rig.witness_recipe``), so it gets the same local pub/sub as
 the sync component: a message this witness received was published (delivered by the core's router
 to every subscriber). Each message is one line ``{"topic", "received", "message"}``, written and
-flushed at once, so a ``kill -9`` (of it or of the core) keeps every line written before it.
+flushed at once, so a ``kill -9`` (of it or of the core) keeps every line written before it. A
+reading batch (``edgebundle.reading-batch.v1``) is written as one line per reading it carries, so
+the lines are the readings whether they came one by one or coalesced.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
@@ -23,6 +26,8 @@ if __package__ in (None, ""):
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 from awsiot.greengrasscoreipc.model import SubscriptionResponseMessage
 
+from components.common.messages import READING_BATCH_V1, MessageError, reading_items
+
 
 def main(argv: list[str]) -> int:
     """Subscribe to every topic in ``argv[1:]`` and append what arrives to ``argv[0]``."""
@@ -34,9 +39,17 @@ def main(argv: list[str]) -> int:
     def handler_for(topic: str) -> Callable[[SubscriptionResponseMessage], None]:
         def on_message(event: SubscriptionResponseMessage) -> None:
             message = event.json_message.message if event.json_message else None
-            line = json.dumps({"topic": topic, "received": time.time(), "message": message})
+            received = time.time()
+            messages = [message]
+            if isinstance(message, dict) and message.get("schema") == READING_BATCH_V1:
+                # A malformed batch is written as it came: the test then sees what is wrong with it.
+                with contextlib.suppress(MessageError):
+                    messages = [raw for _, raw in reading_items(message)]
+            lines = "".join(
+                json.dumps({"topic": topic, "received": received, "message": m}) + "\n" for m in messages
+            )
             with lock:
-                out.write(line + "\n")
+                out.write(lines)
                 out.flush()
 
         return on_message

@@ -11,7 +11,7 @@ import pytest
 
 from components.common import topics
 from components.common.live_config import ConfigError, validate_config
-from components.common.messages import ANOMALY_V1, parse_message
+from components.common.messages import ANOMALY_V1, parse_message, reading_batch_message
 from components.common.model_manifest import Manifest, sha256_file
 from components.inference.config import HostedModelConfig, InferenceConfig
 from components.inference.exceptions import ModelSwapRejected
@@ -164,3 +164,34 @@ def test_readings_that_are_not_environment_readings_are_skipped(int8_model: Load
     failed["quality"] = "bad"
     worker.on_reading(failed)
     assert (worker.invalid, worker.ignored, worker.readings) == (1, 1, 1)
+
+
+def test_a_batch_of_readings_gives_the_same_windows_as_the_readings_one_by_one(
+    int8_model: LoadedModel,
+) -> None:
+    readings = clean_readings("line1", 63 + 40)
+    inject_spike(readings, 80)
+    one_by_one, _ = make_worker(int8_model)
+    for reading in readings:
+        one_by_one.on_reading(reading)
+    batched, _ = make_worker(int8_model)
+    for start in range(0, len(readings), 25):  # batches of several sizes, in order
+        batched.on_reading(reading_batch_message("sensing", readings[start : start + 25]))
+    expected = one_by_one.queue.take(100, timeout=0.0)
+    got = batched.queue.take(100, timeout=0.0)
+    assert len(got) == len(expected) == 40 and batched.readings == len(readings)
+    for a, b in zip(got, expected, strict=True):
+        assert (a.sensor, a.start_ts, a.end_ts) == (b.sensor, b.start_ts, b.end_ts)
+        assert np.array_equal(a.temperature, b.temperature) and np.array_equal(a.humidity, b.humidity)
+
+
+def test_a_batch_with_a_bad_reading_is_invalid_whole_and_other_sensors_are_ignored(
+    int8_model: LoadedModel,
+) -> None:
+    worker, _ = make_worker(int8_model)
+    good = clean_readings("line1", 3)
+    worker.on_reading(reading_batch_message("sensing", [*good, {**good[0], "ts": "soon"}]))
+    assert (worker.invalid, worker.readings) == (1, 0)
+    system = {**good[0], "kind": "system", "values": {"cpu_percent": 3.0}, "units": {"cpu_percent": "%"}}
+    worker.on_reading(reading_batch_message("sensing", [system, *good]))
+    assert (worker.invalid, worker.ignored, worker.readings) == (1, 1, 3)
