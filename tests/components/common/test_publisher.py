@@ -1,12 +1,18 @@
-"""The IPC publisher's bookkeeping (bounded in-flight, failures, flush)."""
+"""The IPC publisher: bounded in-flight, failures, flush, and readings coalesced while the window is full."""
 
 from __future__ import annotations
 
+import json
 import threading
 from concurrent.futures import Future
 from typing import Any
 
-from components.common.publisher import IpcPublisher
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from components.common.messages import READING_BATCH_V1, READING_V1, iter_readings, reading_message
+from components.common.publisher import Coalescing, IpcPublisher
 
 
 class PendingIpc:
@@ -62,3 +68,266 @@ def test_a_publish_that_cannot_be_sent_is_counted_and_frees_its_slot() -> None:
     publisher.publish("t", {})
     publisher.publish("t", {})
     assert publisher.failed == 2 and publisher.flush(timeout=0.1)
+
+
+# -- coalesced readings ------------------------------------------------------------------------------
+READINGS = "edgebundle/sensing/readings"
+ALERTS = "edgebundle/sensing/alerts"
+
+
+class WireIpc:
+    """A fake publish_json_async that records every message in wire order; the test acks them."""
+
+    def __init__(self) -> None:
+        self.wire: list[tuple[str, dict[str, Any], Future[Any]]] = []
+        self.lock = threading.Lock()
+        self.fail_next_call = 0
+
+    def publish_json_async(self, topic: str, message: dict[str, Any]) -> Future[Any]:
+        with self.lock:
+            if self.fail_next_call:
+                self.fail_next_call -= 1
+                raise ConnectionError("socket closed")
+            future: Future[Any] = Future()
+            self.wire.append((topic, message, future))
+            return future
+
+    def on(self, topic: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [message for t, message, _ in self.wire if t == topic]
+
+    def pending(self) -> list[Future[Any]]:
+        with self.lock:
+            return [future for _, _, future in self.wire if not future.done()]
+
+    def ack_oldest(self, error: BaseException | None = None) -> None:
+        future = self.pending()[0]
+        if error is None:
+            future.set_result(None)  # runs the publisher's callback here, like the SDK's ack thread
+        else:
+            future.set_exception(error)
+
+
+def reading(seq: int, source: str = "s1") -> dict[str, Any]:
+    return reading_message(source, seq, 1764331200.0 + seq, "environment", {"t": 20.0}, {"t": "C"})
+
+
+def coalescing(**overrides: Any) -> Coalescing:
+    return Coalescing(**{"topic": READINGS, "source": "sensing", "window": 2, **overrides})
+
+
+def delivered_seqs(ipc: WireIpc) -> list[int]:
+    return [r.seq for message in ipc.on(READINGS) for r in iter_readings(message)]
+
+
+def test_with_room_in_the_window_each_reading_goes_at_once_as_its_own_message() -> None:
+    ipc = WireIpc()
+    publisher = IpcPublisher(ipc, coalescing=coalescing(window=2))  # type: ignore[arg-type]
+    for seq in range(5):
+        publisher.publish(READINGS, reading(seq))
+        assert ipc.on(READINGS)[-1] == reading(seq)  # sent before publish returned
+        ipc.ack_oldest()
+    assert all(m["schema"] == READING_V1 for m in ipc.on(READINGS))
+    assert publisher.metrics()["batches"] == 0 and publisher.metrics()["readingsSent"] == 5
+
+
+def test_a_full_window_queues_readings_and_a_freed_slot_sends_them_as_one_batch() -> None:
+    ipc = WireIpc()
+    publisher = IpcPublisher(ipc, coalescing=coalescing(window=2))  # type: ignore[arg-type]
+    for seq in range(7):
+        publisher.publish(READINGS, reading(seq))
+    assert len(ipc.on(READINGS)) == 2 and publisher.metrics()["readingsQueued"] == 5
+    ipc.ack_oldest()
+    batch = ipc.on(READINGS)[-1]
+    assert batch["schema"] == READING_BATCH_V1 and batch["source"] == "sensing"
+    assert [r.seq for r in iter_readings(batch)] == [2, 3, 4, 5, 6]
+    assert batch["readings"][0] == reading(2)  # the very reading message, not a copy
+    ipc.ack_oldest()
+    ipc.ack_oldest()
+    assert delivered_seqs(ipc) == list(range(7))
+    assert publisher.metrics() | {"lastError": None} == {
+        "sent": 3,
+        "failed": 0,
+        "dropped": 0,
+        "lastError": None,
+        "readingsSent": 7,
+        "readingsFailed": 0,
+        "readingsDropped": 0,
+        "readingsQueued": 0,
+        "batches": 1,
+        "batchedReadings": 5,
+        "largestBatch": 5,
+    }
+    # once the core keeps up again, readings go one by one
+    publisher.publish(READINGS, reading(7))
+    assert ipc.on(READINGS)[-1] == reading(7)
+
+
+def test_batches_are_capped_by_count_and_by_bytes() -> None:
+    ipc = WireIpc()
+    publisher = IpcPublisher(ipc, coalescing=coalescing(window=1, max_batch=4))  # type: ignore[arg-type]
+    for seq in range(11):
+        publisher.publish(READINGS, reading(seq))
+    while ipc.pending():
+        ipc.ack_oldest()
+    assert [len(m.get("readings", [m])) for m in ipc.on(READINGS)] == [1, 4, 4, 2]
+    one = len(json.dumps(reading(0), separators=(",", ":")))
+    ipc = WireIpc()
+    publisher = IpcPublisher(ipc, coalescing=coalescing(window=1, max_batch_bytes=3 * one + 2))  # type: ignore[arg-type]
+    for seq in range(8):
+        publisher.publish(READINGS, reading(seq))
+    while ipc.pending():
+        ipc.ack_oldest()
+    assert [len(m.get("readings", [m])) for m in ipc.on(READINGS)] == [1, 3, 3, 1]
+    assert delivered_seqs(ipc) == list(range(8))
+
+
+def test_overflow_drops_the_oldest_queued_readings_and_counts_them_without_blocking() -> None:
+    ipc = WireIpc()
+    publisher = IpcPublisher(ipc, coalescing=coalescing(window=1, max_queued=3))  # type: ignore[arg-type]
+    for seq in range(10):  # the core never acknowledges meanwhile: publish must not wait
+        publisher.publish(READINGS, reading(seq))
+    metrics = publisher.metrics()
+    assert metrics["readingsDropped"] == 6 and metrics["dropped"] == 6 and metrics["readingsQueued"] == 3
+    while ipc.pending():
+        ipc.ack_oldest()
+    assert delivered_seqs(ipc) == [0, 7, 8, 9]
+
+
+def test_alerts_never_wait_behind_queued_readings() -> None:
+    ipc = WireIpc()
+    publisher = IpcPublisher(ipc, max_in_flight=4, coalescing=coalescing(window=1))  # type: ignore[arg-type]
+    for seq in range(50):
+        publisher.publish(READINGS, reading(seq))
+    publisher.publish(ALERTS, {"schema": "edgebundle.alert.v1", "seq": 1})
+    # sent at once, ahead of the 49 queued readings, and on its own
+    assert [t for t, _, _ in ipc.wire] == [READINGS, ALERTS]
+    ipc.ack_oldest()
+    assert [t for t, _, _ in ipc.wire] == [READINGS, ALERTS, READINGS]
+    assert len(ipc.on(READINGS)[-1]["readings"]) == 49
+
+
+def test_flush_sends_what_is_queued_and_waits_for_the_acknowledgements() -> None:
+    ipc = WireIpc()
+    publisher = IpcPublisher(ipc, coalescing=coalescing(window=1))  # type: ignore[arg-type]
+    for seq in range(20):
+        publisher.publish(READINGS, reading(seq))
+    assert not publisher.flush(timeout=0.05)  # the core does not answer: flush gives up
+    acker = threading.Thread(target=lambda: [ipc.ack_oldest() for _ in range(2)])
+    result: list[bool] = []
+    flusher = threading.Thread(target=lambda: result.append(publisher.flush(timeout=10.0)))
+    flusher.start()
+    acker.start()
+    acker.join()
+    flusher.join(10.0)
+    assert result == [True] and delivered_seqs(ipc) == list(range(20))
+
+
+def test_failed_reading_messages_are_counted_in_readings_and_the_queue_moves_on() -> None:
+    ipc = WireIpc()
+    publisher = IpcPublisher(ipc, coalescing=coalescing(window=1))  # type: ignore[arg-type]
+    for seq in range(6):
+        publisher.publish(READINGS, reading(seq))
+    ipc.fail_next_call = 1  # the batch 1..5 cannot be sent at all
+    ipc.ack_oldest(PermissionError("not authorized"))  # reading 0 was refused by the core
+    assert publisher.metrics()["readingsFailed"] == 6 and publisher.metrics()["failed"] == 2
+    publisher.publish(READINGS, reading(6))
+    ipc.ack_oldest()
+    assert publisher.metrics()["readingsSent"] == 1 and publisher.flush(timeout=1.0)
+
+
+def test_coalescing_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match=r"Coalescing.window: 0; expected an integer >= 1"):
+        Coalescing(READINGS, "sensing", window=0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("read"), st.sampled_from(["s1", "s2"])),
+            st.tuples(st.just("ack"), st.booleans()),
+            st.tuples(st.just("alert"), st.just("")),
+        ),
+        max_size=120,
+    ),
+    st.integers(1, 3),
+    st.integers(1, 5),
+    st.integers(1, 8),
+)
+def test_every_reading_is_delivered_once_in_order_unless_counted_dropped_or_failed(
+    steps: list[tuple[str, Any]], window: int, max_batch: int, max_queued: int
+) -> None:
+    ipc = WireIpc()
+    publisher = IpcPublisher(  # type: ignore[arg-type]
+        ipc, coalescing=coalescing(window=window, max_batch=max_batch, max_queued=max_queued)
+    )
+    published = {"s1": 0, "s2": 0}
+    failed_messages: set[int] = set()
+    for action, arg in steps:
+        if action == "read":
+            publisher.publish(READINGS, reading(published[arg], arg))
+            published[arg] += 1
+        elif action == "ack" and ipc.pending():
+            future = ipc.pending()[0]
+            if not arg:
+                failed_messages.add(id(future))
+            ipc.ack_oldest(None if arg else ConnectionError("lost"))
+        elif action == "alert":
+            publisher.publish(ALERTS, {"seq": 0})
+    while ipc.pending():  # the core catches up
+        ipc.ack_oldest()
+    assert publisher.flush(timeout=1.0)
+    ok = [
+        r
+        for topic, message, future in ipc.wire
+        if topic == READINGS and id(future) not in failed_messages
+        for r in iter_readings(message)
+    ]
+    sent = [r for topic, message, _ in ipc.wire if topic == READINGS for r in iter_readings(message)]
+    metrics = publisher.metrics()
+    assert len(sent) + metrics["readingsDropped"] == sum(published.values())
+    assert len(ok) == metrics["readingsSent"] and len(sent) - len(ok) == metrics["readingsFailed"]
+    for source in published:
+        seqs = [r.seq for r in sent if r.source == source]
+        assert seqs == sorted(set(seqs))  # once each, in order
+    for message in ipc.on(READINGS):
+        assert len(message.get("readings", [message])) <= max_batch
+
+
+def test_concurrent_sensors_and_acknowledgements_deliver_every_reading_once_in_order() -> None:
+    ipc = WireIpc()
+    publisher = IpcPublisher(ipc, coalescing=coalescing(window=3, max_batch=50))  # type: ignore[arg-type]
+    per_sensor = 3000
+    done = threading.Event()
+    arrived = threading.Condition()
+
+    def sensor(source: str) -> None:
+        for seq in range(per_sensor):
+            publisher.publish(READINGS, reading(seq, source))
+            if seq % 100 == 0:
+                publisher.publish(ALERTS, {"seq": seq})
+
+    def acker() -> None:
+        while not done.is_set() or ipc.pending():
+            pending = ipc.pending()
+            if pending:
+                pending[0].set_result(None)
+            else:
+                with arrived:
+                    arrived.wait(0.001)
+
+    sensors = [threading.Thread(target=sensor, args=(f"s{i}",)) for i in range(3)]
+    ack_thread = threading.Thread(target=acker)
+    ack_thread.start()
+    for thread in sensors:
+        thread.start()
+    for thread in sensors:
+        thread.join()
+    assert publisher.flush(timeout=30.0)
+    done.set()
+    ack_thread.join(10.0)
+    sent = [r for m in ipc.on(READINGS) for r in iter_readings(m)]
+    assert publisher.metrics()["readingsDropped"] == 0
+    for i in range(3):
+        assert [r.seq for r in sent if r.source == f"s{i}"] == list(range(per_sensor))
