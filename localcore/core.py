@@ -98,12 +98,14 @@ class LocalCore:
         log_max_bytes: int = 10 * 1024 * 1024,
     ) -> None:
         """Nothing starts until :meth:`start`. ``recipes``: a folder, or a list of files and folders.
-        ``deployment``: a deployment file or an already-parsed ``{"components": {...}}`` mapping."""
+        ``deployment``: a deployment file or an already-parsed ``{"components": {...}}`` mapping;
+        a component's ``configurationUpdate`` applies once, not again at each start with the same entry."""
         self.root = Path(root).resolve()
         self.thing_name = thing_name
         self.region = region
         self._recipe_paths = _expand_recipes(recipes)
         self._deployment = _deployment(deployment)
+        self._deployment_given = deployment is not None
         self._only = list(only) if only is not None else None
         self._cloud_argument = cloud
         self._project_root = (project_root or Path.cwd()).resolve()
@@ -164,7 +166,8 @@ class LocalCore:
             ipc=self.ipc,
             config=self.config,
             socket_path=self.socket_path,
-            deployment=self._deployment,
+            # None, not {}: a start without a deployment file is a restart, not an empty deployment.
+            deployment=self._deployment if self._deployment_given else None,
             extra_environment=environment if callable(environment) else None,
             options=RunnerOptions(
                 region=self.region,

@@ -16,6 +16,7 @@ It overlays configuration and limits: components it does not name still run with
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,31 @@ class ComponentDeployment:
     merge: dict[str, Any] | None = None
     reset: list[str] | None = None
     limits: ResourceLimits = field(default_factory=ResourceLimits)
+
+    @property
+    def has_configuration_update(self) -> bool:
+        """Whether the entry changes configuration (a merge, or a non-empty reset)."""
+        return self.merge is not None or bool(self.reset)
+
+    def digest(self) -> str:
+        """``sha256:<hex>`` of the entry's canonical JSON: equal entries, whatever their spelling.
+
+        Computed from the parsed entry, so YAML or JSON, key case and a merge given as a JSON
+        string do not matter; any change to the version, the update or the limits does.
+        """
+        document = {
+            "componentVersion": self.version,
+            "merge": self.merge,
+            "reset": self.reset,
+            "limits": {"memoryKb": self.limits.memory_kb, "cpus": self.limits.cpus},
+        }
+        try:
+            text = json.dumps(document, sort_keys=True, separators=(",", ":"), default=repr)
+        except TypeError:
+            # Keys of mixed types cannot be sorted (YAML allows `1:` beside `a:`); the store refuses
+            # such a merge anyway, and repr is still stable for one and the same file.
+            text = repr(document)
+        return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def load_deployment(path: Path) -> dict[str, ComponentDeployment]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from components.common.logs import kv
+from localcore.config.tree import fold
 from localcore.contracts import ComponentInfo, Unsubscribe
 from localcore.runner.artifacts import ArtifactResolver
 from localcore.runner.defaults import DefaultsRecord, pointer
@@ -30,6 +31,7 @@ from localcore.runner.dependencies import (
     with_dependencies,
 )
 from localcore.runner.deployment import ComponentDeployment
+from localcore.runner.deployment_record import AppliedDeploymentRecord
 from localcore.runner.environment import ExtraEnvironment, build_environment, nucleus_variables
 from localcore.runner.errors import (
     DeploymentError,
@@ -62,7 +64,13 @@ _log = logging.getLogger("localcore.runner")
 
 
 class Runner:
-    """Every component of one core, from recipes to processes. Implements ``LifecycleService``."""
+    """Every component of one core, from recipes to processes. Implements ``LifecycleService``.
+
+    ``deployment`` (None: the core runs without one) is applied as the nucleus applies a
+    deployment: once. A component's ``configurationUpdate`` is applied at a start only if its entry
+    differs from the one last applied under ``root`` (see :class:`AppliedDeploymentRecord`), so
+    values changed since then survive a restart.
+    """
 
     def __init__(
         self,
@@ -82,6 +90,8 @@ class Runner:
         self._config = config
         self._socket_path = socket_path
         self._deployment = dict(deployment or {})
+        # Without a deployment a start is only a restart: the record of the last one is left as is.
+        self._applied = AppliedDeploymentRecord(self.root) if deployment is not None else None
         self._extra_environment = extra_environment
         self._options = options or RunnerOptions()
         self._wake = threading.Condition()
@@ -172,6 +182,8 @@ class Runner:
                 self._refuse(name, failure)
         refuse_dependents(self._recipes, self._refused)
         self._defaults_record.save()
+        if self._applied is not None:
+            self._applied.save()
         for name in list(self._order):
             if name in self._refused:
                 self._supervisors.pop(name, None)
@@ -189,8 +201,14 @@ class Runner:
         """
         name = recipe.name
         entry = self._deployment.get(name)
+        apply_reason = self._deployment_apply_reason(name, entry)
         defaults = dict(recipe.default_configuration)
         stale = self._defaults_record.stale_keys(name, defaults, self._configuration_of(name))
+        if entry is not None and entry.merge and apply_reason is None:
+            # A key the (already applied) deployment merged is customized, even if its value
+            # happens to equal the old default; re-merging used to hide that.
+            merged = {fold(str(key)) for key in entry.merge}
+            stale = [key for key in stale if fold(key) not in merged]
         try:
             self._config.set_defaults(name, defaults)
             if stale:
@@ -200,13 +218,7 @@ class Runner:
         except (ValueError, TypeError, KeyError) as err:
             raise RecipeError(recipe.source, "ComponentConfiguration.DefaultConfiguration", str(err)) from err
         self._defaults_record.remember(name, defaults)
-        if entry is not None and (entry.merge is not None or entry.reset):
-            try:
-                self._config.apply_deployment_update(name, merge=entry.merge, reset=entry.reset)
-            except (ValueError, TypeError, KeyError) as err:
-                raise DeploymentError(
-                    "deployment", f"components.{name}.configurationUpdate", str(err)
-                ) from err
+        self._apply_deployment(name, entry, apply_reason)
         self._artifacts.prepare(recipe)
         cwd = work_path(self.root, name)
         try:
@@ -240,6 +252,47 @@ class Runner:
             settings=self._options.settings,
         )
         self._supervisors[name] = ComponentSupervisor(context, self._wake, self._on_state)
+
+    def _deployment_apply_reason(self, name: str, entry: ComponentDeployment | None) -> str | None:
+        """Why ``name``'s configurationUpdate applies at this start, or None to skip it.
+
+        Called before the defaults are set, so that a component the store does not know yet
+        (first run, or its configuration file was lost) is told apart from one it knows.
+        """
+        if self._applied is None or entry is None or not entry.has_configuration_update:
+            return None
+        if not self._applied.knows(name):
+            return "first_deployment"
+        if not self._applied.is_applied(name, entry):
+            return "changed"
+        try:
+            self._config.snapshot(name)
+        except KeyError:
+            # The record says applied, but the configuration it describes is gone: apply it again.
+            return "no_stored_configuration"
+        return None
+
+    def _apply_deployment(self, name: str, entry: ComponentDeployment | None, reason: str | None) -> None:
+        """Apply (or skip) ``name``'s part of the deployment and record it; one log line per update."""
+        if self._applied is None:
+            return
+        if entry is None:
+            self._applied.forget(name)
+            return
+        if not entry.has_configuration_update:
+            self._applied.remember(name, entry)
+            return
+        if reason is None:
+            _log.info(kv(event="deployment_configuration", component=name, outcome="unchanged_skipped"))
+            return
+        try:
+            self._config.apply_deployment_update(name, merge=entry.merge, reset=entry.reset)
+        except (ValueError, TypeError, KeyError) as err:
+            raise DeploymentError("deployment", f"components.{name}.configurationUpdate", str(err)) from err
+        _log.info(kv(event="deployment_configuration", component=name, outcome="applied", reason=reason))
+        # Saved now, after the store has the change: a crash later in the start re-applies nothing.
+        self._applied.remember(name, entry)
+        self._applied.save()
 
     def stop(self, timeout: float = 60.0) -> None:
         """Stop every component, dependents first, and wait for them (at most ``timeout`` seconds)."""
