@@ -1,10 +1,8 @@
-"""Shared pieces of the inference tests: readings built from the sensing simulator, a fake publisher."""
+"""Shared pieces of the inference tests: readings built from the sensing simulator, the loaded models
+(and, from ``tests.components.rig``, the recording publisher)."""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,6 +11,7 @@ from components.common.messages import reading_message
 from components.inference.config import HostedModelConfig
 from components.inference.host import LoadedModel, load_model
 from components.sensing.drivers.simulated import UNITS, Dht22Simulator, SimulationSettings
+from tests.components.rig import RecordingPublisher as RecordingPublisher  # re-exported for the unit tests
 
 START_TS = 1_790_000_000.0
 
@@ -42,32 +41,6 @@ def inject_spike(readings: list[dict[str, Any]], index: int, size: float = 12.0)
     values["temperature"] = round(values["temperature"] + size, 1)
     values["humidity"] = round(values["humidity"] + 2.5 * size, 1)
     readings[index]["injected"] = "spike"
-
-
-class RecordingPublisher:
-    """A real in-memory publisher: keeps every message, lets a test wait for a condition."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, dict[str, Any]]] = []
-        self._cond = threading.Condition()
-
-    def publish(self, topic: str, message: dict[str, Any]) -> None:
-        with self._cond:
-            self.messages.append((topic, message))
-            self._cond.notify_all()
-
-    def on(self, topic: str) -> list[dict[str, Any]]:
-        with self._cond:
-            return [m for t, m in self.messages if t == topic]
-
-    def wait(self, predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not predicate():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError("timed out waiting for published messages")
-                self._cond.wait(remaining)
 
 
 @pytest.fixture(scope="session")

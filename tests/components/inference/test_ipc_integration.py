@@ -8,54 +8,32 @@ and observes the anomaly events and health with its own real client.
 
 from __future__ import annotations
 
-import json
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from components.common import topics
 from components.common.ipc import ComponentIpc
 from components.common.model_manifest import Manifest
 from components.inference.__main__ import build_and_run
-from localcore.config.store import ConfigStore
 from localcore.ipc.testing import IpcHarness, ipc_server
+from tests.components.rig import (
+    ConfigShadow,
+    RecordingPublisher,
+    config_store,
+    pubsub_acl,
+    recipe_defaults,
+    running_component,
+    wait_until,
+)
 
 from .conftest import clean_readings, inject_spike
 
-ROOT = Path(__file__).resolve().parents[3]
 NAME = "com.edgebundle.Inference"
 THING = "dev-1"
-LINE_ACL = {
-    "aws.greengrass.ipc.pubsub": {
-        "pub": {"operations": ["aws.greengrass#PublishToTopic"], "resources": [topics.READINGS]},
-        "sub": {
-            "operations": ["aws.greengrass#SubscribeToTopic"],
-            "resources": [topics.ANOMALIES, topics.INFERENCE_STATUS],
-        },
-    }
-}
-
-
-def recipe_defaults() -> dict[str, Any]:
-    recipe = yaml.safe_load((ROOT / "recipes" / f"{NAME}.yaml").read_text())
-    defaults: dict[str, Any] = recipe["ComponentConfiguration"]["DefaultConfiguration"]
-    return json.loads(json.dumps(defaults).replace("{iot:thingName}", THING))
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        pause.wait(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
+LINE_ACL = pubsub_acl(publish=[topics.READINGS], subscribe=[topics.ANOMALIES, topics.INFERENCE_STATUS])
 
 
 class Line:
@@ -63,72 +41,37 @@ class Line:
 
     def __init__(self, core: IpcHarness) -> None:
         self.ipc = ComponentIpc(core.client("test.Line"), "test.Line", THING)
-        self.events: list[dict[str, Any]] = []
-        self.health: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        # Keep the operations: a garbage-collected subscription operation closes its stream.
-        self.subscriptions = [
-            self.ipc.subscribe_json(topics.ANOMALIES, lambda m: self._keep(self.events, m)),
-            self.ipc.subscribe_json(topics.INFERENCE_STATUS, lambda m: self._keep(self.health, m)),
-        ]
+        self.seen = RecordingPublisher().subscribe(self.ipc, topics.ANOMALIES, topics.INFERENCE_STATUS)
 
-    def _keep(self, into: list[dict[str, Any]], message: dict[str, Any]) -> None:
-        with self._lock:
-            into.append(message)
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """The anomaly events so far."""
+        return self.seen.on(topics.ANOMALIES)
+
+    @property
+    def health(self) -> list[dict[str, Any]]:
+        """The health messages so far."""
+        return self.seen.on(topics.INFERENCE_STATUS)
 
     def publish(self, readings: list[dict[str, Any]]) -> None:
         for reading in readings:
             self.ipc.publish_json(topics.READINGS, reading)
 
 
-class Running:
+class Running(ConfigShadow):
     def __init__(self, core: IpcHarness, line: Line) -> None:
-        self.core = core
+        super().__init__(core, THING, topics.SHADOW_INFERENCE)
         self.line = line
-
-    def reported(self) -> dict[str, Any]:
-        assert self.core.shadows is not None
-        try:
-            document = json.loads(self.core.shadows.get(THING, topics.SHADOW_INFERENCE))
-        except Exception:
-            return {}
-        return dict(document["state"].get("reported") or {})
-
-    def desire(self, config: dict[str, Any]) -> None:
-        assert self.core.shadows is not None
-        payload = json.dumps({"state": {"desired": {"config": config}}}).encode()
-        self.core.shadows.update(THING, topics.SHADOW_INFERENCE, payload, source="cloud")
 
 
 @contextmanager
 def running_inference(tmp_path: Path, deployment: dict[str, Any]) -> Iterator[Running]:
-    store = ConfigStore()
-    store.set_defaults(NAME, recipe_defaults())
-    store.merge(NAME, deployment)
-    components = {NAME: recipe_defaults()["accessControl"], "test.Line": LINE_ACL}
+    store = config_store(NAME, THING, deployment)
+    components = {NAME: recipe_defaults(NAME, THING)["accessControl"], "test.Line": LINE_ACL}
     with ipc_server(tmp_path, components=components, config=store) as core:
         line = Line(core)
-        ipc = ComponentIpc(core.client(NAME), NAME, THING)
-        stop = threading.Event()
-        errors: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                build_and_run(ipc, stop)
-            except BaseException as err:  # surfaced below
-                errors.append(err)
-
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
-        try:
-            wait_until(lambda: core.server.reported_state(NAME) == "RUNNING" or errors, what="RUNNING")
-            assert not errors, errors
+        with running_component(core, NAME, THING, build_and_run, join_timeout=15):
             yield Running(core, line)
-        finally:
-            stop.set()
-            thread.join(15)
-            assert not thread.is_alive(), "the component did not stop when asked"
-            assert not errors, errors
 
 
 def test_an_injected_anomaly_raises_an_event_within_one_window(tmp_path: Path) -> None:

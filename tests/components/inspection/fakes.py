@@ -1,5 +1,6 @@
 """Real fakes for the inspection tests: a scripted camera, a disk with a set free space, a
-recording publisher and subscriber, and a ``digitalio``/``board`` pair as modules."""
+subscriber in memory, and a ``digitalio``/``board`` pair as modules (the recording publisher and
+``wait_until`` are ``tests.components.rig``'s)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import numpy as np
 
 from components.inspection.cameras.base import Camera, Frame
 from components.inspection.exceptions import CameraError, CameraUnavailableError
+from tests.components.rig import RecordingPublisher as RecordingPublisher  # re-exported for the unit tests
+from tests.components.rig import wait_until as wait_until
 
 
 class ScriptedCamera(Camera):
@@ -90,32 +93,6 @@ class FakeDisk:
         return FakeDiskUsage(total=10**12, used=10**12 - free, free=free)
 
 
-class RecordingPublisher:
-    """Keeps every message; lets a test wait for a condition."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, dict[str, Any]]] = []
-        self._cond = threading.Condition()
-
-    def publish(self, topic: str, message: dict[str, Any]) -> None:
-        with self._cond:
-            self.messages.append((topic, message))
-            self._cond.notify_all()
-
-    def on(self, topic: str) -> list[dict[str, Any]]:
-        with self._cond:
-            return [m for t, m in self.messages if t == topic]
-
-    def wait(self, predicate: Callable[[], bool], timeout: float = 20.0, what: str = "messages") -> None:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not predicate():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"timed out waiting for {what}")
-                self._cond.wait(remaining)
-
-
 class Subscriptions:
     """``subscribe(topic, handler)`` in memory: ``deliver(topic, payload)`` calls the handlers."""
 
@@ -174,15 +151,3 @@ def make_digitalio_and_board(*pins: str) -> tuple[types.ModuleType, types.Module
     digitalio.Direction = Direction  # type: ignore[attr-defined]
     digitalio.DigitalInOut = DigitalInOut  # type: ignore[attr-defined]
     return digitalio, board, changes
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    """Poll ``predicate`` (no event to wait on) until it is truthy or ``timeout``."""
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        pause.wait(0.02)
-    raise AssertionError(f"timed out waiting for {what}")

@@ -3,63 +3,16 @@ with a line controller (a test component with a real IPC client) sending part-pr
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
-from typing import Any
 
 from components.common import topics
 from components.common.ipc import ComponentIpc
 from localcore.testing import running_core
+from tests.components.rig import RecordingPublisher, write_idle_recipe
 
 ROOT = Path(__file__).resolve().parents[3]
 NAME = "com.edgebundle.QualityInspection"
 THING = "line-1"
-
-LINE_RECIPE = """
-RecipeFormatVersion: "2020-01-25"
-ComponentName: test.LineController
-ComponentVersion: "1.0.0"
-ComponentConfiguration:
-  DefaultConfiguration:
-    accessControl:
-      aws.greengrass.ipc.pubsub:
-        test.LineController:pubsub:1:
-          operations: [aws.greengrass#PublishToTopic]
-          resources: [edgebundle/inspection/trigger]
-        test.LineController:pubsub:2:
-          operations: [aws.greengrass#SubscribeToTopic]
-          resources: [edgebundle/inspection/decisions, edgebundle/inspection/health]
-Manifests:
-  - Platform: {os: linux}
-    Lifecycle:
-      Run:
-        Script: exec python3 -c "import signal; signal.pause()"
-"""
-
-
-class Collected:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, dict[str, Any]]] = []
-        self.cond = threading.Condition()
-
-    def add(self, topic: str, payload: dict[str, Any]) -> None:
-        with self.cond:
-            self.messages.append((topic, payload))
-            self.cond.notify_all()
-
-    def on(self, topic: str) -> list[dict[str, Any]]:
-        with self.cond:
-            return [m for t, m in self.messages if t == topic]
-
-    def wait(self, predicate: Any, timeout: float = 30.0, what: str = "messages") -> None:
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while not predicate():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"timed out waiting for {what}")
-                self.cond.wait(remaining)
 
 
 def test_triggered_inspections_publish_decisions_and_spool_defect_images(tmp_path: Path) -> None:
@@ -78,8 +31,12 @@ def test_triggered_inspections_publish_decisions_and_spool_defect_images(tmp_pat
             }
         }
     }
-    line_recipe = tmp_path / "test.LineController.yaml"
-    line_recipe.write_text(LINE_RECIPE)
+    line_recipe = write_idle_recipe(
+        tmp_path,
+        "test.LineController",
+        publish=[topics.INSPECTION_TRIGGER],
+        subscribe=[topics.INSPECTION_DECISIONS, topics.INSPECTION_HEALTH],
+    )
     with running_core(
         tmp_path,
         [ROOT / "recipes" / f"{NAME}.yaml", line_recipe],
@@ -88,10 +45,10 @@ def test_triggered_inspections_publish_decisions_and_spool_defect_images(tmp_pat
         project_root=ROOT,
     ) as core:
         core.wait_for_state("test.LineController", "RUNNING")
-        collected = Collected()
         line = ComponentIpc(core.client_for("test.LineController"), "test.LineController", THING)
-        for topic in (topics.INSPECTION_DECISIONS, topics.INSPECTION_HEALTH):
-            line.subscribe_json(topic, lambda payload, topic=topic: collected.add(topic, payload))
+        collected = RecordingPublisher().subscribe(
+            line, topics.INSPECTION_DECISIONS, topics.INSPECTION_HEALTH
+        )
         core.wait_for_state(NAME, "RUNNING")
         core.wait_for_log(NAME, "event=running")
 

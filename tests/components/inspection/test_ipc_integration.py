@@ -4,56 +4,34 @@ applied or refused, the reason reported in the shadow, and the old model keeps d
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from components.common import topics
 from components.common.ipc import ComponentIpc
 from components.inspection.__main__ import build_and_run
-from localcore.config.store import ConfigStore
 from localcore.ipc.testing import IpcHarness, ipc_server
+from tests.components.rig import (
+    ConfigShadow,
+    RecordingPublisher,
+    config_store,
+    pubsub_acl,
+    recipe_defaults,
+    running_component,
+    wait_until,
+)
 
-from .fakes import RecordingPublisher, wait_until
-
-ROOT = Path(__file__).resolve().parents[3]
 NAME = "com.edgebundle.QualityInspection"
 THING = "line-2"
-LINE_ACL = {
-    "aws.greengrass.ipc.pubsub": {
-        "p": {"operations": ["aws.greengrass#PublishToTopic"], "resources": [topics.INSPECTION_TRIGGER]},
-        "s": {"operations": ["aws.greengrass#SubscribeToTopic"], "resources": ["edgebundle/inspection/*"]},
-    }
-}
+LINE_ACL = pubsub_acl(publish=[topics.INSPECTION_TRIGGER], subscribe=["edgebundle/inspection/*"])
 
 
-def recipe_defaults() -> dict[str, Any]:
-    recipe = yaml.safe_load((ROOT / "recipes" / f"{NAME}.yaml").read_text())
-    defaults: dict[str, Any] = recipe["ComponentConfiguration"]["DefaultConfiguration"]
-    return json.loads(json.dumps(defaults).replace("{iot:thingName}", THING))
-
-
-class Running:
+class Running(ConfigShadow):
     def __init__(self, core: IpcHarness, line: ComponentIpc, seen: RecordingPublisher) -> None:
-        self.core, self.line, self.seen = core, line, seen
-
-    def shadow(self) -> dict[str, Any]:
-        assert self.core.shadows is not None
-        document: dict[str, Any] = json.loads(self.core.shadows.get(THING, topics.SHADOW_INSPECTION))
-        return document
-
-    def reported(self) -> dict[str, Any]:
-        return dict(self.shadow()["state"].get("reported") or {})
-
-    def desire(self, config: dict[str, Any]) -> None:
-        assert self.core.shadows is not None
-        payload = json.dumps({"state": {"desired": {"config": config}}}).encode()
-        self.core.shadows.update(THING, topics.SHADOW_INSPECTION, payload, source="cloud")
+        super().__init__(core, THING, topics.SHADOW_INSPECTION)
+        self.line, self.seen = line, seen
 
     def inspect(self, part_id: str) -> dict[str, Any]:
         self.line.publish_json(topics.INSPECTION_TRIGGER, {"partId": part_id})
@@ -66,40 +44,17 @@ class Running:
 
 @contextmanager
 def running_inspection(tmp_path: Path) -> Iterator[Running]:
-    store = ConfigStore()
-    store.set_defaults(NAME, recipe_defaults())
-    store.merge(
+    store = config_store(
         NAME,
+        THING,
         {"trigger": {"mode": "topic"}, "spool": {"dir": str(tmp_path / "spool"), "minFreeBytes": 0}},
     )
-    components = {NAME: recipe_defaults()["accessControl"], "test.Line": LINE_ACL}
+    components = {NAME: recipe_defaults(NAME, THING)["accessControl"], "test.Line": LINE_ACL}
     with ipc_server(tmp_path, components=components, config=store) as core:
-        seen = RecordingPublisher()
         line = ComponentIpc(core.client("test.Line"), "test.Line", THING)
-        line.subscribe_json(
-            topics.INSPECTION_DECISIONS, lambda m: seen.publish(topics.INSPECTION_DECISIONS, m)
-        )
-        ipc = ComponentIpc(core.client(NAME), NAME, THING)
-        stop = threading.Event()
-        errors: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                build_and_run(ipc, stop)
-            except BaseException as err:  # surfaced below
-                errors.append(err)
-
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
-        try:
-            wait_until(lambda: core.server.reported_state(NAME) == "RUNNING" or errors, what="RUNNING")
-            assert not errors, errors
+        seen = RecordingPublisher().subscribe(line, topics.INSPECTION_DECISIONS)
+        with running_component(core, NAME, THING, build_and_run):
             yield Running(core, line, seen)
-        finally:
-            stop.set()
-            thread.join(10)
-            assert not thread.is_alive(), "the component did not stop when asked"
-            assert not errors, errors
 
 
 def test_model_swaps_from_the_shadow_are_applied_or_refused_and_reported(tmp_path: Path) -> None:

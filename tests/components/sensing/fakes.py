@@ -1,9 +1,8 @@
 """Real fakes for the sensing tests: ``board``, ``adafruit_dht`` and ``digitalio`` as modules, a
-scripted driver, and a publisher that records and lets a test wait for messages."""
+scripted driver, and (from ``tests.components.rig``) the recording publisher."""
 
 from __future__ import annotations
 
-import threading
 import time
 import types
 from collections.abc import Callable, Iterable
@@ -11,6 +10,7 @@ from typing import Any
 
 from components.sensing.drivers.base import SensorDriver, SensorSample
 from components.sensing.exceptions import SensorReadError
+from tests.components.rig import RecordingPublisher as RecordingPublisher  # re-exported for the unit tests
 
 # The messages adafruit_dht 4.x raises (DHTBase.measure), verbatim.
 CHECKSUM = "Checksum did not validate. Try again."
@@ -139,34 +139,3 @@ class ScriptedDriver(SensorDriver):
 
     def close(self) -> None:
         self.closed = True
-
-
-class RecordingPublisher:
-    """Keeps every published message; :meth:`wait_for` waits on a condition, never sleeps blindly."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, dict[str, Any]]] = []
-        self._cond = threading.Condition()
-
-    def publish(self, topic: str, message: dict[str, Any]) -> None:
-        with self._cond:
-            self.messages.append((topic, message))
-            self._cond.notify_all()
-
-    def on(self, topic: str) -> list[dict[str, Any]]:
-        with self._cond:
-            return [message for t, message in self.messages if t == topic]
-
-    def wait_for(
-        self, topic: str, predicate: Callable[[dict[str, Any]], bool] = lambda _m: True, timeout: float = 10.0
-    ) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for t, message in self.messages:
-                    if t == topic and predicate(message):
-                        return message
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"no message on {topic} matched within {timeout} s")
-                self._cond.wait(remaining)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,28 +16,11 @@ import pytest
 from components.common import topics
 from components.common.ipc import ComponentIpc
 from localcore.testing import running_core
+from tests.components.rig import RecordingPublisher, write_idle_recipe
 
 ROOT = Path(__file__).resolve().parents[3]
 NAME = "com.edgebundle.Sensing"
 THING = "dev-1"
-
-OBSERVER_RECIPE = """
-RecipeFormatVersion: "2020-01-25"
-ComponentName: test.Observer
-ComponentVersion: "1.0.0"
-ComponentConfiguration:
-  DefaultConfiguration:
-    accessControl:
-      aws.greengrass.ipc.pubsub:
-        test.Observer:pubsub:1:
-          operations: [aws.greengrass#SubscribeToTopic]
-          resources: [edgebundle/sensing/*]
-Manifests:
-  - Platform: {os: linux}
-    Lifecycle:
-      Run:
-        Script: exec python3 -c "import signal; signal.pause()"
-"""
 
 DEPLOYMENT_SENSOR: dict[str, Any] = {
     "id": "line1-env",
@@ -70,32 +52,8 @@ DEPLOYMENT = {
 }
 
 
-class Collected:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, dict[str, Any]]] = []
-        self.cond = threading.Condition()
-
-    def add(self, topic: str, payload: dict[str, Any]) -> None:
-        with self.cond:
-            self.messages.append((topic, payload))
-            self.cond.notify_all()
-
-    def wait_for(self, topic: str, predicate: Any, timeout: float = 30.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for t, message in self.messages:
-                    if t == topic and predicate(message):
-                        return message
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"nothing on {topic} matched within {timeout} s")
-                self.cond.wait(remaining)
-
-
 def test_runner_starts_the_recipe_and_the_component_alerts_and_stops_cleanly(tmp_path: Path) -> None:
-    observer_recipe = tmp_path / "test.Observer.yaml"
-    observer_recipe.write_text(OBSERVER_RECIPE)
+    observer_recipe = write_idle_recipe(tmp_path, "test.Observer", subscribe=["edgebundle/sensing/*"])
     with running_core(
         tmp_path,
         [ROOT / "recipes" / f"{NAME}.yaml", observer_recipe],
@@ -104,10 +62,8 @@ def test_runner_starts_the_recipe_and_the_component_alerts_and_stops_cleanly(tmp
         project_root=ROOT,
     ) as core:
         core.wait_for_state("test.Observer", "RUNNING")
-        collected = Collected()
         observer = ComponentIpc(core.client_for("test.Observer"), "test.Observer", THING)
-        for topic in (topics.READINGS, topics.ALERTS, topics.ACTUATOR):
-            observer.subscribe_json(topic, lambda payload, topic=topic: collected.add(topic, payload))
+        collected = RecordingPublisher().subscribe(observer, topics.READINGS, topics.ALERTS, topics.ACTUATOR)
         core.wait_for_state(NAME, "RUNNING")
         core.wait_for_log(NAME, "event=running")
 
@@ -134,8 +90,7 @@ def test_soak_minutes_at_high_rate_with_faults_and_reconfiguration(tmp_path: Pat
     dropped, memory stays flat."""
     import psutil
 
-    observer_recipe = tmp_path / "test.Observer.yaml"
-    observer_recipe.write_text(OBSERVER_RECIPE)
+    observer_recipe = write_idle_recipe(tmp_path, "test.Observer", subscribe=["edgebundle/sensing/*"])
     with running_core(
         tmp_path,
         [ROOT / "recipes" / f"{NAME}.yaml", observer_recipe],
@@ -144,10 +99,8 @@ def test_soak_minutes_at_high_rate_with_faults_and_reconfiguration(tmp_path: Pat
         project_root=ROOT,
     ) as core:
         core.wait_for_state("test.Observer", "RUNNING")
-        collected = Collected()
         observer = ComponentIpc(core.client_for("test.Observer"), "test.Observer", THING)
-        for topic in (topics.READINGS, topics.ALERTS, topics.HEALTH):
-            observer.subscribe_json(topic, lambda payload, topic=topic: collected.add(topic, payload))
+        collected = RecordingPublisher().subscribe(observer, topics.READINGS, topics.ALERTS, topics.HEALTH)
         core.wait_for_log(NAME, "event=running")
         process = next(
             p

@@ -8,16 +8,14 @@ to the sensing topics with its own real client.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from components.common import topics
 from components.common.ipc import ComponentIpc
@@ -25,111 +23,43 @@ from components.common.live_config import ConfigError
 from components.sensing.__main__ import build_and_run
 from localcore.config.store import ConfigStore
 from localcore.ipc.testing import IpcHarness, ipc_server
+from tests.components.rig import (
+    ConfigShadow,
+    RecordingPublisher,
+    config_store,
+    pubsub_acl,
+    recipe_defaults,
+    running_component,
+    wait_until,
+)
 
-ROOT = Path(__file__).resolve().parents[3]
 NAME = "com.edgebundle.Sensing"
 THING = "dev-1"
-OBSERVER_ACL = {
-    "aws.greengrass.ipc.pubsub": {
-        "o": {"operations": ["aws.greengrass#SubscribeToTopic"], "resources": ["edgebundle/sensing/*"]}
-    }
-}
+OBSERVER_ACL = pubsub_acl("o", subscribe=["edgebundle/sensing/*"])
 
 
-def recipe_defaults() -> dict[str, Any]:
-    recipe = yaml.safe_load((ROOT / "recipes" / f"{NAME}.yaml").read_text())
-    defaults: dict[str, Any] = recipe["ComponentConfiguration"]["DefaultConfiguration"]
-    # What the runner does: interpolate recipe variables in accessControl.
-    return json.loads(json.dumps(defaults).replace("{iot:thingName}", THING))
-
-
-class Observer:
-    """Collects every message on the sensing topics through a real subscriber client."""
-
-    def __init__(self, core: IpcHarness) -> None:
-        self.messages: list[tuple[str, dict[str, Any]]] = []
-        self._cond = threading.Condition()
-        ipc = ComponentIpc(core.client("test.Observer"), "test.Observer", THING)
-        for topic in (topics.READINGS, topics.ALERTS, topics.HEALTH, topics.ACTUATOR):
-            ipc.subscribe_json(topic, lambda payload, topic=topic: self._add(topic, payload))
-
-    def _add(self, topic: str, payload: dict[str, Any]) -> None:
-        with self._cond:
-            self.messages.append((topic, payload))
-            self._cond.notify_all()
-
-    def wait_for(
-        self, topic: str, predicate: Callable[[dict[str, Any]], bool] = lambda _m: True, timeout: float = 20.0
-    ) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for t, message in self.messages:
-                    if t == topic and predicate(message):
-                        return message
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"nothing on {topic} matched within {timeout} s")
-                self._cond.wait(remaining)
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        pause.wait(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-class Running:
-    def __init__(self, core: IpcHarness, config: ConfigStore, observer: Observer) -> None:
-        self.core = core
+class Running(ConfigShadow):
+    def __init__(self, core: IpcHarness, config: ConfigStore, observer: RecordingPublisher) -> None:
+        super().__init__(core, THING, topics.SHADOW_SENSING)
         self.config = config
         self.observer = observer
-
-    def shadow(self) -> dict[str, Any]:
-        assert self.core.shadows is not None
-        document: dict[str, Any] = json.loads(self.core.shadows.get(THING, topics.SHADOW_SENSING))
-        return document
-
-    def desire(self, config: dict[str, Any]) -> None:
-        assert self.core.shadows is not None
-        payload = {"state": {"desired": {"config": config}}}
-        self.core.shadows.update(THING, topics.SHADOW_SENSING, json.dumps(payload).encode(), source="cloud")
 
 
 @contextmanager
 def running_sensing(tmp_path: Path, deployment: dict[str, Any]) -> Iterator[Running]:
-    store = ConfigStore()
-    store.set_defaults(NAME, recipe_defaults())
-    store.merge(NAME, deployment)
-    components = {NAME: recipe_defaults()["accessControl"], "test.Observer": OBSERVER_ACL}
+    store = config_store(NAME, THING, deployment)
+    components = {NAME: recipe_defaults(NAME, THING)["accessControl"], "test.Observer": OBSERVER_ACL}
     with ipc_server(tmp_path, components=components, config=store) as core:
-        observer = Observer(core)
-        ipc = ComponentIpc(core.client(NAME), NAME, THING)
-        stop = threading.Event()
-        errors: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                build_and_run(ipc, stop)
-            except BaseException as err:  # surfaced below
-                errors.append(err)
-
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
-        try:
-            wait_until(lambda: core.server.reported_state(NAME) == "RUNNING" or errors, what="RUNNING")
-            assert not errors, errors
+        # Collects every message on the sensing topics through a real subscriber client.
+        observer = RecordingPublisher().subscribe(
+            ComponentIpc(core.client("test.Observer"), "test.Observer", THING),
+            topics.READINGS,
+            topics.ALERTS,
+            topics.HEALTH,
+            topics.ACTUATOR,
+        )
+        with running_component(core, NAME, THING, build_and_run):
             yield Running(core, store, observer)
-        finally:
-            stop.set()
-            thread.join(10)
-            assert not thread.is_alive(), "the component did not stop when asked"
-            assert not errors, errors
 
 
 SPIKY = {
@@ -242,10 +172,9 @@ def test_a_failing_sensor_raises_a_fault_alert_without_busy_looping(tmp_path: Pa
 
 
 def test_an_invalid_deployment_configuration_stops_the_component_with_a_config_error(tmp_path: Path) -> None:
-    store = ConfigStore()
-    store.set_defaults(NAME, recipe_defaults())
-    store.merge(NAME, {"sensors": [{"id": "x", "driver": "nope"}]})
-    with ipc_server(tmp_path, components={NAME: recipe_defaults()["accessControl"]}, config=store) as core:
+    store = config_store(NAME, THING, {"sensors": [{"id": "x", "driver": "nope"}]})
+    components = {NAME: recipe_defaults(NAME, THING)["accessControl"]}
+    with ipc_server(tmp_path, components=components, config=store) as core:
         ipc = ComponentIpc(core.client(NAME), NAME, THING)
         with pytest.raises(ConfigError, match=r"sensors\.0\.driver"):
             build_and_run(ipc, threading.Event())
