@@ -33,6 +33,9 @@ from localcore.shadows.errors import ShadowNotFoundError
 ROOT = Path(__file__).resolve().parents[2]
 RECIPES = ROOT / "recipes"
 WAIT_S = 30.0
+# 20 polls a second at most: the real core's shadow store refuses more than 20 local requests a
+# second per thing (maxLocalRequestsPerSecondPerThing), and a predicate may read a shadow.
+POLL_S = 0.05
 # A component that holds an IPC identity and does nothing else (it stands for a line controller,
 # an observer, a producer).
 IDLE_SCRIPT = 'exec python3 -c "import signal; signal.pause()"'
@@ -50,7 +53,7 @@ def wait_until(predicate: Callable[[], Any], timeout: float = WAIT_S, what: str 
         value = predicate()
         if value:
             return value
-        pause.wait(0.02)
+        pause.wait(POLL_S)
     raise AssertionError(f"timed out waiting for {what}")
 
 

@@ -6,7 +6,6 @@ with its topic rule into DynamoDB, outages, and ``kill -9`` of the component's p
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import random
 import signal
@@ -25,8 +24,7 @@ from components.sync.encoding import decode_batch
 from localcore.cloud.service import embedded_cloud_factory
 from localcore.runner.supervisor import SupervisorSettings
 from localcore.testing import CoreHarness, running_core
-
-from .test_ipc_integration import wait_for
+from tests.components.rig import ConfigShadow, wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 SYNC = "com.edgebundle.Sync"
@@ -144,27 +142,27 @@ def run_story(core: CoreHarness, kills: int, outage_seconds: float, seed: int) -
     core.wait_for_state(SYNC, "RUNNING")
     core.wait_for_state(SENSING, "RUNNING")
     # GIVEN sensing publishing at 50 Hz: readings reach S3 and alerts reach the DynamoDB table
-    wait_for(lambda: len(s3_readings(core)) >= 50, timeout=60, what="readings in S3")
-    wait_for(lambda: alert_items(core), timeout=60, what="an alert in the alerts table")
+    wait_until(lambda: len(s3_readings(core)) >= 50, timeout=60, what="readings in S3")
+    wait_until(lambda: alert_items(core), timeout=60, what="an alert in the alerts table")
     # WHEN the link goes down for a while (real connection errors through the proxy)
     core.cloud.set_connectivity("offline")
     pause.wait(outage_seconds)
-    wait_for(lambda: "event=batch_upload_failed" in core.log(SYNC), what="upload failures while offline")
+    wait_until(lambda: "event=batch_upload_failed" in core.log(SYNC), what="upload failures while offline")
     core.cloud.set_connectivity("online")
     # AND the component is killed with SIGKILL at random points while it ingests and uploads
     for _ in range(kills):
-        wait_for(lambda: sync_pid(core) is not None and core.state(SYNC) == "RUNNING", what="sync running")
+        wait_until(lambda: sync_pid(core) is not None and core.state(SYNC) == "RUNNING", what="sync running")
         pause.wait(rng.uniform(0.5, 2.5))
         pid = sync_pid(core)
         if pid is not None:
             os.kill(pid, signal.SIGKILL)
-            wait_for(lambda p=pid: sync_pid(core) != p, what="the killed process reaped")
+            wait_until(lambda p=pid: sync_pid(core) != p, what="the killed process reaped")
             seen |= committed(core)
     # THEN once sensing stops, everything committed drains to S3, each record exactly once
     ok, message = core.runner.stop_component(SENSING)
     assert ok, message
     core.wait_for_state(SYNC, "RUNNING")
-    wait_for(lambda: not committed(core) and seen <= set(s3_readings(core)), timeout=90, what="drain")
+    wait_until(lambda: not committed(core) and seen <= set(s3_readings(core)), timeout=90, what="drain")
     uploaded = s3_readings(core)
     assert len(uploaded) == len(set(uploaded)), "a reading is in two objects"
     assert seen <= set(uploaded)
@@ -173,11 +171,9 @@ def run_story(core: CoreHarness, kills: int, outage_seconds: float, seed: int) -
     assert len(keys) == len(set(keys)) and keys
 
     # and the shadow reports the drained backlog and the counters
-    def reported() -> dict[str, Any]:
-        state: dict[str, Any] = json.loads(core.shadows.get(THING, topics.SHADOW_SYNC))["state"]["reported"]
-        return state
+    reported = ConfigShadow(core, THING, topics.SHADOW_SYNC).reported
 
-    wait_for(lambda: reported()["backlog"]["readings"]["records"] == 0, what="empty backlog in the shadow")
+    wait_until(lambda: reported()["backlog"]["readings"]["records"] == 0, what="empty backlog in the shadow")
     assert reported()["counters"]["readings"]["delivered"] > 0 and reported()["link"] == "online"
     assert reported()["policies"]["readings"]["destination"] == "s3"
     # everything sensing published matched its schema
@@ -208,10 +204,10 @@ def test_sync_soak_under_a_connectivity_schedule(tmp_path: Path) -> None:
             pid = sync_pid(core)
             if pid is not None:
                 os.kill(pid, signal.SIGKILL)
-                wait_for(lambda p=pid: sync_pid(core) != p, what="the killed process reaped")
+                wait_until(lambda p=pid: sync_pid(core) != p, what="the killed process reaped")
                 seen |= committed(core)
         ok, message = core.runner.stop_component(SENSING)
         assert ok, message
-        wait_for(lambda: not committed(core) and seen <= set(s3_readings(core)), timeout=180, what="drain")
+        wait_until(lambda: not committed(core) and seen <= set(s3_readings(core)), timeout=180, what="drain")
         uploaded = s3_readings(core)
         assert len(uploaded) == len(set(uploaded)) and seen <= set(uploaded)

@@ -2,35 +2,33 @@
 
 The component runs in-process (``build_and_run`` in a thread) with a real
 ``GreengrassCoreIPCClientV2`` connected to ``localcore``'s IPC server, the real shadow store, the
-in-memory IoT Core recorder, and moto for S3/STS. The whole-core subprocess runs (``kill -9``)
+in-memory IoT Core recorder, and moto's server for S3/STS. The whole-core subprocess runs (``kill -9``)
 are in ``test_core_integration.py``.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-import yaml
 from awsiot.greengrasscoreipc.model import BinaryMessage, JsonMessage, PublishMessage
-from moto import mock_aws
 
+from bundlespec import load_spec
 from components.common import topics
 from components.common.ipc import ComponentIpc
 from components.common.messages import parse_message
 from components.sync.__main__ import build_and_run
 from components.sync.encoding import decode_batch
+from localcore.cloud.moto_server import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, MotoCloud
 from localcore.ipc.testing import ipc_server
+from tests.components.rig import ConfigShadow, component_thread, pubsub_acl, recipe_defaults, wait_until
 
 from .conftest import alert, reading
 
-RECIPE = Path(__file__).resolve().parents[3] / "recipes" / "com.edgebundle.Sync.yaml"
+SYNC = "com.edgebundle.Sync"
 BUCKET = "edge-bundle-data-123456789012-us-east-1"
 THING = "dev-1"
 
@@ -54,31 +52,25 @@ class DictConfig:
         return lambda: None
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        pause.wait(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def recipe_defaults() -> dict[str, Any]:
-    recipe = yaml.safe_load(RECIPE.read_text())
-    defaults: dict[str, Any] = recipe["ComponentConfiguration"]["DefaultConfiguration"]
-    # What the runner does: interpolate recipe variables in accessControl.
-    return json.loads(json.dumps(defaults).replace("{iot:thingName}", THING))
-
-
 @pytest.fixture
 def cloud_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket=BUCKET)
-        yield s3
+    """moto's server (the component talks HTTP to it through awscrt, not through botocore)."""
+    cloud = MotoCloud(load_spec())
+    cloud.start()
+    for name, value in {
+        "AWS_REGION": cloud.region,
+        "AWS_ENDPOINT_URL": cloud.url,
+        "AWS_ACCESS_KEY_ID": FAKE_ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": FAKE_SECRET_KEY,
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_STS"):
+        monkeypatch.delenv(name, raising=False)
+    assert cloud.bucket == BUCKET
+    try:
+        yield cloud.client("s3")
+    finally:
+        cloud.stop()
 
 
 def s3_records(s3: Any) -> list[tuple[str, int]]:
@@ -93,44 +85,23 @@ def s3_records(s3: Any) -> list[tuple[str, int]]:
 def test_component_over_real_ipc_stores_uploads_reports_and_follows_the_link(
     tmp_path: Path, cloud_s3: Any
 ) -> None:
-    defaults = recipe_defaults()
+    defaults = recipe_defaults(SYNC, THING)
     config = {
         **defaults,
         "storeDir": str(tmp_path / "store"),
         "batch": {"maxRecords": 40, "maxBytes": 8388608, "maxAgeSeconds": 0},
         "statusIntervalSeconds": 0.2,
     }
-    producer_acl = {
-        "aws.greengrass.ipc.pubsub": {
-            "p": {"operations": ["aws.greengrass#PublishToTopic"], "resources": ["edgebundle/*"]}
-        }
-    }
-    watcher_acl = {
-        "aws.greengrass.ipc.pubsub": {
-            "w": {"operations": ["aws.greengrass#SubscribeToTopic"], "resources": [topics.SYNC_STATUS]}
-        }
-    }
+    producer_acl = pubsub_acl("p", publish=["edgebundle/*"])
+    watcher_acl = pubsub_acl("w", subscribe=[topics.SYNC_STATUS])
     components = {
-        "com.edgebundle.Sync": defaults["accessControl"],
+        SYNC: defaults["accessControl"],
         "test.Producer": producer_acl,
         "test.Watcher": watcher_acl,
     }
-    with ipc_server(
-        tmp_path, components=components, config=DictConfig({"com.edgebundle.Sync": config})
-    ) as core:
-        ipc = ComponentIpc(core.client("com.edgebundle.Sync"), "com.edgebundle.Sync", THING)
-        stop = threading.Event()
-        errors: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                build_and_run(ipc, stop)
-            except BaseException as err:  # surfaced by the assertion below
-                errors.append(err)
-
-        worker = threading.Thread(target=run, daemon=True)
-        worker.start()
-        try:
+    with ipc_server(tmp_path, components=components, config=DictConfig({SYNC: config})) as core:
+        ipc = ComponentIpc(core.client(SYNC), SYNC, THING)
+        with component_thread(build_and_run, ipc, join_timeout=20) as component:
             producer = core.client("test.Producer")
 
             def publish(topic: str, message: Any) -> None:
@@ -141,7 +112,7 @@ def test_component_over_real_ipc_stores_uploads_reports_and_follows_the_link(
             statuses: list[Any] = []
             watcher = ComponentIpc(core.client("test.Watcher"), "test.Watcher", THING)
             watcher.subscribe_json(topics.SYNC_STATUS, statuses.append)
-            wait_for(lambda: core.server.reported_state("com.edgebundle.Sync") == "RUNNING", what="RUNNING")
+            wait_until(lambda: core.server.reported_state(SYNC) == "RUNNING", what="RUNNING")
             # GIVEN readings, an alert, and two malformed messages on the topics
             for seq in range(100):
                 publish(topics.READINGS, reading(seq))
@@ -152,18 +123,16 @@ def test_component_over_real_ipc_stores_uploads_reports_and_follows_the_link(
                 publish_message=PublishMessage(binary_message=BinaryMessage(message=b"\xff not json")),
             )
             # THEN the readings land in S3 once each and the alert in IoT Core
-            wait_for(lambda: len(s3_records(cloud_s3)) == 100, what="100 readings in S3")
+            wait_until(lambda: len(s3_records(cloud_s3)) == 100, what="100 readings in S3")
             assert sorted(s3_records(cloud_s3)) == [("line1", s) for s in range(100)]
             [published] = core.cloud.wait_for_publishes(1)
             assert published.topic == f"edgebundle/{THING}/alerts" and published.qos == 1
             assert json.loads(published.payload)["alertId"] == "a1"
 
             # and the shadow reports backlog, counters, link and policies
-            def reported() -> dict[str, Any]:
-                document = json.loads(core.shadows.get(THING, topics.SHADOW_SYNC))
-                return document["state"].get("reported", {})
+            reported = ConfigShadow(core, THING, topics.SHADOW_SYNC).reported
 
-            wait_for(
+            wait_until(
                 lambda: (
                     reported().get("counters", {}).get("readings", {}).get("delivered") == 100
                     and reported().get("counters", {}).get("readings", {}).get("malformed") == 1
@@ -173,7 +142,7 @@ def test_component_over_real_ipc_stores_uploads_reports_and_follows_the_link(
             )
             state = reported()
             # the same status goes out on the status topic, as a health message of source "sync"
-            status = wait_for(lambda: statuses and statuses[-1], what="a status message")
+            status = wait_until(lambda: statuses and statuses[-1], what="a status message")
             assert parse_message(status).source == "sync" and "backlog" in status["metrics"]
             assert state["backlog"]["readings"]["records"] == 0
             assert state["policies"]["alerts"]["destination"] == "iot"
@@ -184,30 +153,27 @@ def test_component_over_real_ipc_stores_uploads_reports_and_follows_the_link(
                 THING, topics.SHADOW_SYNC,
                 json.dumps({"state": {"desired": {"config": {"streams": {"readings": {"priority": -4}}}}}}).encode(),
             )  # fmt: skip
-            wait_for(lambda: reported().get("status") == "rejected", what="rejection")
+            wait_until(lambda: reported().get("status") == "rejected", what="rejection")
             assert "streams.readings.priority" in reported()["error"]
             # and a good one (the bad override removed): applied and reported
             core.shadows.update(
                 THING, topics.SHADOW_SYNC,
                 json.dumps({"state": {"desired": {"config": {"streams": None, "dailyByteBudget": 12345}}}}).encode(),
             )  # fmt: skip
-            wait_for(lambda: reported().get("dailyByteBudget") == 12345, what="applied budget")
+            wait_until(lambda: reported().get("dailyByteBudget") == 12345, what="applied budget")
             assert reported()["status"] == "applied"
 
             # WHEN IoT Core disconnects, an alert waits in the store; on reconnect it goes at once
             core.cloud.set_connected(False)
-            wait_for(lambda: reported().get("link") == "offline", what="offline link")
+            wait_until(lambda: reported().get("link") == "offline", what="offline link")
             publish(topics.ALERTS, alert(2))
-            wait_for(
+            wait_until(
                 lambda: reported().get("backlog", {}).get("alerts", {}).get("records") == 1, what="held alert"
             )
             assert len(core.cloud.published) == 1
             core.cloud.set_connected(True)
             assert json.loads(core.cloud.wait_for_publishes(2)[1].payload)["alertId"] == "a2"
-        finally:
-            stop.set()
-            worker.join(20)
-        assert not worker.is_alive() and errors == []
+    assert not component.thread.is_alive() and component.errors == []
 
 
 def test_a_store_damaged_while_running_is_set_aside_and_the_component_exits_with_an_error(
@@ -222,40 +188,21 @@ def test_a_store_damaged_while_running_is_set_aside_and_the_component_exits_with
         raise sqlite3.DatabaseError("database disk image is malformed")
 
     monkeypatch.setattr(SqliteStore, "add", damaged)
-    defaults = recipe_defaults()
+    defaults = recipe_defaults(SYNC, THING)
     config = {**defaults, "storeDir": str(tmp_path / "store"), "commitIntervalMs": 10}
-    producer_acl = {
-        "aws.greengrass.ipc.pubsub": {
-            "p": {"operations": ["aws.greengrass#PublishToTopic"], "resources": ["*"]}
-        }
-    }
-    components = {"com.edgebundle.Sync": defaults["accessControl"], "test.Producer": producer_acl}
-    with ipc_server(
-        tmp_path, components=components, config=DictConfig({"com.edgebundle.Sync": config})
-    ) as core:
-        ipc = ComponentIpc(core.client("com.edgebundle.Sync"), "com.edgebundle.Sync", THING)
-        stop = threading.Event()
-        errors: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                build_and_run(ipc, stop)
-            except BaseException as err:
-                errors.append(err)
-
-        worker = threading.Thread(target=run, daemon=True)
-        worker.start()
-        try:
-            wait_for(lambda: core.server.reported_state("com.edgebundle.Sync") == "RUNNING", what="RUNNING")
+    producer_acl = pubsub_acl("p", publish=["*"])
+    components = {SYNC: defaults["accessControl"], "test.Producer": producer_acl}
+    with ipc_server(tmp_path, components=components, config=DictConfig({SYNC: config})) as core:
+        ipc = ComponentIpc(core.client(SYNC), SYNC, THING)
+        with component_thread(build_and_run, ipc) as component:
+            wait_until(lambda: core.server.reported_state(SYNC) == "RUNNING", what="RUNNING")
             producer = core.client("test.Producer")
             producer.publish_to_topic(
                 topic=topics.READINGS,
                 publish_message=PublishMessage(json_message=JsonMessage(message=reading(1))),
             )
-            worker.join(20)
-        finally:
-            stop.set()
-            worker.join(10)
+            component.thread.join(20)
+    errors = component.errors
     # THEN the component ends with a clear error (the nucleus restarts it) and the file is set aside
     assert len(errors) == 1 and isinstance(errors[0], StoreUnusableError) and "malformed" in str(errors[0])
     names = [p.name for p in (tmp_path / "store").iterdir()]
