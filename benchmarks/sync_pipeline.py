@@ -210,6 +210,15 @@ def bench_store_only(root: Path, rows: int) -> list[tuple[str, float]]:
 
 
 # --- (b) drain -------------------------------------------------------------------------------------------
+def _crt_s3(cloud: Any) -> Any:
+    """The component's own awscrt S3 client, pointed at the embedded cloud with its fake credentials."""
+    from components.sync.aws import AwsApi, Credentials, HttpClient, S3Client, StaticCredentials
+    from localcore.cloud.moto_server import FAKE_ACCESS_KEY, FAKE_SECRET_KEY
+
+    credentials = StaticCredentials(Credentials(FAKE_ACCESS_KEY, FAKE_SECRET_KEY))
+    return S3Client(AwsApi(cloud.region, credentials, HttpClient(), {"": cloud.url}))
+
+
 def bench_drain(root: Path, count: int) -> list[tuple[str, float, int, int]]:
     from localcore.cloud.moto_server import MotoCloud
 
@@ -234,7 +243,8 @@ def bench_drain(root: Path, count: int) -> list[tuple[str, float, int, int]]:
         config = SyncConfig()
         policies = effective_policies(config)
         uploader = Uploader(
-            store, S3ObjectSink(s3, cloud.bucket), MemoryMessageSink(), LinkMonitor(), DailyBudget(store, 0),
+            store, S3ObjectSink(_crt_s3(cloud), cloud.bucket), MemoryMessageSink(), LinkMonitor(),
+            DailyBudget(store, 0),
             BandwidthLimiter(0), TARGETS, policies=lambda: policies,
             settings=lambda: (BatchSettings(), "zstd", None),
         )  # fmt: skip

@@ -1,9 +1,10 @@
 """Entry point: ``python -m components.sync`` (the recipe's Run step).
 
-Connects IPC, opens the store (moving a corrupt or locked file aside), creates the boto3 S3
-client with the default credential chain (the token-exchange endpoint under Greengrass and
-localcore; ``AWS_ENDPOINT_URL`` points it at the embedded cloud locally), subscribes to the
-telemetry topics and the IoT Core connection status, and runs until SIGTERM.
+Connects IPC, opens the store (moving a corrupt or locked file aside), creates the awscrt S3
+client (:mod:`components.sync.aws`: token-exchange credentials under Greengrass and localcore;
+``AWS_ENDPOINT_URL`` points it at the embedded cloud locally), subscribes to the telemetry topics
+and the IoT Core connection status, and runs until SIGTERM. boto3 is not imported: a boto3 S3
+client alone costs about 57 MiB resident.
 """
 
 from __future__ import annotations
@@ -11,10 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Any
-
-import boto3
-from botocore.config import Config
+from collections.abc import Callable
 
 from bundlespec import load_spec
 from components.common import topics
@@ -22,6 +20,7 @@ from components.common.ipc import Closeable, ComponentIpc
 from components.common.live_config import LiveConfig, validate_config
 from components.common.logs import kv
 from components.common.service import run_service
+from components.sync.aws import AwsApi, HttpClient, S3Client, StsClient
 from components.sync.config import SyncConfig
 from components.sync.exceptions import StoreUnusableError
 from components.sync.service import SyncService, store_path
@@ -32,12 +31,15 @@ from components.sync.uploader import UploadTargets
 log = logging.getLogger("sync")
 
 
-def _bucket_resolver(sts: Any, region: str) -> Any:
-    """The bundle's bucket for the account the credentials belong to (asked once, when online)."""
+def _bucket_resolver(sts: StsClient, region: str) -> Callable[[], str]:
+    """The bundle's bucket for the account the credentials belong to (asked once, when online).
+
+    Only when the configuration names no ``bucket`` (the CDK app's deployment names it; the local
+    deployment leaves it to this, as the embedded cloud's account is moto's).
+    """
 
     def resolve() -> str:
-        account = sts.get_caller_identity()["Account"]
-        return load_spec().bucket_name(account=str(account), region=region)
+        return load_spec().bucket_name(account=sts.caller_account(), region=region)
 
     return resolve
 
@@ -47,14 +49,11 @@ def build_and_run(ipc: ComponentIpc, stop: threading.Event) -> None:
     config = validate_config(SyncConfig, ipc.get_config())
     spec = load_spec()
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or spec.region
-    # One quick attempt per call: the uploader's own back-off (with jitter) handles outages, and
-    # botocore's retries would only hold a batch hostage while alerts wait.
-    client_config = Config(
-        retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=30
-    )
-    s3 = boto3.client("s3", region_name=region, config=client_config)
-    sts = boto3.client("sts", region_name=region, config=client_config)
-    bucket: Any = config.bucket or _bucket_resolver(sts, region)
+    # One attempt per call: the uploader's own back-off (with jitter) handles outages, and client
+    # retries would only hold a batch hostage while alerts wait.
+    api = AwsApi.from_environment(region, http=HttpClient(connect_timeout_s=5, read_timeout_s=30))
+    s3 = S3Client(api)
+    bucket: str | Callable[[], str] = config.bucket or _bucket_resolver(StsClient(api), region)
     store, incident = open_store(store_path(config))
     if incident:
         log.error(kv(event="store_replaced", detail=incident))
@@ -102,6 +101,7 @@ def build_and_run(ipc: ComponentIpc, stop: threading.Event) -> None:
         live.stop()
         service.stop()
         store.close()
+        api.http.close()
     if service.failure is not None:
         # Exit with an error so the nucleus restarts us; the damaged file is set aside first, so
         # the restart opens a new store instead of failing the same way again (no crash loop).

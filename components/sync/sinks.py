@@ -1,40 +1,50 @@
 """Where uploads go: S3 objects and IoT Core messages, each behind a small interface.
 
-Real implementations wrap a boto3 S3 client and the component's IPC; the in-memory fakes are
-real working sinks with an on/off switch, used by unit tests. SDK errors are turned into
-:class:`UploadError` at this boundary, saying whether the failure looks like a lost link.
+Real implementations wrap the component's awscrt S3 client (:mod:`components.sync.aws`; no boto3
+on the device, see there) and its IPC; the in-memory fakes are real working sinks with an on/off
+switch, used by unit tests. Client errors are turned into :class:`UploadError` at this boundary,
+saying whether the failure looks like a lost link (back off and retry) or a refusal.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
-
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    ReadTimeoutError,
-)
-from botocore.exceptions import ConnectionError as BotoConnectionError
+from typing import Protocol
 
 from components.common.ipc import ComponentIpc
+from components.sync.aws import AwsLinkError, AwsServiceError, S3Client
 from components.sync.exceptions import UploadError
 
-_LINK_ERRORS = (
-    EndpointConnectionError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    ReadTimeoutError,
-    BotoConnectionError,
-    # Token-exchange credentials come over the same link; unreachable, they look like this.
-    NoCredentialsError,
-)
-_RETRYABLE_CODES = {"SlowDown", "RequestTimeout", "Throttling", "ThrottlingException", "ServiceUnavailable"}
+# S3's and STS' throttling and transient codes, as botocore's standard retry mode lists them;
+# with any 5xx they mean "try again later", like a lost link.
+_RETRYABLE_CODES = {
+    "SlowDown",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "TooManyRequests",
+    "ServiceUnavailable",
+    "PriorRequestNotComplete",
+    # Token-exchange credentials expired between fetch and use: fetched anew on the next try.
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "RequestTimeTooSkewed",
+}
+
+
+def _upload_error(target: str, err: AwsLinkError | AwsServiceError) -> UploadError:
+    """The :class:`UploadError` for a client error: link down for no answer, 5xx, 429 and throttling."""
+    if isinstance(err, AwsLinkError):
+        # Token-exchange credentials come over the same link; unreachable, they look like this.
+        return UploadError(f"{target}: {err}", link_down=True)
+    retry = err.status >= 500 or err.status == 429 or err.code in _RETRYABLE_CODES
+    return UploadError(f"{target}: {err.code} (HTTP {err.status}) {err}", link_down=retry)
 
 
 class ObjectSink(Protocol):
@@ -54,14 +64,15 @@ class MessageSink(Protocol):
 
 
 class S3ObjectSink:
-    """:class:`ObjectSink` over a boto3 S3 client.
+    """:class:`ObjectSink` over the component's S3 client.
 
     Args:
-        client: a boto3 S3 client (created in the entry point with the default credential chain).
-        bucket: the bucket name, or a function resolving it on first use (it may need the link).
+        client: the :class:`~components.sync.aws.S3Client` (created in the entry point).
+        bucket: the bucket name, or a function resolving it on first use (it may need the link);
+            it may raise the client's errors, which are mapped like a put's.
     """
 
-    def __init__(self, client: Any, bucket: str | Callable[[], str]) -> None:
+    def __init__(self, client: S3Client, bucket: str | Callable[[], str]) -> None:
         self._client = client
         self._bucket = bucket
 
@@ -71,27 +82,17 @@ class S3ObjectSink:
         if callable(self._bucket):
             try:
                 self._bucket = self._bucket()
-            except _LINK_ERRORS as err:
-                raise UploadError(f"resolving the bucket: {err}", link_down=True) from err
-            except (ClientError, BotoCoreError) as err:
-                raise UploadError(f"resolving the bucket: {err}", link_down=False) from err
+            except (AwsLinkError, AwsServiceError) as err:
+                raise _upload_error("resolving the bucket", err) from err
         return self._bucket
 
     def put(self, key: str, body: bytes, metadata: dict[str, str] | None = None) -> None:
         """See :class:`ObjectSink`."""
         bucket = self.bucket
         try:
-            self._client.put_object(Bucket=bucket, Key=key, Body=body, Metadata=metadata or {})
-        except _LINK_ERRORS as err:
-            raise UploadError(f"s3://{bucket}/{key}: {err}", link_down=True) from err
-        except ClientError as err:
-            code = str(err.response.get("Error", {}).get("Code", ""))
-            status = int(err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-            raise UploadError(
-                f"s3://{bucket}/{key}: {code or err}", link_down=status >= 500 or code in _RETRYABLE_CODES
-            ) from err
-        except BotoCoreError as err:
-            raise UploadError(f"s3://{bucket}/{key}: {err}", link_down=True) from err
+            self._client.put_object(bucket, key, body, metadata or {})
+        except (AwsLinkError, AwsServiceError) as err:
+            raise _upload_error(f"s3://{bucket}/{key}", err) from err
 
 
 class IpcMessageSink:

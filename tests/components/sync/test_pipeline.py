@@ -8,9 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from components.common.live_config import ConfigError, validate_config
 from components.sync.batching import parse_batch_key
@@ -18,7 +16,7 @@ from components.sync.config import SyncConfig
 from components.sync.encoding import decode_batch
 from components.sync.exceptions import UploadError
 from components.sync.service import SyncService
-from components.sync.sinks import MemoryMessageSink, MemoryObjectSink, S3ObjectSink
+from components.sync.sinks import MemoryMessageSink, MemoryObjectSink
 from components.sync.store.base import MALFORMED
 from components.sync.store.sqlite import SqliteStore
 from components.sync.uploader import UploadTargets
@@ -248,26 +246,6 @@ def test_threads_commit_within_the_window_and_stop_cleanly(service: SyncService)
         assert done.is_set()
     finally:
         service.stop()
-
-
-@mock_aws
-def test_s3_sink_puts_objects_and_names_failures(tmp_path: Path) -> None:
-    s3 = boto3.client("s3", region_name="us-east-1")
-    s3.create_bucket(Bucket="edge-bundle-data-123456789012-us-east-1")
-    sink = S3ObjectSink(s3, lambda: "edge-bundle-data-123456789012-us-east-1")
-    service = make_service(tmp_path, sink)
-    for seq in range(30):
-        service.ingestor.offer("readings", reading(seq))
-    service.ingestor.flush()
-    drain(service)
-    [obj] = s3.list_objects_v2(Bucket=sink.bucket)["Contents"]
-    body = s3.get_object(Bucket=sink.bucket, Key=obj["Key"])["Body"].read()
-    assert [m["seq"] for m in decode_batch(body)] == list(range(30))
-    missing = S3ObjectSink(s3, "no-such-bucket")
-    with pytest.raises(UploadError, match="NoSuchBucket") as info:
-        missing.put("k", b"x")
-    assert info.value.link_down is False
-    service.store.close()
 
 
 class FlakyDiskStore(SqliteStore):
