@@ -27,8 +27,9 @@ import yaml
 
 from components.common.ipc import Closeable, ComponentIpc
 from localcore.config.store import ConfigStore
-from localcore.ipc.testing import IpcHarness
+from localcore.ipc.testing import IpcHarness, ipc_server
 from localcore.shadows.errors import ShadowNotFoundError
+from localcore.testing import CoreHarness, running_core
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPES = ROOT / "recipes"
@@ -168,6 +169,49 @@ def write_idle_recipe(
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(recipe, sort_keys=False))
     return path
+
+
+@contextmanager
+def component_ipc_server(
+    tmp_path: Path,
+    component: str,
+    thing: str,
+    deployment: Mapping[str, Any],
+    others: Mapping[str, Any] | None = None,
+) -> Iterator[IpcHarness]:
+    """localcore's IPC server with ``component`` registered under its recipe's accessControl and
+    served its recipe defaults with ``deployment`` merged (``core.config``); ``others`` are test
+    components' ``{name: accessControl}``."""
+    components = {component: recipe_defaults(component, thing)["accessControl"], **(others or {})}
+    with ipc_server(
+        tmp_path, components=components, config=config_store(component, thing, deployment)
+    ) as core:
+        yield core
+
+
+@contextmanager
+def core_with_idle_component(
+    tmp_path: Path,
+    component: str,
+    thing: str,
+    deployment: Mapping[str, Any],
+    idle: str,
+    *,
+    publish: Iterable[str] = (),
+    subscribe: Iterable[str] = (),
+) -> Iterator[tuple[CoreHarness, ComponentIpc]]:
+    """The real core running ``component`` from its recipe next to an idle test component (see
+    :func:`write_idle_recipe`); yields the core and, once ``idle`` runs, a real client as ``idle``."""
+    idle_recipe = write_idle_recipe(tmp_path, idle, publish=publish, subscribe=subscribe)
+    with running_core(
+        tmp_path,
+        [RECIPES / f"{component}.yaml", idle_recipe],
+        thing_name=thing,
+        deployment=dict(deployment),
+        project_root=ROOT,
+    ) as core:
+        core.wait_for_state(idle, "RUNNING")
+        yield core, ComponentIpc(core.client_for(idle), idle, thing)
 
 
 EntryPoint = Callable[[ComponentIpc, threading.Event], None]

@@ -18,13 +18,12 @@ from components.common import topics
 from components.common.ipc import ComponentIpc
 from components.common.model_manifest import Manifest
 from components.inference.__main__ import build_and_run
-from localcore.ipc.testing import IpcHarness, ipc_server
+from localcore.ipc.testing import IpcHarness
 from tests.components.rig import (
     ConfigShadow,
     RecordingPublisher,
-    config_store,
+    component_ipc_server,
     pubsub_acl,
-    recipe_defaults,
     running_component,
     wait_until,
 )
@@ -66,9 +65,7 @@ class Running(ConfigShadow):
 
 @contextmanager
 def running_inference(tmp_path: Path, deployment: dict[str, Any]) -> Iterator[Running]:
-    store = config_store(NAME, THING, deployment)
-    components = {NAME: recipe_defaults(NAME, THING)["accessControl"], "test.Line": LINE_ACL}
-    with ipc_server(tmp_path, components=components, config=store) as core:
+    with component_ipc_server(tmp_path, NAME, THING, deployment, {"test.Line": LINE_ACL}) as core:
         line = Line(core)
         with running_component(core, NAME, THING, build_and_run, join_timeout=15):
             yield Running(core, line)

@@ -6,11 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from components.common import topics
-from components.common.ipc import ComponentIpc
-from localcore.testing import running_core
-from tests.components.rig import RecordingPublisher, write_idle_recipe
+from tests.components.rig import RecordingPublisher, core_with_idle_component
 
-ROOT = Path(__file__).resolve().parents[3]
 NAME = "com.edgebundle.QualityInspection"
 THING = "line-1"
 
@@ -31,21 +28,15 @@ def test_triggered_inspections_publish_decisions_and_spool_defect_images(tmp_pat
             }
         }
     }
-    line_recipe = write_idle_recipe(
+    with core_with_idle_component(
         tmp_path,
+        NAME,
+        THING,
+        deployment,
         "test.LineController",
         publish=[topics.INSPECTION_TRIGGER],
         subscribe=[topics.INSPECTION_DECISIONS, topics.INSPECTION_HEALTH],
-    )
-    with running_core(
-        tmp_path,
-        [ROOT / "recipes" / f"{NAME}.yaml", line_recipe],
-        thing_name=THING,
-        deployment=deployment,
-        project_root=ROOT,
-    ) as core:
-        core.wait_for_state("test.LineController", "RUNNING")
-        line = ComponentIpc(core.client_for("test.LineController"), "test.LineController", THING)
+    ) as (core, line):
         collected = RecordingPublisher().subscribe(
             line, topics.INSPECTION_DECISIONS, topics.INSPECTION_HEALTH
         )

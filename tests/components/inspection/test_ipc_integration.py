@@ -12,13 +12,12 @@ from typing import Any
 from components.common import topics
 from components.common.ipc import ComponentIpc
 from components.inspection.__main__ import build_and_run
-from localcore.ipc.testing import IpcHarness, ipc_server
+from localcore.ipc.testing import IpcHarness
 from tests.components.rig import (
     ConfigShadow,
     RecordingPublisher,
-    config_store,
+    component_ipc_server,
     pubsub_acl,
-    recipe_defaults,
     running_component,
     wait_until,
 )
@@ -44,13 +43,8 @@ class Running(ConfigShadow):
 
 @contextmanager
 def running_inspection(tmp_path: Path) -> Iterator[Running]:
-    store = config_store(
-        NAME,
-        THING,
-        {"trigger": {"mode": "topic"}, "spool": {"dir": str(tmp_path / "spool"), "minFreeBytes": 0}},
-    )
-    components = {NAME: recipe_defaults(NAME, THING)["accessControl"], "test.Line": LINE_ACL}
-    with ipc_server(tmp_path, components=components, config=store) as core:
+    deployment = {"trigger": {"mode": "topic"}, "spool": {"dir": str(tmp_path / "spool"), "minFreeBytes": 0}}
+    with component_ipc_server(tmp_path, NAME, THING, deployment, {"test.Line": LINE_ACL}) as core:
         line = ComponentIpc(core.client("test.Line"), "test.Line", THING)
         seen = RecordingPublisher().subscribe(line, topics.INSPECTION_DECISIONS)
         with running_component(core, NAME, THING, build_and_run):

@@ -1,5 +1,6 @@
 """Real fakes for the sensing tests: ``board``, ``adafruit_dht`` and ``digitalio`` as modules, a
-scripted driver, and (from ``tests.components.rig``) the recording publisher."""
+scripted driver, the spiky sensor and hot rule the integration tests run, and (from
+``tests.components.rig``) the recording publisher."""
 
 from __future__ import annotations
 
@@ -16,6 +17,30 @@ from tests.components.rig import RecordingPublisher as RecordingPublisher  # re-
 CHECKSUM = "Checksum did not validate. Try again."
 NOT_FOUND = "DHT sensor not found, check wiring"
 FULL_BUFFER = "A full buffer was not returned. Try again."
+
+
+# The alert the integration tests wait for: the simulator's spikes (+20 C) cross it.
+HOT_RULE: dict[str, Any] = {
+    "type": "threshold",
+    "id": "hot",
+    "sensor": "line1-env",
+    "metric": "temperature",
+    "above": 35,
+    "hysteresis": 1,
+    "severity": "critical",
+}
+
+
+def spiky_sensor(interval_s: float, seed: int, **simulation: Any) -> dict[str, Any]:
+    """The simulated sensor ``line1-env`` with one-sample spikes on 2 % of readings (they raise
+    :data:`HOT_RULE`'s alert); ``simulation`` adds settings (``readErrorRate``)."""
+    spike = {"rate": 0.02, "minSamples": 1, "maxSamples": 1, "magnitude": 20.0}
+    return {
+        "id": "line1-env",
+        "driver": "simulated",
+        "intervalSeconds": interval_s,
+        "simulation": {"seed": seed, **simulation, "spike": spike},
+    }
 
 
 def make_board(*pins: str) -> types.ModuleType:

@@ -8,43 +8,29 @@ from __future__ import annotations
 
 import itertools
 import threading
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from components.common import topics
 from components.common.ipc import ComponentIpc
-from localcore.testing import running_core
-from tests.components.rig import RecordingPublisher, write_idle_recipe
+from localcore.testing import CoreHarness
+from tests.components.rig import RecordingPublisher, core_with_idle_component
 
-ROOT = Path(__file__).resolve().parents[3]
+from .fakes import HOT_RULE, spiky_sensor
+
 NAME = "com.edgebundle.Sensing"
 THING = "dev-1"
 
-DEPLOYMENT_SENSOR: dict[str, Any] = {
-    "id": "line1-env",
-    "driver": "simulated",
-    "intervalSeconds": 0.01,
-    "simulation": {"seed": 5, "spike": {"rate": 0.02, "minSamples": 1, "maxSamples": 1, "magnitude": 20.0}},
-}
+DEPLOYMENT_SENSOR = spiky_sensor(interval_s=0.01, seed=5)
 DEPLOYMENT = {
     "components": {
         NAME: {
             "configurationUpdate": {
                 "merge": {
                     "sensors": [DEPLOYMENT_SENSOR],
-                    "rules": [
-                        {
-                            "type": "threshold",
-                            "id": "hot",
-                            "sensor": "line1-env",
-                            "metric": "temperature",
-                            "above": 35,
-                            "hysteresis": 1,
-                            "severity": "critical",
-                        }
-                    ],
+                    "rules": [HOT_RULE],
                 }
             }
         }
@@ -52,17 +38,15 @@ DEPLOYMENT = {
 }
 
 
+def observed_sensing(tmp_path: Path) -> AbstractContextManager[tuple[CoreHarness, ComponentIpc]]:
+    """The core running sensing from its recipe and ``test.Observer``, which may subscribe."""
+    return core_with_idle_component(
+        tmp_path, NAME, THING, DEPLOYMENT, "test.Observer", subscribe=["edgebundle/sensing/*"]
+    )
+
+
 def test_runner_starts_the_recipe_and_the_component_alerts_and_stops_cleanly(tmp_path: Path) -> None:
-    observer_recipe = write_idle_recipe(tmp_path, "test.Observer", subscribe=["edgebundle/sensing/*"])
-    with running_core(
-        tmp_path,
-        [ROOT / "recipes" / f"{NAME}.yaml", observer_recipe],
-        thing_name=THING,
-        deployment=DEPLOYMENT,
-        project_root=ROOT,
-    ) as core:
-        core.wait_for_state("test.Observer", "RUNNING")
-        observer = ComponentIpc(core.client_for("test.Observer"), "test.Observer", THING)
+    with observed_sensing(tmp_path) as (core, observer):
         collected = RecordingPublisher().subscribe(observer, topics.READINGS, topics.ALERTS, topics.ACTUATOR)
         core.wait_for_state(NAME, "RUNNING")
         core.wait_for_log(NAME, "event=running")
@@ -90,16 +74,7 @@ def test_soak_minutes_at_high_rate_with_faults_and_reconfiguration(tmp_path: Pat
     dropped, memory stays flat."""
     import psutil
 
-    observer_recipe = write_idle_recipe(tmp_path, "test.Observer", subscribe=["edgebundle/sensing/*"])
-    with running_core(
-        tmp_path,
-        [ROOT / "recipes" / f"{NAME}.yaml", observer_recipe],
-        thing_name=THING,
-        deployment=DEPLOYMENT,
-        project_root=ROOT,
-    ) as core:
-        core.wait_for_state("test.Observer", "RUNNING")
-        observer = ComponentIpc(core.client_for("test.Observer"), "test.Observer", THING)
+    with observed_sensing(tmp_path) as (core, observer):
         collected = RecordingPublisher().subscribe(observer, topics.READINGS, topics.ALERTS, topics.HEALTH)
         core.wait_for_log(NAME, "event=running")
         process = next(

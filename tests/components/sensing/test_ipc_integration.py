@@ -22,16 +22,17 @@ from components.common.ipc import ComponentIpc
 from components.common.live_config import ConfigError
 from components.sensing.__main__ import build_and_run
 from localcore.config.store import ConfigStore
-from localcore.ipc.testing import IpcHarness, ipc_server
+from localcore.ipc.testing import IpcHarness
 from tests.components.rig import (
     ConfigShadow,
     RecordingPublisher,
-    config_store,
+    component_ipc_server,
     pubsub_acl,
-    recipe_defaults,
     running_component,
     wait_until,
 )
+
+from .fakes import HOT_RULE, spiky_sensor
 
 NAME = "com.edgebundle.Sensing"
 THING = "dev-1"
@@ -47,9 +48,7 @@ class Running(ConfigShadow):
 
 @contextmanager
 def running_sensing(tmp_path: Path, deployment: dict[str, Any]) -> Iterator[Running]:
-    store = config_store(NAME, THING, deployment)
-    components = {NAME: recipe_defaults(NAME, THING)["accessControl"], "test.Observer": OBSERVER_ACL}
-    with ipc_server(tmp_path, components=components, config=store) as core:
+    with component_ipc_server(tmp_path, NAME, THING, deployment, {"test.Observer": OBSERVER_ACL}) as core:
         # Collects every message on the sensing topics through a real subscriber client.
         observer = RecordingPublisher().subscribe(
             ComponentIpc(core.client("test.Observer"), "test.Observer", THING),
@@ -59,33 +58,13 @@ def running_sensing(tmp_path: Path, deployment: dict[str, Any]) -> Iterator[Runn
             topics.ACTUATOR,
         )
         with running_component(core, NAME, THING, build_and_run):
-            yield Running(core, store, observer)
+            assert isinstance(core.config, ConfigStore)
+            yield Running(core, core.config, observer)
 
 
 SPIKY = {
-    "sensors": [
-        {
-            "id": "line1-env",
-            "driver": "simulated",
-            "intervalSeconds": 0.01,
-            "simulation": {
-                "seed": 3,
-                "readErrorRate": 0.0,
-                "spike": {"rate": 0.02, "minSamples": 1, "maxSamples": 1, "magnitude": 20.0},
-            },
-        }
-    ],
-    "rules": [
-        {
-            "type": "threshold",
-            "id": "hot",
-            "sensor": "line1-env",
-            "metric": "temperature",
-            "above": 35,
-            "hysteresis": 1,
-            "severity": "critical",
-        }
-    ],
+    "sensors": [spiky_sensor(interval_s=0.01, seed=3, readErrorRate=0.0)],
+    "rules": [HOT_RULE],
     "healthIntervalSeconds": 0.2,
 }
 
@@ -172,9 +151,7 @@ def test_a_failing_sensor_raises_a_fault_alert_without_busy_looping(tmp_path: Pa
 
 
 def test_an_invalid_deployment_configuration_stops_the_component_with_a_config_error(tmp_path: Path) -> None:
-    store = config_store(NAME, THING, {"sensors": [{"id": "x", "driver": "nope"}]})
-    components = {NAME: recipe_defaults(NAME, THING)["accessControl"]}
-    with ipc_server(tmp_path, components=components, config=store) as core:
+    with component_ipc_server(tmp_path, NAME, THING, {"sensors": [{"id": "x", "driver": "nope"}]}) as core:
         ipc = ComponentIpc(core.client(NAME), NAME, THING)
         with pytest.raises(ConfigError, match=r"sensors\.0\.driver"):
             build_and_run(ipc, threading.Event())

@@ -25,6 +25,7 @@ from localcore.cloud.service import embedded_cloud_factory
 from localcore.runner.supervisor import SupervisorSettings
 from localcore.testing import CoreHarness, running_core
 from tests.components.rig import ConfigShadow, wait_until
+from tests.components.sensing.fakes import HOT_RULE, spiky_sensor
 
 ROOT = Path(__file__).resolve().parents[3]
 SYNC = "com.edgebundle.Sync"
@@ -36,28 +37,8 @@ DEPLOYMENT = {
         SENSING: {
             "configurationUpdate": {
                 "merge": {
-                    "sensors": [
-                        {
-                            "id": "line1-env",
-                            "driver": "simulated",
-                            "intervalSeconds": 0.02,
-                            "simulation": {
-                                "seed": 5,
-                                "spike": {"rate": 0.02, "minSamples": 1, "maxSamples": 1, "magnitude": 20.0},
-                            },
-                        }
-                    ],
-                    "rules": [
-                        {
-                            "type": "threshold",
-                            "id": "hot",
-                            "sensor": "line1-env",
-                            "metric": "temperature",
-                            "above": 35,
-                            "hysteresis": 1,
-                            "severity": "critical",
-                        }
-                    ],
+                    "sensors": [spiky_sensor(interval_s=0.02, seed=5)],
+                    "rules": [HOT_RULE],
                 }
             }
         },
