@@ -7,8 +7,9 @@ Each component's ``__main__`` is::
 
 where ``build_and_run(ipc, stop)`` builds the component from its configuration, reports RUNNING,
 and returns when ``stop`` is set (SIGTERM from the nucleus' Shutdown, or SIGINT). A component
-whose configuration follows its shadow (sensing, inference, inspection) builds its parts and hands
-them to :func:`serve_until_stopped`, which starts, reports and stops them in the one right order.
+whose configuration follows its shadow (sensing, inference, inspection) is built and served by
+:func:`serve_live_component`, which wires it to its :class:`LiveConfig` and starts, reports and
+stops them in the one right order (:func:`serve_until_stopped`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import signal
 import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from components.common.ipc import ComponentIpc
 from components.common.live_config import ConfigError, ConfigT, LiveConfig
@@ -41,6 +42,19 @@ class Service(Protocol):
 
     def stop(self) -> None:
         """Stop working and release what :meth:`start` took."""
+
+
+ConfigT_contra = TypeVar("ConfigT_contra", contravariant=True)
+
+
+class ConfiguredService(Service, Protocol[ConfigT_contra]):
+    """A :class:`Service` that takes each accepted configuration through :meth:`apply`."""
+
+    def apply(self, config: ConfigT_contra) -> None:
+        """Use ``config`` from now on; raise :class:`ConfigError` to refuse it."""
+
+
+ComponentT = TypeVar("ComponentT", bound=ConfiguredService[Any])
 
 
 class Flushable(Protocol):
@@ -126,3 +140,56 @@ def serve_until_stopped(
         live.stop()
         component.stop()
         publisher.flush(timeout=FLUSH_TIMEOUT_S)
+
+
+def serve_live_component(
+    ipc: ComponentIpc,
+    stop: threading.Event,
+    *,
+    model: type[ConfigT],
+    shadow: str,
+    build: Callable[[Callable[[], str | None]], ComponentT],
+    publisher: Flushable,
+    describe: Callable[[ConfigT, ComponentT], dict[str, Any]],
+) -> None:
+    """Build a component whose configuration follows the deployment and its ``shadow``, and serve it
+    until ``stop`` (see :func:`serve_until_stopped`).
+
+    Example::
+
+        publisher = IpcPublisher(ipc)
+        serve_live_component(
+            ipc, stop, model=SensingConfig, shadow=topics.SHADOW_SENSING, publisher=publisher,
+            build=lambda _rejection: SensingComponent(publisher),
+            describe=lambda _config, component: {"sensors": len(component.loops)},
+        )
+
+    Args:
+        ipc: the component's IPC wrapper.
+        stop: set by SIGTERM/SIGINT.
+        model: the configuration's pydantic model.
+        shadow: the component's configuration shadow, e.g. ``sensing-config``.
+        build: makes the component from ``rejection``, a callable returning the reason the last
+            configuration was refused (``None`` if the last one was applied), for its health.
+        publisher: what the component publishes through (flushed on the way out).
+        describe: the fields of the ``event=running`` log line.
+
+    Raises:
+        ConfigError: no valid configuration to start with.
+    """
+    live: LiveConfig[ConfigT] | None = None
+
+    def rejection() -> str | None:
+        # The component exists before its LiveConfig (which needs its apply), so look late.
+        return live.last_error if live is not None else None
+
+    component = build(rejection)
+    live = LiveConfig(ipc, model, shadow, component.apply)
+    serve_until_stopped(
+        ipc,
+        stop,
+        live=live,
+        component=component,
+        publisher=publisher,
+        describe=lambda config: describe(config, component),
+    )

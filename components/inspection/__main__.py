@@ -7,9 +7,8 @@ import threading
 
 from components.common import topics
 from components.common.ipc import ComponentIpc
-from components.common.live_config import LiveConfig
 from components.common.publisher import IpcPublisher
-from components.common.service import run_service, serve_until_stopped
+from components.common.service import run_service, serve_live_component
 from components.inspection.component import InspectionComponent
 from components.inspection.config import InspectionConfig
 
@@ -17,19 +16,15 @@ from components.inspection.config import InspectionConfig
 def build_and_run(ipc: ComponentIpc, stop: threading.Event) -> None:
     """Configure from the deployment and the ``inspection-config`` shadow, run until ``stop``."""
     publisher = IpcPublisher(ipc)
-    live: LiveConfig[InspectionConfig] | None = None
-    component = InspectionComponent(
-        publisher, ipc.subscribe_json, rejection=lambda: live.last_error if live is not None else None
-    )
     # The first apply loads and checks the model: it serves once that returns.
-    live = LiveConfig(ipc, InspectionConfig, topics.SHADOW_INSPECTION, component.apply)
-    serve_until_stopped(
+    serve_live_component(
         ipc,
         stop,
-        live=live,
-        component=component,
+        model=InspectionConfig,
+        shadow=topics.SHADOW_INSPECTION,
+        build=lambda rejection: InspectionComponent(publisher, ipc.subscribe_json, rejection=rejection),
         publisher=publisher,
-        describe=lambda config: {
+        describe=lambda config, _component: {
             "camera": config.camera.type,
             "trigger": config.trigger.mode,
             "model": f"{config.model.model}/{config.model.variant}",

@@ -7,9 +7,8 @@ import threading
 
 from components.common import topics
 from components.common.ipc import ComponentIpc
-from components.common.live_config import LiveConfig
 from components.common.publisher import Coalescing, IpcPublisher
-from components.common.service import run_service, serve_until_stopped
+from components.common.service import run_service, serve_live_component
 from components.sensing.component import COMPONENT_SOURCE, SensingComponent
 from components.sensing.config import SensingConfig
 
@@ -19,16 +18,15 @@ def build_and_run(ipc: ComponentIpc, stop: threading.Event) -> None:
     # Readings coalesce into batches only while the core lags (see components.common.publisher);
     # alerts, health and LED changes always go on their own, never behind readings.
     publisher = IpcPublisher(ipc, coalescing=Coalescing(topics.READINGS, COMPONENT_SOURCE))
-    component = SensingComponent(publisher)
     # The first apply opens the sensors: they are up once it returns.
-    live = LiveConfig(ipc, SensingConfig, topics.SHADOW_SENSING, component.apply)
-    serve_until_stopped(
+    serve_live_component(
         ipc,
         stop,
-        live=live,
-        component=component,
+        model=SensingConfig,
+        shadow=topics.SHADOW_SENSING,
+        build=lambda _rejection: SensingComponent(publisher),
         publisher=publisher,
-        describe=lambda _config: {"sensors": len(component.loops)},
+        describe=lambda _config, component: {"sensors": len(component.loops)},
     )
 
 

@@ -12,7 +12,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
 from components.common.live_config import ConfigError, LiveConfig
-from components.common.service import FLUSH_TIMEOUT_S, serve_until_stopped
+from components.common.service import FLUSH_TIMEOUT_S, serve_live_component, serve_until_stopped
 
 SHADOW = "example-config"
 
@@ -40,12 +40,14 @@ class MemoryNucleus:
         self.events = events
         self.reported: list[dict[str, Any]] = []
         self.running = threading.Event()
+        self.desired: dict[str, Any] = {}
+        self.delta_handlers: list[Callable[[Any], None]] = []
 
     def get_config(self) -> dict[str, Any]:
         return self.config
 
     def get_shadow(self, _shadow: str) -> dict[str, Any] | None:
-        return None
+        return {"state": {"desired": {"config": self.desired}}} if self.desired else None
 
     def update_shadow(self, _shadow: str, document: dict[str, Any]) -> None:
         self.reported.append(document["state"]["reported"])
@@ -53,8 +55,15 @@ class MemoryNucleus:
     def subscribe_config(self, _handler: Callable[[Any], None]) -> Handle:
         return Handle(self.events, "config")
 
-    def subscribe_shadow_delta(self, _shadow: str, _handler: Callable[[Any], None]) -> Handle:
+    def subscribe_shadow_delta(self, _shadow: str, handler: Callable[[Any], None]) -> Handle:
+        self.delta_handlers.append(handler)
         return Handle(self.events, "delta")
+
+    def desire(self, config: dict[str, Any]) -> None:
+        """An operator's change to the shadow's desired configuration."""
+        self.desired = config
+        for handler in self.delta_handlers:
+            handler({"state": config})
 
     def report_running(self) -> None:
         self.events.append("running")
@@ -62,9 +71,10 @@ class MemoryNucleus:
 
 
 class RecordingComponent:
-    def __init__(self, events: list[str]) -> None:
+    def __init__(self, events: list[str], rejection: Callable[[], str | None] = lambda: None) -> None:
         self.events = events
         self.applied: list[ExampleConfig] = []
+        self.rejection = rejection
 
     def apply(self, config: ExampleConfig) -> None:
         self.events.append(f"apply {config.rate_hz}")
@@ -153,3 +163,46 @@ def test_an_invalid_first_configuration_refuses_the_start() -> None:
     assert "start" not in events and "running" not in events and not component.applied
     assert events[-2:] == ["stop", f"flush {FLUSH_TIMEOUT_S}"]
     assert "close config" in events and nucleus.reported[-1]["status"] == "rejected"
+
+
+def test_a_live_component_sees_why_its_last_configuration_was_refused() -> None:
+    # GIVEN a component built and served with its configuration following the shadow
+    stop = threading.Event()
+    events: list[str] = []
+    nucleus = MemoryNucleus({"rate_hz": 2.0}, events)
+    built: list[RecordingComponent] = []
+
+    def build(rejection: Callable[[], str | None]) -> RecordingComponent:
+        built.append(RecordingComponent(events, rejection))
+        return built[-1]
+
+    def run() -> None:
+        serve_live_component(
+            nucleus,  # type: ignore[arg-type]
+            stop,
+            model=ExampleConfig,
+            shadow=SHADOW,
+            build=build,
+            publisher=RecordingPublisher(events),
+            describe=lambda cfg, component: {"rate": cfg.rate_hz, "applied": len(component.applied)},
+        )
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        assert nucleus.running.wait(10.0)
+        [component] = built
+        assert component.rejection() is None and component.applied == [ExampleConfig(rate_hz=2.0)]
+        # WHEN the operator desires a bad value
+        nucleus.desire({"rate_hz": 0})
+        # THEN the component keeps its configuration and can report the reason
+        reason = component.rejection()
+        assert reason is not None and "rate_hz" in reason
+        assert component.applied == [ExampleConfig(rate_hz=2.0)]
+        # AND a good one applies and clears it
+        nucleus.desire({"rate_hz": 4.0})
+        assert component.rejection() is None and component.applied[-1] == ExampleConfig(rate_hz=4.0)
+    finally:
+        stop.set()
+        thread.join(10.0)
+    assert not thread.is_alive() and events[-2:] == ["stop", f"flush {FLUSH_TIMEOUT_S}"]
