@@ -11,13 +11,18 @@ few thousand readings a second; the async form pipelines them. Two paths share t
 - readings, when :class:`Coalescing` is configured for their topic. The awsiotsdk client spends
   ~300 µs of CPU per publish, so one reading per message cannot go much past 3,000 readings/s.
   While fewer than ``window`` reading messages are unacknowledged, a reading goes at once as
-  its own message (low rates: one message per reading, no added latency). When the window is
-  full, readings queue, and whoever frees a slot (the acknowledgement callback) sends everything
-  queued, up to a cap, as one ``edgebundle.reading-batch.v1`` message. The queue is bounded: on
-  overflow the oldest readings are dropped and counted. The sensor loop never waits for the core.
+  its own message, from the caller's thread (low rates: one message per reading, no added
+  latency). When the window is full, readings queue; as soon as an acknowledgement frees a slot,
+  everything queued, up to a cap, goes as one ``edgebundle.reading-batch.v1`` message. The queue
+  is bounded: on overflow the oldest readings are dropped and counted. The sensor loop never
+  waits for the core.
 
-Only one thread sends reading messages at a time (the "pump" role, a flag taken under the lock,
-not a lock held while sending), so readings leave in the order they were queued.
+The acknowledgement callback runs on the SDK's event-loop thread, which also writes every frame
+to the socket: sending a batch there (JSON of a few hundred readings, ~1-3 ms of Python) would
+hold an alert queued behind it. So the callback only frees the slot and wakes the publisher's own
+sender thread, which sends the batch. Only one thread sends reading messages at a time (the
+"pump" role, a flag taken under the lock, not a lock held while sending), so readings leave in
+the order they were queued.
 """
 
 from __future__ import annotations
@@ -54,7 +59,7 @@ class Coalescing:
 
     topic: str
     source: str
-    window: int = 4
+    window: int = 1
     max_queued: int = 20_000
     max_batch: int = 500
     max_batch_bytes: int = 100_000
@@ -92,10 +97,13 @@ class IpcPublisher:
         self._wait_s = wait_s
         self._coalescing = coalescing
         self._lock = threading.Lock()
-        self._readings_idle = threading.Condition(self._lock)
+        # Notified when a slot frees with readings queued, and when the readings go idle.
+        self._changed = threading.Condition(self._lock)
         self._queue: deque[dict[str, Any]] = deque()
         self._readings_in_flight = 0
         self._pumping = False
+        self._closed = False
+        self._sender: threading.Thread | None = None
         self.sent = 0
         self.failed = 0
         self.dropped = 0
@@ -106,6 +114,11 @@ class IpcPublisher:
         self.batches = 0
         self.batched_readings = 0
         self.largest_batch = 0
+        if coalescing is not None:
+            self._sender = threading.Thread(
+                target=self._send_when_woken, args=(coalescing,), name="publisher-readings", daemon=True
+            )
+            self._sender.start()
 
     def publish(self, topic: str, message: dict[str, Any]) -> None:
         """Send ``message``; a reading to coalesce never waits, anything else waits only while
@@ -163,14 +176,27 @@ class IpcPublisher:
         if pump:
             self._pump(coalescing)
 
+    def _send_when_woken(self, coalescing: Coalescing) -> None:
+        """The sender thread: sends queued readings whenever an acknowledgement frees a slot."""
+        while True:
+            with self._lock:
+                self._changed.wait_for(lambda: self._closed or self._can_pump(coalescing))
+                if self._closed:
+                    return
+                self._pumping = True
+            self._pump(coalescing)
+
+    def _can_pump(self, coalescing: Coalescing) -> bool:
+        """Readings wait, a slot is free and nobody is sending; called with the lock held."""
+        return bool(self._queue) and not self._pumping and self._readings_in_flight < coalescing.window
+
     def _pump(self, coalescing: Coalescing) -> None:
         """Send queued readings while the window has room; the caller holds the pump role."""
         while True:
             with self._lock:
                 if not self._queue or self._readings_in_flight >= coalescing.window:
                     self._pumping = False
-                    if not self._queue and self._readings_in_flight == 0:
-                        self._readings_idle.notify_all()
+                    self._changed.notify_all()  # flush() may be waiting for the queue to empty
                     return
                 readings = self._take_batch(coalescing)
                 self._readings_in_flight += 1
@@ -191,36 +217,31 @@ class IpcPublisher:
             future.add_done_callback(lambda done, n=count: self._reading_done(coalescing, n, done))
 
     def _take_batch(self, coalescing: Coalescing) -> list[dict[str, Any]]:
-        """Pop the next message's readings from the queue; called with the lock held."""
+        """Pop the next message's readings from the queue; called with the lock held.
+
+        The byte cap is estimated from the first reading's size with a quarter of headroom
+        (readings of one component differ by a few dozen bytes at most): serializing every
+        reading just to measure it would double the JSON work the SDK does anyway.
+        """
         queue = self._queue
         if len(queue) == 1:
             return [queue.popleft()]
-        readings = [queue.popleft()]
-        size = _json_size(readings[0])
-        while queue and len(readings) < coalescing.max_batch:
-            size += _json_size(queue[0]) + 1
-            if size > coalescing.max_batch_bytes:
-                break
-            readings.append(queue.popleft())
-        return readings
+        per_reading = _json_size(queue[0]) * 5 // 4 + 1
+        count = min(len(queue), coalescing.max_batch, max(1, coalescing.max_batch_bytes // per_reading))
+        return [queue.popleft() for _ in range(count)]
 
     def _reading_done(self, coalescing: Coalescing, count: int, future: Future[Any]) -> None:
-        """A reading message's acknowledgement: free its slot and, if readings wait, send them."""
+        """A reading message's acknowledgement (on the SDK's event-loop thread): free its slot and
+        wake the sender thread if readings wait; never send from here (see the module docstring)."""
         error = _error_of(future)
         with self._lock:
             self._readings_in_flight -= 1
             if error is None:
                 self.sent += 1
                 self.readings_sent += count
-            pump = bool(self._queue) and not self._pumping
-            if pump:
-                self._pumping = True
-            elif not self._queue and self._readings_in_flight == 0 and not self._pumping:
-                self._readings_idle.notify_all()
+            self._changed.notify_all()
         if error is not None:
             self._record_failure(coalescing.topic, error, readings=count)
-        if pump:
-            self._pump(coalescing)
 
     # -- bookkeeping -------------------------------------------------------------------------------
     def _record_failure(self, topic: str, error: BaseException, readings: int = 0) -> None:
@@ -237,7 +258,7 @@ class IpcPublisher:
         ``timeout`` passed); True if all was."""
         deadline = time.monotonic() + timeout
         with self._lock:
-            readings_done = self._readings_idle.wait_for(
+            readings_done = self._changed.wait_for(
                 lambda: not self._queue and self._readings_in_flight == 0 and not self._pumping,
                 timeout=timeout,
             )
@@ -251,6 +272,14 @@ class IpcPublisher:
         for _ in range(taken):
             self._slots.release()
         return ok
+
+    def close(self) -> None:
+        """Stop the sender thread (after :meth:`flush`: readings still queued are not sent)."""
+        with self._lock:
+            self._closed = True
+            self._changed.notify_all()
+        if self._sender is not None and self._sender is not threading.current_thread():
+            self._sender.join(5.0)
 
     def metrics(self) -> dict[str, Any]:
         """Counts for the health message.

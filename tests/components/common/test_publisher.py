@@ -80,7 +80,7 @@ class WireIpc:
 
     def __init__(self) -> None:
         self.wire: list[tuple[str, dict[str, Any], Future[Any]]] = []
-        self.lock = threading.Lock()
+        self.lock = threading.Condition()
         self.fail_next_call = 0
 
     def publish_json_async(self, topic: str, message: dict[str, Any]) -> Future[Any]:
@@ -90,7 +90,14 @@ class WireIpc:
                 raise ConnectionError("socket closed")
             future: Future[Any] = Future()
             self.wire.append((topic, message, future))
+            self.lock.notify_all()
             return future
+
+    def wait_wire(self, count: int, timeout: float = 5.0) -> list[str]:
+        """The topics on the wire once ``count`` messages were sent (the sender thread is async)."""
+        with self.lock:
+            assert self.lock.wait_for(lambda: len(self.wire) >= count, timeout), f"{len(self.wire)} sent"
+            return [topic for topic, _, _ in self.wire]
 
     def on(self, topic: str) -> list[dict[str, Any]]:
         with self.lock:
@@ -100,7 +107,31 @@ class WireIpc:
         with self.lock:
             return [future for _, _, future in self.wire if not future.done()]
 
-    def ack_oldest(self, error: BaseException | None = None) -> None:
+    def settle(self, publisher: IpcPublisher) -> None:
+        """Acknowledge everything sent until the publisher has nothing queued or in flight."""
+        result: list[bool] = []
+
+        def flush() -> None:
+            ok = publisher.flush(timeout=10.0)
+            with self.lock:
+                result.append(ok)
+                self.lock.notify_all()
+
+        flusher = threading.Thread(target=flush)
+        flusher.start()
+        while True:
+            with self.lock:
+                self.lock.wait_for(lambda: bool(self.pending()) or bool(result), 10.0)
+                if result:
+                    break
+            self.ack_oldest()
+        flusher.join()
+        assert result == [True]
+
+    def ack_oldest(self, error: BaseException | None = None, timeout: float = 5.0) -> None:
+        """Complete the oldest unacknowledged message, waiting for one to be sent if need be."""
+        with self.lock:
+            assert self.lock.wait_for(lambda: bool(self.pending()), timeout), "nothing was sent"
         future = self.pending()[0]
         if error is None:
             future.set_result(None)  # runs the publisher's callback here, like the SDK's ack thread
@@ -138,12 +169,12 @@ def test_a_full_window_queues_readings_and_a_freed_slot_sends_them_as_one_batch(
         publisher.publish(READINGS, reading(seq))
     assert len(ipc.on(READINGS)) == 2 and publisher.metrics()["readingsQueued"] == 5
     ipc.ack_oldest()
+    ipc.wait_wire(3)
     batch = ipc.on(READINGS)[-1]
     assert batch["schema"] == READING_BATCH_V1 and batch["source"] == "sensing"
     assert [r.seq for r in iter_readings(batch)] == [2, 3, 4, 5, 6]
     assert batch["readings"][0] == reading(2)  # the very reading message, not a copy
-    ipc.ack_oldest()
-    ipc.ack_oldest()
+    ipc.settle(publisher)
     assert delivered_seqs(ipc) == list(range(7))
     assert publisher.metrics() | {"lastError": None} == {
         "sent": 3,
@@ -168,17 +199,18 @@ def test_batches_are_capped_by_count_and_by_bytes() -> None:
     publisher = IpcPublisher(ipc, coalescing=coalescing(window=1, max_batch=4))  # type: ignore[arg-type]
     for seq in range(11):
         publisher.publish(READINGS, reading(seq))
-    while ipc.pending():
-        ipc.ack_oldest()
+    ipc.settle(publisher)
     assert [len(m.get("readings", [m])) for m in ipc.on(READINGS)] == [1, 4, 4, 2]
     one = len(json.dumps(reading(0), separators=(",", ":")))
+    cap = 4 * one  # estimated from the first reading with headroom: 3 readings a batch
     ipc = WireIpc()
-    publisher = IpcPublisher(ipc, coalescing=coalescing(window=1, max_batch_bytes=3 * one + 2))  # type: ignore[arg-type]
+    publisher = IpcPublisher(ipc, coalescing=coalescing(window=1, max_batch_bytes=cap))  # type: ignore[arg-type]
     for seq in range(8):
         publisher.publish(READINGS, reading(seq))
-    while ipc.pending():
-        ipc.ack_oldest()
-    assert [len(m.get("readings", [m])) for m in ipc.on(READINGS)] == [1, 3, 3, 1]
+    ipc.settle(publisher)
+    batches = [m["readings"] for m in ipc.on(READINGS) if "readings" in m]
+    assert [len(b) for b in batches] == [3, 3]  # 0 went alone, 7 alone after them
+    assert all(len(json.dumps(b, separators=(",", ":"))) <= cap for b in batches)
     assert delivered_seqs(ipc) == list(range(8))
 
 
@@ -189,8 +221,7 @@ def test_overflow_drops_the_oldest_queued_readings_and_counts_them_without_block
         publisher.publish(READINGS, reading(seq))
     metrics = publisher.metrics()
     assert metrics["readingsDropped"] == 6 and metrics["dropped"] == 6 and metrics["readingsQueued"] == 3
-    while ipc.pending():
-        ipc.ack_oldest()
+    ipc.settle(publisher)
     assert delivered_seqs(ipc) == [0, 7, 8, 9]
 
 
@@ -203,7 +234,7 @@ def test_alerts_never_wait_behind_queued_readings() -> None:
     # sent at once, ahead of the 49 queued readings, and on its own
     assert [t for t, _, _ in ipc.wire] == [READINGS, ALERTS]
     ipc.ack_oldest()
-    assert [t for t, _, _ in ipc.wire] == [READINGS, ALERTS, READINGS]
+    assert ipc.wait_wire(3) == [READINGS, ALERTS, READINGS]
     assert len(ipc.on(READINGS)[-1]["readings"]) == 49
 
 
@@ -230,6 +261,7 @@ def test_failed_reading_messages_are_counted_in_readings_and_the_queue_moves_on(
         publisher.publish(READINGS, reading(seq))
     ipc.fail_next_call = 1  # the batch 1..5 cannot be sent at all
     ipc.ack_oldest(PermissionError("not authorized"))  # reading 0 was refused by the core
+    assert publisher.flush(timeout=5.0)  # the failed batch is not retried: nothing is left
     assert publisher.metrics()["readingsFailed"] == 6 and publisher.metrics()["failed"] == 2
     publisher.publish(READINGS, reading(6))
     ipc.ack_oldest()
@@ -275,9 +307,7 @@ def test_every_reading_is_delivered_once_in_order_unless_counted_dropped_or_fail
             ipc.ack_oldest(None if arg else ConnectionError("lost"))
         elif action == "alert":
             publisher.publish(ALERTS, {"seq": 0})
-    while ipc.pending():  # the core catches up
-        ipc.ack_oldest()
-    assert publisher.flush(timeout=1.0)
+    ipc.settle(publisher)  # the core catches up
     ok = [
         r
         for topic, message, future in ipc.wire
@@ -293,6 +323,7 @@ def test_every_reading_is_delivered_once_in_order_unless_counted_dropped_or_fail
         assert seqs == sorted(set(seqs))  # once each, in order
     for message in ipc.on(READINGS):
         assert len(message.get("readings", [message])) <= max_batch
+    publisher.close()
 
 
 def test_concurrent_sensors_and_acknowledgements_deliver_every_reading_once_in_order() -> None:
