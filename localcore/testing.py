@@ -36,11 +36,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import awsiot.greengrasscoreipc
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 
 from localcore.contracts import CloudAdapter
 from localcore.core import CloudFactory, LocalCore
+from localcore.ipc.client_pool import ClientPool
 from localcore.runner.logs import log_path
 from localcore.runner.supervisor import SupervisorSettings
 
@@ -54,7 +54,7 @@ class CoreHarness:
     def __init__(self, core: LocalCore) -> None:
         self.core = core
         self.root = core.root
-        self._clients: list[GreengrassCoreIPCClientV2] = []
+        self._clients: ClientPool | None = None
 
     # The parts, for assertions.
     @property
@@ -121,21 +121,15 @@ class CoreHarness:
 
     def client_for(self, name: str, *, timeout: float = 10.0) -> GreengrassCoreIPCClientV2:
         """A real ``GreengrassCoreIPCClientV2`` connected as component ``name`` (closed at exit)."""
-        connection = awsiot.greengrasscoreipc.connect(
-            ipc_socket=str(self.core.socket_path), authtoken=self.token(name), timeout=timeout
-        )
-        client = GreengrassCoreIPCClientV2(client=connection)
-        self._clients.append(client)
-        return client
+        if self._clients is None:
+            # The socket path is known once the core has started, so the pool is made late.
+            self._clients = ClientPool(self.core.socket_path)
+        return self._clients.connect(self.token(name), timeout=timeout)
 
     def close_clients(self) -> None:
         """Close every client handed out."""
-        clients, self._clients = self._clients, []
-        for client in clients:
-            with contextlib.suppress(Exception):
-                client.client.close().result(5)
-            with contextlib.suppress(Exception):
-                client.close()
+        if self._clients is not None:
+            self._clients.close_all()
 
 
 @contextlib.contextmanager

@@ -30,11 +30,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import awsiot.greengrasscoreipc
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 
 from localcore.config import ConfigStore
 from localcore.contracts import CloudAdapter, ConfigService, LifecycleService, ShadowService
+from localcore.ipc.client_pool import ClientPool
 from localcore.ipc.recording_cloud import RecordingCloudAdapter
 from localcore.ipc.server import MAX_SOCKET_PATH, IpcServer
 from localcore.shadows.store import ShadowStore
@@ -57,7 +57,7 @@ class IpcHarness:
         self.cloud = cloud
         self.shadows = shadows
         self.config = config
-        self._clients: list[GreengrassCoreIPCClientV2] = []
+        self._clients = ClientPool(server.socket_path)
 
     def add_component(self, name: str, access_control: Any = None) -> str:
         """Register another component (or replace its policy); return its token."""
@@ -86,23 +86,11 @@ class IpcHarness:
 
     def client(self, name: str, *, timeout: float = 10.0) -> GreengrassCoreIPCClientV2:
         """A connected ``GreengrassCoreIPCClientV2`` authenticated as ``name``; closed at exit."""
-        connection = awsiot.greengrasscoreipc.connect(
-            ipc_socket=str(self.socket_path), authtoken=self.token(name), timeout=timeout
-        )
-        client = GreengrassCoreIPCClientV2(client=connection)
-        self._clients.append(client)
-        return client
+        return self._clients.connect(self.token(name), timeout=timeout)
 
     def close_clients(self) -> None:
         """Close every client handed out so far."""
-        clients, self._clients = self._clients, []
-        for client in clients:
-            # Close the connection first and let its stream-closed callbacks run on the client's
-            # executor; shutting the executor down first makes the SDK log spurious errors.
-            with contextlib.suppress(Exception):
-                client.client.close().result(5)
-            with contextlib.suppress(Exception):
-                client.close()
+        self._clients.close_all()
 
 
 @contextlib.contextmanager
