@@ -87,6 +87,12 @@ DEFAULT_POLICIES: dict[str, dict[str, Any]] = {
 DEFAULT_IMAGE_SPOOL_DIR = "../com.edgebundle.QualityInspection/inspection-spool"
 
 
+# Sent alerts kept for a re-send (see components/sync/uploader.py): five minutes is well past the
+# nucleus noticing a dead link and flushing its spooler after a reconnect; 10,000 alerts are a few MB.
+DEFAULT_ALERT_RETENTION_SECONDS = 300.0
+DEFAULT_ALERT_RETENTION_MAX_RECORDS = 10_000
+
+
 class BatchSettings(_Model):
     """When a bulk batch is closed: whichever limit is reached first."""
 
@@ -111,6 +117,15 @@ class SyncConfig(_Model):
     status_interval_seconds: float = Field(default=30.0, gt=0, alias="statusIntervalSeconds")
     backoff_initial_seconds: float = Field(default=1.0, gt=0, alias="backoffInitialSeconds")
     backoff_max_seconds: float = Field(default=120.0, gt=0, alias="backoffMaxSeconds")
+    # Sent alerts are kept this long for a re-send in case the nucleus' in-memory spooler lost them
+    # (0: forget at once); a day is far beyond any spooler's life without a reconnect.
+    alert_retention_seconds: float = Field(
+        default=DEFAULT_ALERT_RETENTION_SECONDS, ge=0, le=86400, alias="alertRetentionSeconds"
+    )
+    # At most this many are kept (oldest forgotten first, counted ``retentionCapped``).
+    alert_retention_max_records: int = Field(
+        default=DEFAULT_ALERT_RETENTION_MAX_RECORDS, ge=1, le=1_000_000, alias="alertRetentionMaxRecords"
+    )
     streams: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @model_validator(mode="after")

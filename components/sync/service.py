@@ -24,7 +24,7 @@ from components.sync.sinks import MessageSink, ObjectSink
 from components.sync.state import StatusPublisher, StatusReporter, status_document
 from components.sync.store.base import MALFORMED, AddResult, OfflineStore
 from components.sync.store.sqlite import is_unusable
-from components.sync.uploader import Uploader, UploadTargets
+from components.sync.uploader import AlertRetention, Uploader, UploadTargets
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,8 @@ class SyncService:
         )
         self.uploader = Uploader(
             store, objects, messages, self.link, self.budget, self.limiter, targets,
-            policies=lambda: self._policies, settings=self._upload_settings, clock=clock,
+            policies=lambda: self._policies, settings=self._upload_settings,
+            retention=self._alert_retention, clock=clock,
         )  # fmt: skip
         self.reporter = StatusReporter(publisher, self.status, clock) if publisher is not None else None
         self._threads: list[threading.Thread] = []
@@ -109,6 +110,10 @@ class SyncService:
         config = self.config
         spool = Path(config.image_spool_dir) if config.image_spool_dir else None
         return config.batch, config.compression, spool
+
+    def _alert_retention(self) -> AlertRetention:
+        config = self.config
+        return AlertRetention(config.alert_retention_seconds, config.alert_retention_max_records)
 
     def _committed(self, result: AddResult) -> None:
         if any(self._policies.get(s) and self._policies[s].destination == "iot" for s in result.counts):

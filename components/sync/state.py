@@ -2,12 +2,17 @@
 
 ``reported`` (next to LiveConfig's ``config`` / ``status`` / ``error``)::
 
-    {"backlog": {"readings": {"records": 120, "bytes": 20480, "oldestAgeSeconds": 12.5}, ...},
+    {"backlog": {"readings": {"records": 120, "bytes": 20480, "oldestAgeSeconds": 12.5,
+                              "unconfirmed": 0}, ...},
      "lastUpload": "2026-11-28T12:00:00Z" | null, "bytesToday": 1234, "dailyByteBudget": 0,
      "budgetPaused": false, "link": "online" | "offline" | "unknown", "linkError": null,
      "policies": {"readings": {...StreamPolicy...}, ...},
-     "counters": {"readings": {"stored": 10, "duplicates": 0, "expired": 0, ...}, ...},
+     "counters": {"readings": {"stored": 10, "duplicates": 0, "expired": 0, ...},
+                  "alerts": {"delivered": 4, "resent": 2, "retentionCapped": 0, ...}, ...},
      "storeIncident": null | "…moved to sync.db.unusable-…"}
+
+``records`` is what still waits to be sent; ``unconfirmed`` counts sent alerts kept for a re-send
+(see :mod:`components.sync.uploader`); ``resent`` counts the re-sends.
 
 Because local shadows sync to the cloud, operators see every device's backlog from the cloud.
 """
@@ -55,6 +60,7 @@ def status_document(
 ) -> dict[str, Any]:
     """The reported state (see the module docstring)."""
     held = store.backlog()
+    sent = store.unconfirmed()
     backlog = {}
     for stream in policies:
         entry = held.get(stream)
@@ -66,6 +72,7 @@ def status_document(
                 if entry and entry.oldest_received is not None
                 else None
             ),
+            "unconfirmed": sent.get(stream, 0),
         }
     return {
         "backlog": backlog,

@@ -6,6 +6,17 @@ is backing off or the day's budget is spent, one bulk batch: a batch planned bef
 re-sent first, unchanged, otherwise the highest-priority stream's oldest ready batch. One batch
 per step keeps alerts from waiting behind a long drain. Records are purged only after the put or
 publish returned successfully.
+
+A publish to IoT Core returns once the nucleus accepted the message into its MQTT spooler, which
+is in memory by default: a crash of the nucleus before it flushed loses the message. So a sent
+alert is kept as *sent, unconfirmed* for ``alertRetentionSeconds`` and re-sent, ahead of anything
+newer, after evidence that the spooler may have been lost: this process started (a nucleus crash
+restarts its components), or the link was seen down (a publish or upload failed, or the nucleus
+reported IoT Core disconnected); they go out again as soon as the link is back. Duplicates are
+harmless downstream: each alert carries a stable ``alertKey``, the range key of the alerts table
+(the topic rule's PutItem overwrites the same item). Sent alerts are forgotten once older than
+the retention time, but only while the link is up (while it is down the spooler may still hold
+them), and beyond ``alertRetentionMaxRecords``.
 """
 
 from __future__ import annotations
@@ -22,7 +33,12 @@ from typing import Any
 from components.common.logs import kv
 from components.sync.batching import batch_key, image_key
 from components.sync.budget import BandwidthLimiter, DailyBudget
-from components.sync.config import BatchSettings, StreamPolicy
+from components.sync.config import (
+    DEFAULT_ALERT_RETENTION_MAX_RECORDS,
+    DEFAULT_ALERT_RETENTION_SECONDS,
+    BatchSettings,
+    StreamPolicy,
+)
 from components.sync.encoding import encode_batch
 from components.sync.exceptions import SpoolError, UploadError
 from components.sync.images import complete_entries, remove_entry
@@ -33,6 +49,19 @@ from components.sync.store.base import OfflineStore, PlannedBatch, StoredRecord
 log = logging.getLogger(__name__)
 
 ALERTS_PER_STEP = 100
+# How often sent alerts past their retention time are looked for when nothing was sent (seconds).
+PURGE_INTERVAL_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class AlertRetention:
+    """How long, and how many, sent alerts are kept for a re-send (``alertRetention*`` keys).
+
+    ``seconds`` 0 forgets an alert as soon as the nucleus accepted it (no re-send).
+    """
+
+    seconds: float
+    max_records: int
 
 
 @dataclass(frozen=True)
@@ -65,6 +94,7 @@ class Uploader:
         targets: bucket key prefixes and topics for this device.
         policies: the policies in effect (read on every step, so live changes apply at once).
         settings: returns ``(batch settings, compression, image spool dir or None)`` in effect.
+        retention: returns the :class:`AlertRetention` in effect (default: the configuration's).
         clock: Unix time.
     """
 
@@ -79,6 +109,7 @@ class Uploader:
         targets: UploadTargets,
         policies: Callable[[], dict[str, StreamPolicy]],
         settings: Callable[[], tuple[BatchSettings, str, Path | None]],
+        retention: Callable[[], AlertRetention] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -90,7 +121,14 @@ class Uploader:
         self.targets = targets
         self._policies = policies
         self._settings = settings
+        self._retention = retention or (
+            lambda: AlertRetention(DEFAULT_ALERT_RETENTION_SECONDS, DEFAULT_ALERT_RETENTION_MAX_RECORDS)
+        )
         self._clock = clock
+        # A new process: the nucleus may have restarted with us and lost what it spooled.
+        self._requeue_reason: str | None = "started"
+        self._link_was_down = False
+        self._last_purge = float("-inf")
         self.last_upload: float | None = None
         self.budget_paused = False
         # Told of every failed step (the service decides whether the store is beyond use).
@@ -118,7 +156,9 @@ class Uploader:
         expired = self.store.expire(self._clock())
         if expired:
             log.info(kv(event="ttl_expired", **expired))
+        self._watch_link()
         sent = self._send_iot(stop)
+        self._forget_sent(force=sent)
         if stop.is_set() or not self.link.bulk_ready():
             return sent
         self.budget_paused = not self.budget.bulk_allowed()
@@ -137,16 +177,50 @@ class Uploader:
             template = policies[stream].iot_topic or self.targets.alerts_topic_template
             topic = template.format(thing=self.targets.thing)
             while self.link.iot_ready() and not stop.is_set():
-                records = self.store.next_records(stream, ALERTS_PER_STEP)
+                # Re-sends first: they are older than anything waiting, and the cloud sees each
+                # source's alerts in order.
+                records = self.store.next_resends(stream, ALERTS_PER_STEP)
+                resend = bool(records)
+                if not resend:
+                    records = self.store.next_records(stream, ALERTS_PER_STEP)
                 if not records:
                     break
                 for record in records:
-                    if not self._publish(topic, record, stop):
+                    if not self._publish(topic, record, stop, resend):
                         return sent
                     sent = True
         return sent
 
-    def _publish(self, topic: str, record: StoredRecord, stop: threading.Event) -> bool:
+    def _watch_link(self) -> None:
+        """Mark sent alerts due for a re-send on evidence the nucleus' spooler may be lost: our
+        start, or the link seen going down. Marking at once (not when the link is back) puts them
+        ahead of every alert sent after the outage, so the cloud still sees each source in order."""
+        down = self.link.state() == "offline"
+        if down and not self._link_was_down:
+            self._requeue_reason = self._requeue_reason or "link_down"
+        self._link_was_down = down
+        if self._requeue_reason is not None:
+            count = self.store.requeue_unconfirmed()
+            if count:
+                log.info(kv(event="alerts_requeued", reason=self._requeue_reason, records=count))
+            self._requeue_reason = None
+
+    def _forget_sent(self, force: bool) -> None:
+        """Forget sent alerts past the retention time (only while the link is up) or over the cap."""
+        now = self._clock()
+        if not force and now - self._last_purge < PURGE_INTERVAL_SECONDS:
+            return
+        self._last_purge = now
+        retention = self._retention()
+        # While the link is down, the nucleus' spooler may still hold what we sent: keep it all.
+        online = retention.seconds == 0 or self.link.state() == "online"
+        purged = self.store.purge_unconfirmed(
+            now - retention.seconds if online else None, retention.max_records
+        )
+        if purged:
+            log.debug(kv(event="sent_alerts_forgotten", **purged))
+
+    def _publish(self, topic: str, record: StoredRecord, stop: threading.Event, resend: bool) -> bool:
         message = json.loads(record.payload)
         if isinstance(message, dict):
             message.setdefault("alertKey", alert_key(message))
@@ -159,7 +233,12 @@ class Uploader:
             delay = self.link.failed(str(err))
             log.warning(kv(event="publish_failed", topic=topic, error=err, retry_in=round(delay, 2)))
             return False
-        self.store.delete_delivered([record])
+        if resend:
+            self.store.mark_resent([record], self._clock())
+        elif self._retention().seconds == 0:
+            self.store.delete_delivered([record])
+        else:
+            self.store.mark_sent([record], self._clock())
         self._uploaded(len(payload))
         return True
 

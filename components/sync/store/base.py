@@ -2,8 +2,15 @@
 
 A record enters with :meth:`OfflineStore.add` (one transaction per group commit), leaves either
 through a planned batch (bulk streams: :meth:`plan_batch`, upload, :meth:`complete_batch`) or
-one by one (IoT Core streams: :meth:`next_records`, publish, :meth:`delete_delivered`), or is
-dropped by a policy (size limit, TTL), which is counted per stream.
+one by one (IoT Core streams: :meth:`next_records`, publish, :meth:`delete_delivered` or
+:meth:`mark_sent`), or is dropped by a policy (size limit, TTL), which is counted per stream.
+
+IoT Core streams (alerts) are handed to the nucleus, whose MQTT spooler is in memory by default:
+a publish that returned is not yet in the cloud. :meth:`mark_sent` therefore keeps a sent record
+as *sent, unconfirmed* for a retention time; after evidence that the spooler may have been lost
+(the component restarted, the link went down and came back) the uploader calls
+:meth:`requeue_unconfirmed` and re-sends them (:meth:`next_resends`, :meth:`mark_resent`) before
+anything newer; :meth:`purge_unconfirmed` forgets them after the retention time or over a cap.
 """
 
 from __future__ import annotations
@@ -22,6 +29,11 @@ DELIVERED = "delivered"
 DEADBAND_DROPPED = "deadbandDropped"
 LOW_DISK_DROPPED = "lowDiskDropped"
 MALFORMED = "malformed"
+# Sent records published again because the nucleus' spooler may have lost them (not a loss).
+RESENT = "resent"
+# Sent records forgotten before their retention time because the cap was reached: they can no
+# longer be re-sent if the nucleus' spooler loses them.
+RETENTION_CAPPED = "retentionCapped"
 
 
 @dataclass(frozen=True)
@@ -159,6 +171,33 @@ class OfflineStore(abc.ABC):
     @abc.abstractmethod
     def delete_delivered(self, records: Sequence[StoredRecord]) -> None:
         """The cloud acknowledged these records: purge them."""
+
+    @abc.abstractmethod
+    def mark_sent(self, records: Sequence[StoredRecord], now: float) -> None:
+        """These records were handed to the nucleus: count them delivered and keep them as sent,
+        unconfirmed (sent at ``now``) so they can be re-sent; they leave the backlog."""
+
+    @abc.abstractmethod
+    def requeue_unconfirmed(self) -> int:
+        """Mark every sent, unconfirmed record due for a re-send; returns how many."""
+
+    @abc.abstractmethod
+    def next_resends(self, stream: str, limit: int) -> list[StoredRecord]:
+        """The oldest records of ``stream`` due for a re-send (they precede every record waiting)."""
+
+    @abc.abstractmethod
+    def mark_resent(self, records: Sequence[StoredRecord], now: float) -> None:
+        """These records were handed to the nucleus again (at ``now``): counted ``resent``."""
+
+    @abc.abstractmethod
+    def purge_unconfirmed(self, sent_before: float | None, keep_at_most: int) -> dict[str, int]:
+        """Forget sent records: those not due for a re-send that were sent at or before
+        ``sent_before`` (None: none by age), then the oldest over ``keep_at_most`` (counted
+        ``retentionCapped``). Returns the number forgotten per stream."""
+
+    @abc.abstractmethod
+    def unconfirmed(self) -> dict[str, int]:
+        """How many sent, unconfirmed records each stream keeps now."""
 
     @abc.abstractmethod
     def expire(self, now: float) -> dict[str, int]:

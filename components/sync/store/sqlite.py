@@ -10,6 +10,13 @@ re-sent under the same key: a retried upload
 overwrites its object instead of creating a second one. Delivered records are purged; the highest
 delivered sequence per (stream, source) is kept so a late replay of a purged record is still
 recognised as a duplicate.
+
+A record of an IoT Core stream (alerts) that was handed to the nucleus moves from ``records`` to
+``unconfirmed`` with its original id (so a re-send keeps its place ahead of newer records), the
+time it was sent and whether it is due for a re-send; ``records`` is exactly what still waits.
+
+The schema is versioned with ``PRAGMA user_version``: a file written by an older version is
+migrated when it opens (see ``MIGRATIONS``), inside the same transaction that checks the schema.
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ from components.sync.store.base import (
     LOW_DISK_DROPPED,
     OVERWRITTEN,
     REJECTED_FULL,
+    RESENT,
+    RETENTION_CAPPED,
     STORED,
     AddResult,
     Backlog,
@@ -86,6 +95,29 @@ CREATE TABLE IF NOT EXISTS counters (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
+# (version, script): each brings a file of the previous version up to ``version``. Every step is
+# idempotent (IF NOT EXISTS), so a step repeated after a crash or by a racing opener is harmless.
+MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (
+        1,
+        """
+CREATE TABLE IF NOT EXISTS unconfirmed (
+    id INTEGER PRIMARY KEY,  -- the id the record had in ``records``: re-sends keep their order
+    stream TEXT NOT NULL,
+    source TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    ts REAL NOT NULL,
+    received REAL NOT NULL,
+    sent REAL NOT NULL,
+    due INTEGER NOT NULL DEFAULT 0,
+    payload BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS unconfirmed_by_stream ON unconfirmed (stream, due, id);
+""",
+    ),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
 # A record belongs to a planned batch: same stream and source, sequence in the range, and committed
 # before the batch was planned (a late arrival is never part of it). Parameters: the batch's row.
 _BATCH_SCOPE = "stream = ? AND source = ? AND seq BETWEEN ? AND ? AND id <= ?"
@@ -134,8 +166,25 @@ class SqliteStore(OfflineStore):
         check = db.execute("PRAGMA quick_check").fetchone()[0]
         if check != "ok":
             raise sqlite3.DatabaseError(f"integrity check failed: {check}")
-        # Taking the write lock now tells a locked file apart before any record is accepted.
-        db.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            # Written by a newer version: its migrations only ever add, so what we use is there.
+            log.warning(kv(event="store_schema_newer", path=self.path, version=version, known=SCHEMA_VERSION))
+        steps = [script for target, script in MIGRATIONS if target > version]
+        if steps:
+            steps.append(f"PRAGMA user_version = {SCHEMA_VERSION};")
+        # Taking the write lock now tells a locked file apart before any record is accepted; the
+        # migration commits with the schema or not at all.
+        db.executescript("BEGIN IMMEDIATE;" + SCHEMA + "".join(steps) + "COMMIT;")
+        if steps:
+            log.info(
+                kv(
+                    event="store_schema_updated",
+                    path=self.path,
+                    from_version=version,
+                    to_version=SCHEMA_VERSION,
+                )
+            )
         self._bytes: dict[str, int] = {
             stream: int(total)
             for stream, total in db.execute("SELECT stream, SUM(size) FROM records GROUP BY stream")
@@ -345,6 +394,88 @@ class SqliteStore(OfflineStore):
                     self._bytes[record.stream] = self._bytes.get(record.stream, 0) - int(cursor[0])
                 self._mark_delivered(record.stream, record.source, record.seq)
                 self._write_counters({record.stream: {DELIVERED: 1}})
+
+    # -- sent, unconfirmed ---------------------------------------------------------------------------
+    def mark_sent(self, records: Sequence[StoredRecord], now: float) -> None:
+        """See :meth:`OfflineStore.mark_sent`."""
+        if not records:
+            return
+        with self._lock, self._transaction():
+            for record in records:
+                row = self._db.execute(
+                    "DELETE FROM records WHERE id = ? RETURNING size", (record.id,)
+                ).fetchone()
+                if row is not None:
+                    self._bytes[record.stream] = self._bytes.get(record.stream, 0) - int(row[0])
+                self._db.execute(
+                    "INSERT OR REPLACE INTO unconfirmed (id, stream, source, seq, ts, received, sent, due, payload)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
+                    (record.id, record.stream, record.source, record.seq, record.ts, record.received, now,
+                     record.payload),
+                )  # fmt: skip
+                self._mark_delivered(record.stream, record.source, record.seq)
+                self._write_counters({record.stream: {DELIVERED: 1}})
+
+    def requeue_unconfirmed(self) -> int:
+        """See :meth:`OfflineStore.requeue_unconfirmed`."""
+        with self._lock, self._transaction():
+            return int(self._db.execute("UPDATE unconfirmed SET due = 1 WHERE due = 0").rowcount)
+
+    def next_resends(self, stream: str, limit: int) -> list[StoredRecord]:
+        """See :meth:`OfflineStore.next_resends`."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, stream, source, seq, ts, received, payload FROM unconfirmed"
+                " WHERE stream = ? AND due = 1 ORDER BY id LIMIT ?",
+                (stream, limit),
+            ).fetchall()
+        return [StoredRecord(*row) for row in rows]
+
+    def mark_resent(self, records: Sequence[StoredRecord], now: float) -> None:
+        """See :meth:`OfflineStore.mark_resent`."""
+        if not records:
+            return
+        with self._lock, self._transaction():
+            for record in records:
+                updated = self._db.execute(
+                    "UPDATE unconfirmed SET due = 0, sent = ? WHERE id = ?", (now, record.id)
+                ).rowcount
+                if updated:
+                    self._write_counters({record.stream: {RESENT: 1}})
+
+    def purge_unconfirmed(self, sent_before: float | None, keep_at_most: int) -> dict[str, int]:
+        """See :meth:`OfflineStore.purge_unconfirmed`."""
+        if keep_at_most < 0:
+            raise ValueError(f"keep_at_most: expected >= 0, got {keep_at_most}")
+        purged: dict[str, int] = {}
+        with self._lock:
+            (held,) = self._db.execute("SELECT COUNT(*) FROM unconfirmed").fetchone()
+            if not held:
+                return purged
+            with self._transaction():
+                if sent_before is not None:
+                    for (stream,) in self._db.execute(
+                        "DELETE FROM unconfirmed WHERE due = 0 AND sent <= ? RETURNING stream", (sent_before,)
+                    ).fetchall():
+                        purged[stream] = purged.get(stream, 0) + 1
+                over = int(held) - sum(purged.values()) - keep_at_most
+                if over > 0:
+                    capped: dict[str, int] = {}
+                    for (stream,) in self._db.execute(
+                        "DELETE FROM unconfirmed WHERE id IN (SELECT id FROM unconfirmed ORDER BY id LIMIT ?)"
+                        " RETURNING stream",
+                        (over,),
+                    ).fetchall():
+                        capped[stream] = capped.get(stream, 0) + 1
+                        purged[stream] = purged.get(stream, 0) + 1
+                    self._write_counters({stream: {RETENTION_CAPPED: n} for stream, n in capped.items()})
+        return purged
+
+    def unconfirmed(self) -> dict[str, int]:
+        """See :meth:`OfflineStore.unconfirmed`."""
+        with self._lock:
+            rows = self._db.execute("SELECT stream, COUNT(*) FROM unconfirmed GROUP BY stream").fetchall()
+        return {stream: int(count) for stream, count in rows}
 
     def _mark_delivered(self, stream: str, source: str, seq: int) -> None:
         if seq <= self._delivered.get((stream, source), -1):
