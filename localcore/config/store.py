@@ -20,7 +20,6 @@ import copy
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,7 @@ from localcore.config.tree import (
     merge_map,
 )
 from localcore.contracts import ConfigListener, Unsubscribe
+from localcore.outbox import OrderedOutbox
 
 log = logging.getLogger("localcore.config")
 
@@ -81,8 +81,7 @@ class ConfigStore:
         self._subscriptions: list[_Subscription] = []
         # Change events wait here in commit order; one thread at a time delivers them, outside the
         # lock, so a callback may read the store (or update it) without deadlocking.
-        self._outbox: deque[Event] = deque()
-        self._draining = False
+        self._outbox: OrderedOutbox[Event] = OrderedOutbox(self._lock)
         if self._file is not None:
             self._trees, self._defaults = self._file.load()
 
@@ -320,28 +319,21 @@ class ConfigStore:
             log.error(kv(event="config_persist_failed", path=str(self._file.path), error=str(err)))
 
     def _drain(self) -> None:
-        with self._lock:
-            if self._draining:
-                return
-            self._draining = True
-        while True:
-            with self._lock:
-                if not self._outbox:
-                    self._draining = False
-                    return
-                component, path = self._outbox.popleft()
-                folded = fold_path(path)
-                targets = [s for s in self._subscriptions if s.wants(component, folded)]
-            try:
-                for subscription in targets:
-                    _notify(subscription, component, path)
-            except BaseException:
-                with self._lock:
-                    self._draining = False
-                raise
+        self._outbox.drain(self._targets, _notify_all)
+
+    def _targets(self, event: Event) -> tuple[Event, list[_Subscription]]:
+        component, path = event
+        folded = fold_path(path)
+        return event, [s for s in self._subscriptions if s.wants(component, folded)]
 
 
 _RESTRICTED = {fold(key) for key in RESTRICTED_KEYS}
+
+
+def _notify_all(targets: tuple[Event, list[_Subscription]]) -> None:
+    (component, path), subscriptions = targets
+    for subscription in subscriptions:
+        _notify(subscription, component, path)
 
 
 def _notify(subscription: _Subscription, component: str, path: list[str]) -> None:

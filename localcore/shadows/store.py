@@ -19,13 +19,13 @@ import json
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from components.common.logs import kv
 from localcore.contracts import ShadowListener, TopicPublisher, Unsubscribe
+from localcore.outbox import OrderedOutbox
 from localcore.shadows import document as doc
 from localcore.shadows import payloads
 from localcore.shadows.errors import (
@@ -80,8 +80,7 @@ class ShadowStore:
         self._lock = threading.Lock()
         # Publications and notifications wait here in commit order; one thread at a time drains them,
         # outside the lock, so a listener may call back into the store without deadlocking.
-        self._outbox: deque[Delivery] = deque()
-        self._draining = False
+        self._outbox: OrderedOutbox[Delivery] = OrderedOutbox(self._lock)
         self._listeners: list[ShadowListener] = []
         self._docs: dict[tuple[str, str], doc.ShadowDocument] = {
             (thing, shadow): loaded for thing, shadow, loaded in self._files.load_all()
@@ -294,32 +293,10 @@ class ShadowStore:
         self._drain()
 
     def _drain(self) -> None:
-        # Whoever finds nobody draining delivers everything queued, in order; the others return.
-        with self._lock:
-            if self._draining:
-                return
-            self._draining = True
-        while True:
-            with self._lock:
-                if not self._outbox:
-                    # Cleared under the same lock as the emptiness check, so nothing is stranded.
-                    self._draining = False
-                    return
-                publications, notification = self._outbox.popleft()
-                listeners = list(self._listeners)
-            try:
-                self._deliver(publications, notification, listeners)
-            except BaseException:
-                with self._lock:
-                    self._draining = False
-                raise
+        self._outbox.drain(lambda delivery: (delivery, list(self._listeners)), self._deliver)
 
-    def _deliver(
-        self,
-        publications: list[Publication],
-        notification: Notification | None,
-        listeners: list[ShadowListener],
-    ) -> None:
+    def _deliver(self, prepared: tuple[Delivery, list[ShadowListener]]) -> None:
+        (publications, notification), listeners = prepared
         for topic, payload in publications:
             self._send(topic, payload)
         if notification is None:
