@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from components.common.ipc import Closeable, ComponentIpc
+from components.common.messages import READING_BATCH_V1, reading_items
 from localcore.config.store import ConfigStore
 from localcore.ipc.testing import IpcHarness, ipc_server
 from localcore.shadows.errors import ShadowNotFoundError
@@ -65,6 +66,7 @@ class RecordingPublisher:
     def __init__(self) -> None:
         self.messages: list[tuple[str, dict[str, Any]]] = []
         self.subscriptions: list[Closeable] = []
+        self.batches = 0
         self._cond = threading.Condition()
 
     def publish(self, topic: str, message: dict[str, Any]) -> None:
@@ -74,11 +76,26 @@ class RecordingPublisher:
             self._cond.notify_all()
 
     def subscribe(self, ipc: ComponentIpc, *topics: str) -> RecordingPublisher:
-        """Record what arrives on ``topics`` through ``ipc``'s real client; returns ``self``."""
+        """Record what arrives on ``topics`` through ``ipc``'s real client; returns ``self``.
+
+        A reading batch (``edgebundle.reading-batch.v1``, sent by a publisher that fell behind)
+        is recorded as the readings it carries, one by one, so tests see readings either way;
+        ``batches`` counts such messages.
+        """
         for topic in topics:
             # Keep the operations: a garbage-collected subscription operation closes its stream.
-            self.subscriptions.append(ipc.subscribe_json(topic, functools.partial(self.publish, topic)))
+            self.subscriptions.append(ipc.subscribe_json(topic, functools.partial(self._arrived, topic)))
         return self
+
+    def _arrived(self, topic: str, message: dict[str, Any]) -> None:
+        if not (isinstance(message, dict) and message.get("schema") == READING_BATCH_V1):
+            self.publish(topic, message)
+            return
+        readings = [raw for _, raw in reading_items(message)]
+        with self._cond:
+            self.batches += 1
+            self.messages.extend((topic, reading) for reading in readings)
+            self._cond.notify_all()
 
     def on(self, topic: str) -> list[dict[str, Any]]:
         """The messages recorded on ``topic``, oldest first."""
