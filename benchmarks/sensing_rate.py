@@ -5,8 +5,11 @@ simulated sensor; a subscriber process (a real ``GreengrassCoreIPCClientV2``) co
 arrives. Measured:
 
 - readings/s delivered to the subscriber at increasing target rates (the sensor's
-  ``intervalSeconds`` changed live through the configuration store), and the component
-  process's CPU % (user + system time over wall time, of one core);
+  ``intervalSeconds`` changed live through the configuration store), counted per reading
+  whether it came alone or in an ``edgebundle.reading-batch.v1`` (the component coalesces
+  readings while the core lags), the readings that arrived more than once (must be 0), the
+  readings per message, and the component process's CPU % (user + system time over wall time,
+  of one core);
 - alert latency: from the timestamp of the reading that crossed the threshold (stamped by the
   component when it read the sensor) to the alert's arrival at the subscriber, p50/p99, at a
   light load, at 1,000 and at 5,000 readings/s;
@@ -102,15 +105,29 @@ def _connect(socket_path: str, token: str) -> Any:
 def observer_main(socket_path: str, token: str, conn: Connection) -> None:
     """Subscriber process: on each ("window", seconds) command, count and time what arrives."""
     from components.common.ipc import decode_subscription_message
+    from components.common.messages import MessageError, iter_readings
 
     client = _connect(socket_path, token)
     lock = threading.Lock()
     state: dict[str, Any] = {"counting": False, "readings": 0, "peer": 0, "latencies": [], "peer_lat": []}
+    state.update(messages=0, duplicates=0, invalid=0)
+    seen: set[tuple[str, int]] = set()  # every reading ever received, to catch one arriving twice
 
     def on_reading(event: Any) -> None:
-        if state["counting"]:
+        try:
+            keys = [(r.source, r.seq) for r in iter_readings(decode_subscription_message(event))]
+        except (MessageError, ValueError):
             with lock:
-                state["readings"] += 1
+                state["invalid"] += 1
+            return
+        with lock:
+            fresh = seen.isdisjoint(keys) and len(set(keys)) == len(keys)
+            if not fresh:
+                state["duplicates"] += len(keys) - len(set(keys) - seen)
+            seen.update(keys)
+            if state["counting"]:
+                state["readings"] += len(keys)
+                state["messages"] += 1
 
     def on_alert(event: Any) -> None:
         now = time.time()
@@ -136,14 +153,26 @@ def observer_main(socket_path: str, token: str, conn: Connection) -> None:
         if command == "exit":
             break
         with lock:
-            state.update(readings=0, peer=0, latencies=[], peer_lat=[], counting=True)
+            state.update(readings=0, messages=0, peer=0, latencies=[], peer_lat=[], counting=True)
         started = time.monotonic()
         threading.Event().wait(command)
         with lock:
             state["counting"] = False
             elapsed = time.monotonic() - started
             conn.send(
-                {k: state[k] for k in ("readings", "peer", "latencies", "peer_lat")} | {"seconds": elapsed}
+                {
+                    k: state[k]
+                    for k in (
+                        "readings",
+                        "messages",
+                        "duplicates",
+                        "invalid",
+                        "peer",
+                        "latencies",
+                        "peer_lat",
+                    )
+                }
+                | {"seconds": elapsed}
             )
     client.close()
 
@@ -263,7 +292,8 @@ def main() -> None:
             for target in (1000, 2500, 5000, 10000):
                 reconfigure(1.0 / target, 0.0)
                 result, cpu = window(seconds)
-                rows.append((target, result["readings"] / result["seconds"], cpu))
+                per_message = result["readings"] / max(result["messages"], 1)
+                rows.append((target, result["readings"] / result["seconds"], per_message, cpu))
 
             # The peer: a bare publisher through the same core to the same subscriber.
             def run_peer(timed_rate: float) -> dict[str, Any]:
@@ -293,16 +323,23 @@ def main() -> None:
                 reconfigure(interval, spike_rate)
                 result, _ = window(max(seconds, 8.0))
                 latencies[label] = result["latencies"]
+            final, _cpu = window(0.5)  # duplicates and invalid messages, over the whole run
+            duplicates, invalid = final["duplicates"], final["invalid"]
             parent.send("exit")
             observer.join(10)
 
     print(f"\nsensing component through localcore (simulated DHT22, window {seconds:g} s per row)\n")
-    print(f"{'target /s':>10} {'delivered /s':>13} {'of target':>10} {'component CPU %':>16} {'vs peer':>8}")
-    for target, delivered, cpu in rows:
+    print(
+        f"{'target /s':>10} {'delivered /s':>13} {'of target':>10} {'readings/msg':>13} "
+        f"{'component CPU %':>16} {'vs peer':>8}"
+    )
+    for target, delivered, per_message, cpu in rows:
         print(
-            f"{target:>10} {delivered:>13.0f} {delivered / target:>10.0%} {cpu:>16.0f} {delivered / peer_rate:>8.2f}"
+            f"{target:>10} {delivered:>13.0f} {delivered / target:>10.0%} {per_message:>13.1f} "
+            f"{cpu:>16.0f} {delivered / peer_rate:>8.2f}"
         )
-    print(f"{'peer':>10} {peer_rate:>13.0f} {'':>10} {'':>16} {1.0:>8.2f}")
+    print(f"{'peer':>10} {peer_rate:>13.0f} {'':>10} {1.0:>13.1f} {'':>16} {1.0:>8.2f}")
+    print(f"\nreadings received more than once: {duplicates}; invalid messages: {invalid}")
     print("\nalert latency, reading timestamp -> alert at the subscriber (ms)\n")
     print(f"{'load':>18} {'alerts':>7} {'p50':>7} {'p99':>7} {'max':>7}")
     for label, values in latencies.items():
