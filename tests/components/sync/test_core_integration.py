@@ -116,6 +116,27 @@ def sync_pid(core: CoreHarness) -> int | None:
     return None if process is None else int(process.pid)
 
 
+def kill_sync(core: CoreHarness) -> set[tuple[str, int]]:
+    """SIGKILL the sync process if one runs and wait until it is reaped; what its store then held."""
+    pid = sync_pid(core)
+    if pid is None:
+        return set()
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: sync_pid(core) != pid, what="the killed process reaped")
+    return committed(core)
+
+
+def stop_sensing_and_check_the_drain(core: CoreHarness, seen: set[tuple[str, int]], timeout: float) -> None:
+    """Once sensing stops, everything committed drains to S3, each record exactly once."""
+    ok, message = core.runner.stop_component(SENSING)
+    assert ok, message
+    core.wait_for_state(SYNC, "RUNNING")
+    wait_until(lambda: not committed(core) and seen <= set(s3_readings(core)), timeout=timeout, what="drain")
+    uploaded = s3_readings(core)
+    assert len(uploaded) == len(set(uploaded)), "a reading is in two objects"
+    assert seen <= set(uploaded)
+
+
 def run_story(core: CoreHarness, kills: int, outage_seconds: float, seed: int) -> None:
     rng = random.Random(seed)
     pause = threading.Event()
@@ -134,19 +155,9 @@ def run_story(core: CoreHarness, kills: int, outage_seconds: float, seed: int) -
     for _ in range(kills):
         wait_until(lambda: sync_pid(core) is not None and core.state(SYNC) == "RUNNING", what="sync running")
         pause.wait(rng.uniform(0.5, 2.5))
-        pid = sync_pid(core)
-        if pid is not None:
-            os.kill(pid, signal.SIGKILL)
-            wait_until(lambda p=pid: sync_pid(core) != p, what="the killed process reaped")
-            seen |= committed(core)
+        seen |= kill_sync(core)
     # THEN once sensing stops, everything committed drains to S3, each record exactly once
-    ok, message = core.runner.stop_component(SENSING)
-    assert ok, message
-    core.wait_for_state(SYNC, "RUNNING")
-    wait_until(lambda: not committed(core) and seen <= set(s3_readings(core)), timeout=90, what="drain")
-    uploaded = s3_readings(core)
-    assert len(uploaded) == len(set(uploaded)), "a reading is in two objects"
-    assert seen <= set(uploaded)
+    stop_sensing_and_check_the_drain(core, seen, timeout=90)
     # alerts: every alert raised reached the table once (the alertKey makes re-sends idempotent)
     keys = [item["alertKey"]["S"] for item in alert_items(core)]
     assert len(keys) == len(set(keys)) and keys
@@ -182,13 +193,5 @@ def test_sync_soak_under_a_connectivity_schedule(tmp_path: Path) -> None:
         deadline = time.monotonic() + 300  # through the outages and the flaky phase
         while time.monotonic() < deadline:
             pause.wait(rng.uniform(10, 40))
-            pid = sync_pid(core)
-            if pid is not None:
-                os.kill(pid, signal.SIGKILL)
-                wait_until(lambda p=pid: sync_pid(core) != p, what="the killed process reaped")
-                seen |= committed(core)
-        ok, message = core.runner.stop_component(SENSING)
-        assert ok, message
-        wait_until(lambda: not committed(core) and seen <= set(s3_readings(core)), timeout=180, what="drain")
-        uploaded = s3_readings(core)
-        assert len(uploaded) == len(set(uploaded)) and seen <= set(uploaded)
+            seen |= kill_sync(core)
+        stop_sensing_and_check_the_drain(core, seen, timeout=180)
