@@ -33,9 +33,11 @@ from localcore.cloud.moto_server import MotoCloud
 from localcore.cloud.proxy import FaultProxy
 from localcore.ipc.recording_cloud import RecordingCloudAdapter
 from localcore.ipc.testing import IpcHarness, ipc_server
+from tests.components.rig import recipe_defaults
+from tests.components.rig import wait_until as wait_for
 
 from .conftest import alert, reading
-from .test_ipc_integration import THING, DictConfig, recipe_defaults, wait_for
+from .test_ipc_integration import THING, DictConfig
 
 REPO = Path(__file__).resolve().parents[3]
 SYNC = "com.edgebundle.Sync"
@@ -123,7 +125,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
     proxy.start()
     cloud = RecordingCloudAdapter()
     link.add_listener(lambda state, _drop: cloud.set_connected(state != "offline"))
-    defaults = recipe_defaults()
+    defaults = recipe_defaults(SYNC, THING)
     config = {
         **defaults,
         "commitIntervalMs": 50,
