@@ -32,6 +32,10 @@ def build_and_run(ipc: ComponentIpc, stop: threading.Event) -> None:
 
 def main() -> int:
     """Run the component; returns the process exit code."""
+    # Alerts must leave within milliseconds while the publisher's thread serializes reading
+    # batches: a 1 ms GIL switch interval (default 5 ms) bounds how long the sensor thread waits
+    # for the interpreter behind it (measured at 5,000 readings/s: alert p50/p99 about halved).
+    sys.setswitchinterval(0.001)
     return run_service("sensing", build_and_run)
 
 
