@@ -22,6 +22,7 @@ from components.sync.aws import (
     AwsApi,
     AwsLinkError,
     AwsServiceError,
+    ContainerCredentials,
     Credentials,
     CredentialsUnavailableError,
     Endpoint,
@@ -348,3 +349,29 @@ def test_aws_endpoints_without_an_override() -> None:
         "/dotted.bucket/k",
     )
     assert AwsApi("cn-north-1", StaticCredentials(FAKE), HttpClient()).dns_suffix == "amazonaws.com.cn"
+
+
+def test_token_exchange_credentials_are_cached_until_near_expiry_and_refetched_when_expired(
+    tes: TokenExchangeService, canned: CannedS3
+) -> None:
+    # GIVEN credentials from the token exchange service and a clock we move
+    tes.register("com.edgebundle.Sync", "sync-token")
+    now = [0.0]
+    source = ContainerCredentials(tes.url, "sync-token", HttpClient(), clock=lambda: now[0])
+    first = source.get()
+    assert first.expires_at is not None and first.session_token
+    now[0] = first.expires_at - 600  # WHEN well before expiry THEN served from the cache
+    assert source.get() == first and tes.served == 1
+    now[0] = first.expires_at - 60  # WHEN within the refresh margin THEN fetched again
+    source.get()
+    assert tes.served == 2
+    # WHEN S3 says the token expired (cached ones, still valid by the clock) THEN the put is
+    # retried later with fresh credentials
+    now[0] = first.expires_at - 600
+    canned.status, canned.body = 400, S3_ERROR % b"ExpiredToken"
+    api = AwsApi("eu-west-1", source, HttpClient(), {"": canned.url})
+    with pytest.raises(UploadError, match="ExpiredToken") as info:
+        S3ObjectSink(S3Client(api), "bucket-a").put("k", b"x")
+    assert info.value.link_down is True
+    source.get()
+    assert tes.served == 3
