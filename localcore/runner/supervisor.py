@@ -475,6 +475,9 @@ class ComponentSupervisor:
             if new != ERRORED and new != BROKEN:
                 self._errors.pop(old, None)
             self.state = new
+            if new in (RUNNING, FINISHED):
+                # A healthy state: the reason for an earlier error or BROKEN no longer applies.
+                self.status_detail = ""
             self._wake.notify_all()
             # Announced under the (re-entrant) lock so listeners hear transitions in the order
             # they happened across all components: a dependent never seems to start first.

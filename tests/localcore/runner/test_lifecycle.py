@@ -119,6 +119,7 @@ def test_run_exit_codes(local_core: Any) -> None:
     core.wait_for_state("test.life.AlwaysFails", "BROKEN")
     statuses = {row.name: row for row in core.runner.status()}
     assert statuses["test.life.FailsOnce"].restarts == 1
+    assert statuses["test.life.FailsOnce"].detail == ""  # FINISHED: the earlier error's reason is gone
     assert "ERRORED" in core.log("test.life.FailsOnce")
     assert statuses["test.life.AlwaysFails"].restarts == 2
     assert statuses["test.life.AlwaysFails"].detail == "Run exited with code 3"
