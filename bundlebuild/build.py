@@ -40,7 +40,7 @@ ARTIFACT_NAME = "edgebundle.zip"
 PLACEHOLDER_URI = f"s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/{ARTIFACT_NAME}"
 
 # pip --platform tags per device architecture (manylinux wheels on PyPI). 32-bit ARM has almost
-# no wheels on PyPI (numpy and awscrt among the missing): see docs/deployment.md for what to do there.
+# no wheels on PyPI (numpy and awscrt among the missing): see docs/cloud.md (32-bit ARM) for what to do there.
 PLATFORM_TAGS: dict[str, tuple[str, ...]] = {
     "x86_64": ("manylinux2014_x86_64", "manylinux_2_28_x86_64", "manylinux_2_17_x86_64"),
     "aarch64": ("manylinux2014_aarch64", "manylinux_2_28_aarch64", "manylinux_2_17_aarch64"),
