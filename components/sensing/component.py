@@ -1,7 +1,8 @@
 """The sensing component: sensor loops, rules, the alert LED and what they publish, reconfigurable live.
 
 :class:`SensingComponent` knows nothing of IPC: it publishes through a :class:`Publisher` (the
-IPC one in :mod:`components.common.publisher`, a list in unit tests) and is reconfigured by
+IPC one in :mod:`components.common.publisher`, which coalesces readings into batches while the
+core lags behind and never makes an alert wait for readings; a list in unit tests) and is reconfigured by
 :meth:`SensingComponent.apply`, which ``LiveConfig`` calls with each validated configuration.
 """
 
@@ -300,7 +301,6 @@ class SensingComponent:
     def _publish_alerts(self, events: list[AlertEvent]) -> None:
         """Publish alert events and update the LED; called with ``self._lock`` held."""
         for event in events:
-            log.info(kv(event=f"alert_{event.state}", alert=event.alert_id, severity=event.severity))
             self._publisher.publish(
                 topics.ALERTS,
                 alert_message(
@@ -316,6 +316,8 @@ class SensingComponent:
                 ),
             )
             self.alerts_published += 1
+            # Logged once sent: the log line (a pipe write) must not delay the alert itself.
+            log.info(kv(event=f"alert_{event.state}", alert=event.alert_id, severity=event.severity))
         if events or self.indicator is not None:
             self._update_indicator(events[-1].ts if events else self._clock())
 
