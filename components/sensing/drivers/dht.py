@@ -10,10 +10,9 @@ driver declares a minimum spacing a little above that and the sampling loop hono
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
-from typing import Any, Literal
+from typing import Literal
 
+from components.common.gpio import GpioUnavailableError, board_pin, import_device_module
 from components.sensing.drivers.base import SensorDriver, SensorSample
 from components.sensing.exceptions import DriverUnavailableError, SensorReadError
 
@@ -21,32 +20,6 @@ UNITS: dict[str, str] = {"temperature": "C", "humidity": "%"}
 # 2 s per the datasheet and the library's own cache window, plus margin: the library compares
 # with a strict ">" on time.monotonic().
 DHT_MIN_SPACING_S = 2.1
-
-
-def _import(name: str, hint: str) -> ModuleType:
-    try:
-        return importlib.import_module(name)
-    except ImportError as err:
-        raise DriverUnavailableError(f"cannot import {name!r}: {hint} ({err})") from err
-    except (NotImplementedError, RuntimeError, OSError) as err:
-        # Blinka's board module raises NotImplementedError on a machine it does not recognise.
-        raise DriverUnavailableError(f"{name!r} is not usable on this machine: {err}") from err
-
-
-def board_pin(pin_name: str) -> Any:
-    """The ``board`` module's pin object named ``pin_name`` (``"D4"``, ``"LED"``).
-
-    Raises:
-        DriverUnavailableError: no ``board`` module (the ``device`` extra, Blinka) or no such pin.
-    """
-    board = _import("board", "install the 'device' extra (adafruit-blinka) on a supported board")
-    try:
-        return getattr(board, pin_name)
-    except AttributeError:
-        known = sorted(name for name in dir(board) if name[:1].isupper())
-        raise DriverUnavailableError(
-            f"this board has no pin {pin_name!r}; it has {', '.join(known[:40]) or 'no named pins'}"
-        ) from None
 
 
 class DhtSensor(SensorDriver):
@@ -67,8 +40,13 @@ class DhtSensor(SensorDriver):
     units = UNITS
 
     def __init__(self, model: Literal["dht22", "dht11"], pin: str, *, use_pulseio: bool = True) -> None:
-        library = _import("adafruit_dht", "install the 'device' extra (pip install 'edge-bundle[device]')")
-        pin_object = board_pin(pin)
+        try:
+            library = import_device_module(
+                "adafruit_dht", "install the 'device' extra (pip install 'edge-bundle[device]')"
+            )
+            pin_object = board_pin(pin)
+        except GpioUnavailableError as err:
+            raise DriverUnavailableError(str(err)) from err
         cls = getattr(library, "DHT22" if model == "dht22" else "DHT11")
         try:
             self._device = cls(pin_object, use_pulseio=use_pulseio)
