@@ -174,21 +174,43 @@ def first_receipts(messages: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def alert_order_violations(
-    arrived: Sequence[dict[str, Any]], published: Sequence[dict[str, Any]]
+    arrived: Sequence[dict[str, Any]],
+    published: Sequence[dict[str, Any]],
+    received_at: Sequence[float] = (),
+    unwatched: Sequence[tuple[float, float]] = (),
 ) -> list[str]:
     """Alerts out of order as the cloud received them (``arrived``, in arrival order).
 
     * per source, the first receipts' ``seq`` must increase;
     * a ``cleared`` must arrive after the ``raised`` it clears (the same alert id's last raise
       published before it, from ``published``), when that raise arrived at all.
+
+    ``unwatched`` are spans in which nobody watched the cloud (``received_at`` gives each arrival's
+    time): sync re-sends every alert it sent recently after a restart, so an alert first delivered
+    in such a span is first *seen* when re-sent, after newer ones. An alert published (``ts``) by
+    the end of an unwatched span and first seen after its start may have arrived in it first: its
+    order cannot be seen, and it is not counted (it is not excused from arriving at all).
     """
     problems: list[str] = []
     first = first_receipts(arrived)
+    first_seen: dict[tuple[str, int], float] = {}
+    for message, at in zip(arrived, received_at, strict=False):
+        first_seen.setdefault((str(message["source"]), int(message["seq"])), at)
+
+    def unseen_first(key: tuple[str, int], ts: float) -> bool:
+        at = first_seen.get(key)
+        return at is not None and any(ts <= end and at > start for start, end in unwatched)
+
+    published_ts = {(str(m["source"]), int(m["seq"])): float(m["ts"]) for m in published}
     position = {(str(m["source"]), int(m["seq"])): i for i, m in enumerate(first)}
     last_seq: dict[str, int] = {}
     for message in first:
         source, seq = str(message["source"]), int(message["seq"])
-        if source in last_seq and seq <= last_seq[source]:
+        if (
+            source in last_seq
+            and seq <= last_seq[source]
+            and not unseen_first((source, seq), float(message["ts"]))
+        ):
             problems.append(f"{source}: seq {seq} arrived after seq {last_seq[source]}")
         last_seq[source] = max(seq, last_seq.get(source, seq))
     raises: dict[str, list[int]] = defaultdict(list)
@@ -203,7 +225,11 @@ def alert_order_violations(
             continue
         raised = (str(message["source"]), earlier[-1])
         cleared = (str(message["source"]), int(message["seq"]))
-        if raised in position and position[raised] > position[cleared]:
+        if (
+            raised in position
+            and position[raised] > position[cleared]
+            and not unseen_first(raised, published_ts.get(raised, float("inf")))
+        ):
             problems.append(
                 f"{message['alertId']}: cleared seq {cleared[1]} arrived before raised seq {raised[1]}"
             )

@@ -76,6 +76,22 @@ def test_alert_order_violations() -> None:
     assert any("cleared seq 2 arrived before raised seq 1" in p for p in problems)
 
 
+def test_an_alert_first_delivered_while_nobody_watched_is_not_out_of_order() -> None:
+    # GIVEN alerts 1, 2 (ts 1, 2) delivered while the core was down (span 1.5..5: unseen), 3 seen
+    # at time 6, then sync's re-sends after a restart: 1 and 2 first seen at times 7 and 7.1
+    published = [alert(1, "raised"), alert(2, "cleared"), alert(3, "raised")]
+    arrived = [alert(3, "raised"), alert(1, "raised"), alert(2, "cleared")]
+    received_at = [6.0, 7.0, 7.1]
+    # THEN without the span they are out of order; with it, their first arrival may be unseen
+    assert len(alert_order_violations(arrived, published, received_at)) == 2
+    assert alert_order_violations(arrived, published, received_at, [(1.5, 5.0)]) == []
+    # an alert published after the span, or one whose first arrival was seen before it, gets no
+    # such excuse
+    late = [alert(7, "raised"), alert(6, "raised")]
+    assert alert_order_violations(late, late, [8.0, 9.0], [(1.5, 5.0)]) == ["s1: seq 6 arrived after seq 7"]
+    assert alert_order_violations(arrived, published, received_at, [(7.5, 9.0)]) != []
+
+
 def test_a_loss_window_never_excuses_an_alert_the_store_held() -> None:
     window = LossWindow("kill -9 core", start=10.0, end=20.0, committed_alerts=frozenset({("s1", 7)}))
     assert window.excuses_alert("s1", 8, 15.0)

@@ -106,9 +106,16 @@ def _drain_and_stop(rig: SystemRig) -> None:
     for name in (SENSING, INFERENCE, INSPECTION):
         rig.wait_for_state(name, "FINISHED", timeout=30)
     wait_for(lambda: rig.backlog() == 0, "sync's store to drain", timeout=90, interval=0.2)
+    # Sent alerts due for a re-send (after sync's last restart or outage) are not in the backlog.
+    wait_for(
+        lambda: rig.store_query("SELECT COUNT(*) FROM unconfirmed WHERE due = 1")[0][0] == 0,
+        "sync's re-sends of alerts the core may have lost",
+        timeout=30,
+        interval=0.2,
+    )
 
 
-def _check(rig: SystemRig, before: dict[str, Any], after: dict[str, Any]) -> None:
+def _check(rig: SystemRig, before: dict[str, Any], after: dict[str, Any], watched_from: float) -> None:
     streams = by_stream(rig.s3_messages())
     counters = rig.sync_counters()
     witnessed = rig.witnessed()
@@ -144,20 +151,19 @@ def _check(rig: SystemRig, before: dict[str, Any], after: dict[str, Any]) -> Non
     assert counted <= account.missing, f"sync counted more drops than readings are missing: {summary}"
     assert counters["readings"].get("overwritten", 0) > 0, f"the disk budget was never reached: {summary}"
 
-    # Alerts: every published one reached the alerts table unless lost in a window; none twice.
+    # Alerts: every published one reached the alerts table unless sync never stored it (published
+    # in a loss window while it was not subscribed); none twice.
     table = rig.dynamodb_alerts()
     in_table = {(item["source"]["S"], int(item["seq"]["N"])) for item in table}
     assert len(in_table) == len(table), "an alert was written twice under different keys"
-    # Sync counts an alert delivered once PublishToIoTCore returned; offline, the nucleus puts it in
-    # its in-memory spooler, which a kill -9 of the core empties. Sync keeps alerts in its store
-    # while the nucleus reports IoT Core disconnected, but one published in the instant before the
-    # disconnect is noticed lands in that spooler (seen in about 1 of 40 core kills in the soak).
-    lost_in_spooler = sum(window.spooled for window in rig.windows)
+    # Sync counts an alert delivered once, when the nucleus first accepts it. The nucleus' spooler
+    # is in memory and a kill -9 of the core empties it, so sync keeps sent alerts and re-sends them
+    # after its restart or an outage: every alert it counted must be in the table, none excused.
     delivered_alerts = counters.get("alerts", {}).get("delivered", 0)
-    assert len(in_table) <= delivered_alerts <= len(in_table) + lost_in_spooler, (
-        counters.get("alerts"),
-        len(in_table),
-        lost_in_spooler,
+    resent = counters.get("alerts", {}).get("resent", 0)
+    assert delivered_alerts == len(in_table), (
+        f"sync delivered {delivered_alerts} alerts (re-sent {resent}), the table holds {len(in_table)}: "
+        f"{counters.get('alerts')}; spooled at the core kills: {[w.spooled for w in rig.windows]}"
     )
     lost_alerts = [
         a
@@ -165,12 +171,29 @@ def _check(rig: SystemRig, before: dict[str, Any], after: dict[str, Any]) -> Non
         if (a["source"], int(a["seq"])) not in in_table
         and not any(w.excuses_alert(a["source"], int(a["seq"]), float(a["ts"])) for w in rig.windows)
     ]
-    assert len(lost_alerts) <= lost_in_spooler, (
-        f"alerts published but never in the cloud ({lost_in_spooler} died in the core's spooler): {lost_alerts[:5]}"
+    assert not lost_alerts, f"alerts published but never in the cloud: {lost_alerts[:5]}"
+    (rig.tmp_path / "alerts.txt").write_text(
+        f"in table {len(in_table)}, delivered {delivered_alerts}, resent {resent}, "
+        f"spooled at core kills {[w.spooled for w in rig.windows]}\n"
     )
     arrived = [alert.message for alert in rig.cloud_alerts]
+    received_at = [alert.received for alert in rig.cloud_alerts]
     assert any(a["state"] == "cleared" for a in arrived), "no alert was raised and cleared: nothing to order"
-    violations = alert_order_violations(arrived, alerts_seen)
+    # Nobody watches the cloud before the first start and while the core (the embedded broker) is
+    # down; sync's re-sends after a restart then show alerts first delivered unseen, late.
+    unwatched = [(float("-inf"), watched_from)] + [
+        (w.start, w.end) for w in rig.windows if w.cause == "kill -9 core"
+    ]
+    violations = alert_order_violations(arrived, alerts_seen, received_at, unwatched)
+    unseen = alert_order_violations(arrived, alerts_seen)
+    with (rig.tmp_path / "alerts.txt").open("a") as out:
+        out.write(
+            f"order not seen (first arrival unwatched): {len(unseen) - len(violations)}; unwatched {unwatched}\n"
+        )
+        out.writelines(
+            f"{at:.3f} {m['source']} {m['seq']} {m['state']} ts={m['ts']}\n"
+            for at, m in zip(received_at, arrived, strict=True)
+        )
     assert not violations, violations[:10]
 
     # Configuration and shadows intact after every restart (both kept beside the test for a diff).
@@ -196,6 +219,7 @@ def _kill_core_offline_then_sync_mid_drain(rig: SystemRig) -> None:
 
 def _run_short(rig: SystemRig) -> None:
     rig.start_core()
+    watched_from = time.time()  # start_core returns once the cloud's alerts topic is watched
     _wait_uploading(rig)
     _apply_runtime_changes(rig)
     before = _snapshot(rig)
@@ -207,7 +231,7 @@ def _run_short(rig: SystemRig) -> None:
     _drain_and_stop(rig)
     after = _snapshot(rig)
     rig.stop_core()
-    _check(rig, before, after)
+    _check(rig, before, after, watched_from)
 
 
 @pytest.mark.timeout(300)  # about 30 s here; room for a machine shared by a whole CI run
@@ -222,6 +246,7 @@ def test_whole_system_soak(tmp_path: Path) -> None:
     chooser = random.Random(20261128)
     with system_rig(tmp_path) as rig:
         rig.start_core()
+        watched_from = time.time()
         _wait_uploading(rig)
         _apply_runtime_changes(rig)
         before = _snapshot(rig)
@@ -239,4 +264,4 @@ def test_whole_system_soak(tmp_path: Path) -> None:
         _drain_and_stop(rig)
         after = _snapshot(rig)
         rig.stop_core()
-        _check(rig, before, after)
+        _check(rig, before, after, watched_from)
