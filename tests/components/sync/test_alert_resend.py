@@ -22,7 +22,7 @@ from components.sync.exceptions import UploadError
 from components.sync.link import LinkMonitor
 from components.sync.service import SyncService
 from components.sync.sinks import MemoryObjectSink
-from components.sync.store.base import DELIVERED, DUPLICATES, RESENT, RETENTION_CAPPED
+from components.sync.store.base import DELIVERED, DUPLICATES, RESENT, RETENTION_CAPPED, NewRecord
 from components.sync.store.sqlite import SCHEMA_VERSION, SqliteStore
 from components.sync.uploader import PURGE_INTERVAL_SECONDS, UploadTargets
 
@@ -433,3 +433,26 @@ def test_every_alert_reaches_the_cloud_in_order_whatever_the_nucleus_does(steps:
         if n not in first:
             first.append(n)
     assert first == sorted(first), arrived
+
+
+# -- the store's side, directly ------------------------------------------------------------------
+def test_the_store_keeps_due_alerts_past_retention_and_caps_oldest_first(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "sync.db")
+    payload = json.dumps(alert(1)).encode()
+    store.add([NewRecord("alerts", 100, "rules", n, START + n, START, None, payload) for n in (1, 2, 3)], {})
+    store.mark_sent(store.next_records("alerts", 10), now=START)
+    assert store.next_records("alerts", 10) == [] and store.backlog() == {}
+    # GIVEN 1..3 sent at START, then all due for a re-send and 3 re-sent at START + 100
+    assert store.requeue_unconfirmed() == 3 and store.requeue_unconfirmed() == 0
+    store.mark_resent(store.next_resends("alerts", 10)[2:], now=START + 100)
+    assert [r.seq for r in store.next_resends("alerts", 10)] == [1, 2]
+    # WHEN purging what was sent by START + 50: due ones stay, the re-sent one is younger
+    assert store.purge_unconfirmed(START + 50, keep_at_most=10) == {}
+    # and the cap takes the oldest first, due or not, and counts them
+    assert store.purge_unconfirmed(None, keep_at_most=1) == {"alerts": 2}
+    assert store.unconfirmed() == {"alerts": 1} and store.next_resends("alerts", 10) == []
+    assert store.counters()["alerts"][RETENTION_CAPPED] == 2
+    assert store.purge_unconfirmed(START + 100, keep_at_most=10) == {"alerts": 1}
+    with pytest.raises(ValueError, match="keep_at_most"):
+        store.purge_unconfirmed(None, keep_at_most=-1)
+    store.close()
