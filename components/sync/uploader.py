@@ -14,9 +14,10 @@ newer, after evidence that the spooler may have been lost: this process started 
 restarts its components), or the link was seen down (a publish or upload failed, or the nucleus
 reported IoT Core disconnected); they go out again as soon as the link is back. Duplicates are
 harmless downstream: each alert carries a stable ``alertKey``, the range key of the alerts table
-(the topic rule's PutItem overwrites the same item). Sent alerts are forgotten once older than
-the retention time, but only while the link is up (while it is down the spooler may still hold
-them), and beyond ``alertRetentionMaxRecords``.
+(the topic rule's PutItem overwrites the same item). Sent alerts are forgotten once the retention
+time passed since they were first sent (so a flapping link re-sends each a bounded number of
+times), but only while the link is up (while it is down the spooler may still hold them) and
+never while a re-send is due; beyond ``alertRetentionMaxRecords`` the oldest are forgotten.
 """
 
 from __future__ import annotations
@@ -234,7 +235,7 @@ class Uploader:
             log.warning(kv(event="publish_failed", topic=topic, error=err, retry_in=round(delay, 2)))
             return False
         if resend:
-            self.store.mark_resent([record], self._clock())
+            self.store.mark_resent([record])
         elif self._retention().seconds == 0:
             self.store.delete_delivered([record])
         else:

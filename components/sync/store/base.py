@@ -186,12 +186,15 @@ class OfflineStore(abc.ABC):
         """The oldest records of ``stream`` due for a re-send (they precede every record waiting)."""
 
     @abc.abstractmethod
-    def mark_resent(self, records: Sequence[StoredRecord], now: float) -> None:
-        """These records were handed to the nucleus again (at ``now``): counted ``resent``."""
+    def mark_resent(self, records: Sequence[StoredRecord]) -> None:
+        """These records were handed to the nucleus again: no longer due, counted ``resent``.
+
+        Their send time stays the first one, so a record is re-sent a bounded number of times
+        however often the link flaps."""
 
     @abc.abstractmethod
     def purge_unconfirmed(self, sent_before: float | None, keep_at_most: int) -> dict[str, int]:
-        """Forget sent records: those not due for a re-send that were sent at or before
+        """Forget sent records: those not due for a re-send that were first sent at or before
         ``sent_before`` (None: none by age), then the oldest over ``keep_at_most`` (counted
         ``retentionCapped``). Returns the number forgotten per stream."""
 

@@ -13,7 +13,7 @@ recognised as a duplicate.
 
 A record of an IoT Core stream (alerts) that was handed to the nucleus moves from ``records`` to
 ``unconfirmed`` with its original id (so a re-send keeps its place ahead of newer records), the
-time it was sent and whether it is due for a re-send; ``records`` is exactly what still waits.
+time it was first sent and whether it is due for a re-send; ``records`` is exactly what still waits.
 
 The schema is versioned with ``PRAGMA user_version``: a file written by an older version is
 migrated when it opens (see ``MIGRATIONS``), inside the same transaction that checks the schema.
@@ -431,14 +431,14 @@ class SqliteStore(OfflineStore):
             ).fetchall()
         return [StoredRecord(*row) for row in rows]
 
-    def mark_resent(self, records: Sequence[StoredRecord], now: float) -> None:
+    def mark_resent(self, records: Sequence[StoredRecord]) -> None:
         """See :meth:`OfflineStore.mark_resent`."""
         if not records:
             return
         with self._lock, self._transaction():
             for record in records:
                 updated = self._db.execute(
-                    "UPDATE unconfirmed SET due = 0, sent = ? WHERE id = ?", (now, record.id)
+                    "UPDATE unconfirmed SET due = 0 WHERE id = ?", (record.id,)
                 ).rowcount
                 if updated:
                     self._write_counters({record.stream: {RESENT: 1}})

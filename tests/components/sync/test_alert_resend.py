@@ -222,18 +222,34 @@ def test_sent_alerts_are_kept_past_retention_while_the_link_is_down(tmp_path: Pa
     # WHEN the outage lasts longer than the retention time
     clocks.advance(600)
     service.uploader.step()
-    # THEN it is still kept, and re-sent when the link is back (then kept a retention time again)
+    # THEN it is still kept, and re-sent when the link is back; past its retention time, it is
+    # forgotten once that re-send went out
     assert service.store.unconfirmed() == {"alerts": 1}
     nucleus.die()
     nucleus.connected = True
     service.link.mqtt_status(True)
     settle(service)
-    assert nucleus.arrived() == [("rules", 1)]
-    clocks.advance(30)
-    service.uploader.step()
-    assert service.store.unconfirmed() == {"alerts": 1}
-    clocks.advance(31)
-    service.uploader.step()
+    assert nucleus.arrived() == [("rules", 1)] and service.store.unconfirmed() == {}
+
+
+def test_a_flapping_link_re_sends_an_alert_only_within_its_retention_time(
+    tmp_path: Path, clocks: Clocks
+) -> None:
+    # GIVEN an alert sent, then the link flapping every 20 s for far longer than the retention
+    nucleus = Nucleus()
+    service = make_service(tmp_path, nucleus, clocks, alertRetentionSeconds=60)
+    offer_alerts(service, 1)
+    settle(service)
+    for _ in range(10):
+        clocks.advance(10)
+        service.link.mqtt_status(False)
+        service.uploader.step()
+        clocks.advance(10)
+        service.link.mqtt_status(True)
+        settle(service)
+    # THEN it was re-sent only while within 60 s of its first send, then forgotten
+    resent = service.store.counters()["alerts"][RESENT]
+    assert 1 <= resent <= 3 and len(nucleus.arrived()) == 1 + resent
     assert service.store.unconfirmed() == {}
 
 
@@ -442,17 +458,19 @@ def test_the_store_keeps_due_alerts_past_retention_and_caps_oldest_first(tmp_pat
     store.add([NewRecord("alerts", 100, "rules", n, START + n, START, None, payload) for n in (1, 2, 3)], {})
     store.mark_sent(store.next_records("alerts", 10), now=START)
     assert store.next_records("alerts", 10) == [] and store.backlog() == {}
-    # GIVEN 1..3 sent at START, then all due for a re-send and 3 re-sent at START + 100
+    # GIVEN 1..3 sent at START, then all due for a re-send and 3 re-sent
     assert store.requeue_unconfirmed() == 3 and store.requeue_unconfirmed() == 0
-    store.mark_resent(store.next_resends("alerts", 10)[2:], now=START + 100)
+    store.mark_resent(store.next_resends("alerts", 10)[2:])
     assert [r.seq for r in store.next_resends("alerts", 10)] == [1, 2]
-    # WHEN purging what was sent by START + 50: due ones stay, the re-sent one is younger
-    assert store.purge_unconfirmed(START + 50, keep_at_most=10) == {}
+    # WHEN purging what was first sent by START + 50: the due ones stay, the re-sent one goes
+    assert store.purge_unconfirmed(START + 50, keep_at_most=10) == {"alerts": 1}
+    assert [r.seq for r in store.next_resends("alerts", 10)] == [1, 2]
     # and the cap takes the oldest first, due or not, and counts them
-    assert store.purge_unconfirmed(None, keep_at_most=1) == {"alerts": 2}
-    assert store.unconfirmed() == {"alerts": 1} and store.next_resends("alerts", 10) == []
-    assert store.counters()["alerts"][RETENTION_CAPPED] == 2
-    assert store.purge_unconfirmed(START + 100, keep_at_most=10) == {"alerts": 1}
+    assert store.purge_unconfirmed(None, keep_at_most=1) == {"alerts": 1}
+    assert [r.seq for r in store.next_resends("alerts", 10)] == [2]
+    assert store.counters()["alerts"][RETENTION_CAPPED] == 1
+    store.mark_resent(store.next_resends("alerts", 10))
+    assert store.purge_unconfirmed(START, keep_at_most=10) == {"alerts": 1} and store.unconfirmed() == {}
     with pytest.raises(ValueError, match="keep_at_most"):
         store.purge_unconfirmed(None, keep_at_most=-1)
     store.close()
