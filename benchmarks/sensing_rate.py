@@ -111,22 +111,26 @@ def observer_main(socket_path: str, token: str, conn: Connection) -> None:
     lock = threading.Lock()
     state: dict[str, Any] = {"counting": False, "readings": 0, "peer": 0, "latencies": [], "peer_lat": []}
     state.update(messages=0, duplicates=0, invalid=0)
-    seen: set[tuple[str, int]] = set()  # every reading ever received, to catch one arriving twice
+    # Every reading ever received, to catch one arriving twice: seqs as plain ints per source, as
+    # ~100k tracked tuples would make the garbage collector pause this process (and so delay the
+    # alerts it times) for milliseconds.
+    seen: dict[str, set[int]] = {}
 
     def on_reading(event: Any) -> None:
         try:
-            keys = [(r.source, r.seq) for r in iter_readings(decode_subscription_message(event))]
+            readings = list(iter_readings(decode_subscription_message(event)))
         except (MessageError, ValueError):
             with lock:
                 state["invalid"] += 1
             return
         with lock:
-            fresh = seen.isdisjoint(keys) and len(set(keys)) == len(keys)
-            if not fresh:
-                state["duplicates"] += len(keys) - len(set(keys) - seen)
-            seen.update(keys)
+            for reading in readings:
+                seqs = seen.setdefault(reading.source, set())
+                if reading.seq in seqs:
+                    state["duplicates"] += 1
+                seqs.add(reading.seq)
             if state["counting"]:
-                state["readings"] += len(keys)
+                state["readings"] += len(readings)
                 state["messages"] += 1
 
     def on_alert(event: Any) -> None:
