@@ -75,7 +75,8 @@ def test_requirements_follow_the_runtime_markers() -> None:
     assert not any("boto3" in line for line in arm64), "inference does not carry the sync component's needs"
     sync = bb.requirements_for("com.edgebundle.Sync", requirements, "aarch64")
     assert not any(line.startswith(("boto3", "botocore")) for line in sync), "sync uploads with awscrt"
-    assert any(line.startswith("numpy") for line in sync), "sync's batch encoding imports numpy"
+    assert not any(line.startswith("numpy") for line in sync), "sync's batch encoding is plain Python"
+    assert any(line.startswith("zstandard") for line in sync), "sync compresses its batches with zstd"
 
 
 def test_unknown_component_and_architecture_are_named(tmp_path: Path) -> None:
