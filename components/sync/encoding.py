@@ -413,9 +413,20 @@ def quantize(record: Message, resolution: dict[str, float]) -> Message:
     rounded = dict(values)
     for name, step in resolution.items():
         value = rounded.get(name)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            continue
+        try:
+            steps = value / step
+        except OverflowError:  # an int past float64: kept as it is, like NaN and infinities
+            continue
+        # Near float64's top (1e308 / 0.25) the step count or the grid point overflows to inf;
+        # round() would raise and fail the whole batch, so such a value is kept unrounded.
+        if not math.isfinite(steps):
+            continue
+        grid = round(steps) * step
+        if math.isfinite(grid):
             # The second round drops the float noise of n * step (0.30000000000000004 -> 0.3).
-            rounded[name] = round(round(value / step) * step, 12)
+            rounded[name] = round(grid, 12)
     return {**record, "values": rounded}
 
 

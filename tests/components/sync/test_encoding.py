@@ -114,6 +114,18 @@ def test_resolution_rounds_to_the_sensor_grid() -> None:
     )
 
 
+def test_resolution_keeps_values_its_grid_cannot_hold() -> None:
+    # GIVEN values where value / step overflows (or is not a float at all) and a normal one
+    huge = 4.49423283715579e307
+    record = reading(1, a=huge, b=float("inf"), c=21.04)
+    record["values"]["d"] = 10**400
+    # WHEN quantized and encoded with a resolution for each  THEN those are kept, not an error
+    rounded = quantize(record, {"a": 0.25, "b": 0.1, "c": 0.1, "d": 0.5})
+    assert rounded["values"] == {"a": huge, "b": float("inf"), "c": 21.0, "d": 10**400}
+    blob = encode_batch("readings", [reading(1, a=huge, c=21.04)], resolution={"a": 0.25, "c": 0.1})
+    assert decode_batch(blob)[0]["values"] == {"a": huge, "c": 21.0}
+
+
 @pytest.mark.parametrize(
     ("blob", "problem"),
     [
