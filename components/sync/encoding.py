@@ -81,6 +81,8 @@ _SIXTY3 = itertools.repeat(63)
 # as fast as the equivalent comprehensions on a 20,000-record batch.
 def _zigzag(values: list[int]) -> list[int]:
     """Signed int64 values as unsigned: 0, -1, 1, -2 ... become 0, 1, 2, 3 ..."""
+    if not values or min(values) >= 0:  # dictionary indexes, rising counters: just v << 1
+        return list(map(operator.lshift, values, _ONES))
     # (v << 1) ^ (v >> 63)
     return list(map(operator.xor, map(operator.lshift, values, _ONES), map(operator.rshift, values, _SIXTY3)))
 
