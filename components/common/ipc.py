@@ -12,6 +12,7 @@ import json
 import logging
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
@@ -84,7 +85,7 @@ class ComponentIpc:
         thing = os.environ.get("AWS_IOT_THING_NAME")
         if not thing:
             raise IpcError("AWS_IOT_THING_NAME is not set: run the component under Greengrass or localcore")
-        return cls(GreengrassCoreIPCClientV2(), component, thing)
+        return cls(GreengrassCoreIPCClientV2(executor=ordered_event_executor(component)), component, thing)
 
     # -- local pub/sub -------------------------------------------------------------------------
     def publish_json(self, topic: str, message: dict[str, Any]) -> None:
@@ -236,6 +237,17 @@ class ComponentIpc:
     def close(self) -> None:
         """Close the IPC connection."""
         self.client.close()
+
+
+def ordered_event_executor(component: str) -> ThreadPoolExecutor:
+    """The executor a component's client runs its stream callbacks on: one worker thread.
+
+    The SDK's default is a many-worker pool, where a callback that takes a little longer lets the
+    next event's callback overtake it, so two alerts of one sensor could reach a handler swapped.
+    One worker keeps every subscription's events in the order the core sent them, and still keeps
+    callbacks off the SDK's network thread (a callback may make a blocking IPC call).
+    """
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{component}-ipc-events")
 
 
 def _log_stream_error(topic: str, error: Exception) -> bool:
