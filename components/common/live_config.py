@@ -3,7 +3,7 @@
 A component's effective configuration is its Greengrass configuration (recipe defaults merged
 with the deployment's ``configurationUpdate``) overlaid with the ``desired.config`` of its named
 shadow, so an operator can tune one device from the cloud console. Every change is validated
-into the component's pydantic model first: a valid one is applied without a restart, an invalid
+into the component's configuration model (a :class:`~components.common.structs.ConfigStruct`) first: a valid one is applied without a restart, an invalid
 one is refused, the old configuration keeps running, and the shadow's ``reported`` state says
 which configuration is in effect or why the change was refused.
 
@@ -11,7 +11,7 @@ Shadow layout (named shadow of the core device)::
 
     {"state": {"desired":  {"config": {...partial overrides...}},
                "reported": {"config": {...effective...}, "status": "applied" | "rejected",
-                            "error": "rules.0.threshold: Input should be a valid number" | null}}}
+                            "error": "rules.0.above: Expected `float` (got 'hot')" | null}}}
 """
 
 from __future__ import annotations
@@ -22,14 +22,13 @@ import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ValidationError
-
 from components.common.ipc import Closeable, ComponentIpc
 from components.common.logs import kv
+from components.common.structs import ConfigStruct, StructError, convert, to_json_dict
 
 log = logging.getLogger(__name__)
 
-ConfigT = TypeVar("ConfigT", bound=BaseModel)
+ConfigT = TypeVar("ConfigT", bound=ConfigStruct)
 
 # Keys the nucleus keeps in a component's configuration that are not the component's own settings.
 NUCLEUS_KEYS = frozenset({"accessControl"})
@@ -37,17 +36,6 @@ NUCLEUS_KEYS = frozenset({"accessControl"})
 
 class ConfigError(ValueError):
     """A configuration was refused; the message names the key, the value and what was expected."""
-
-
-def format_validation_error(err: ValidationError) -> str:
-    """One line per problem: ``key.path: what was expected (got value)``."""
-    lines = []
-    for problem in err.errors():
-        where = ".".join(str(part) for part in problem["loc"]) or "<config>"
-        got = problem.get("input")
-        shown = repr(got) if not isinstance(got, dict) else "an object"
-        lines.append(f"{where}: {problem['msg']} (got {shown})")
-    return "; ".join(lines)
 
 
 def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
@@ -73,9 +61,9 @@ def validate_config(model: type[ConfigT], raw: Any) -> ConfigT:
         raise ConfigError(f"<config>: expected an object, got {type(raw).__name__}")
     own = {key: value for key, value in raw.items() if key not in NUCLEUS_KEYS}
     try:
-        return model.model_validate(own)
-    except ValidationError as err:
-        raise ConfigError(format_validation_error(err)) from err
+        return convert(own, model)
+    except StructError as err:
+        raise ConfigError(str(err)) from err
 
 
 class LiveConfig(Generic[ConfigT]):
@@ -83,7 +71,7 @@ class LiveConfig(Generic[ConfigT]):
 
     Args:
         ipc: the component's IPC wrapper.
-        model: the pydantic model of the component's configuration.
+        model: the component's configuration model.
         shadow: the component's named shadow (e.g. ``sensing-config``).
         apply: called with each newly accepted configuration; may raise :class:`ConfigError` to
             refuse it (for checks that need the running component, such as loading a model).
@@ -152,7 +140,7 @@ class LiveConfig(Generic[ConfigT]):
             self._report("applied", None)
 
     def _report(self, status: str, error: str | None) -> None:
-        effective = self.current.model_dump(mode="json", by_alias=True) if self.current is not None else None
+        effective = to_json_dict(self.current) if self.current is not None else None
         try:
             self._ipc.update_shadow(
                 self._shadow, {"state": {"reported": {"config": effective, "status": status, "error": error}}}
