@@ -13,9 +13,12 @@ producer falls behind): its consumers read it with :func:`iter_readings` / :func
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+import msgspec
+from msgspec import Meta
+
+from components.common.structs import locate_error
 
 READING_V1 = "edgebundle.reading.v1"
 READING_BATCH_V1 = "edgebundle.reading-batch.v1"
@@ -33,12 +36,15 @@ class MessageError(ValueError):
     """A message on a bundle topic does not match its schema."""
 
 
-class _Envelope(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+class _Message(msgspec.Struct, kw_only=True, rename="camel"):
+    # Unknown fields are ignored, not refused: a field may be added within a major version.
+    pass
 
-    schema_: str = Field(alias="schema")
-    source: str = Field(min_length=1)
-    seq: int = Field(ge=0)
+
+class _Envelope(_Message):
+    schema_: str = msgspec.field(name="schema")
+    source: Annotated[str, Meta(min_length=1)]
+    seq: Annotated[int, Meta(ge=0)]
     ts: float
 
 
@@ -58,7 +64,7 @@ class Reading(_Envelope):
     injected: str | None = None
 
 
-class ReadingBatch(BaseModel):
+class ReadingBatch(_Message):
     """Readings coalesced into one message by a publisher whose in-flight window was full.
 
     Only a transport: it has no ``seq`` or ``ts`` of its own, and each reading in ``readings``
@@ -67,18 +73,16 @@ class ReadingBatch(BaseModel):
     :func:`iter_readings`). ``source`` is who coalesced them (a component, e.g. ``sensing``).
     """
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-    schema_: Literal["edgebundle.reading-batch.v1"] = Field(alias="schema")
-    source: str = Field(min_length=1)
-    readings: list[Reading] = Field(min_length=1)
+    schema_: Literal["edgebundle.reading-batch.v1"] = msgspec.field(name="schema")
+    source: Annotated[str, Meta(min_length=1)]
+    readings: Annotated[list[Reading], Meta(min_length=1)]
 
 
 class Alert(_Envelope):
     """A rule's alert being raised or cleared."""
 
-    alert_id: str = Field(alias="alertId")
-    rule_id: str = Field(alias="ruleId")
+    alert_id: str
+    rule_id: str
     severity: Severity
     state: Literal["raised", "cleared"]
     message: str
@@ -95,24 +99,24 @@ class Anomaly(_Envelope):
     """An anomaly score for one sensor window."""
 
     model: str
-    model_version: str = Field(alias="modelVersion")
+    model_version: str
     score: float
     threshold: float
-    is_anomaly: bool = Field(alias="isAnomaly")
-    window_start: float = Field(alias="windowStart")
-    window_end: float = Field(alias="windowEnd")
-    inference_ms: float = Field(alias="inferenceMs")
+    is_anomaly: bool
+    window_start: float
+    window_end: float
+    inference_ms: float
 
 
 class Inspection(_Envelope):
     """One part's inspection decision."""
 
-    part_id: str = Field(alias="partId")
-    probability: float = Field(ge=0.0, le=1.0)
+    part_id: str
+    probability: Annotated[float, Meta(ge=0.0, le=1.0)]
     decision: Literal["accept", "reject", "review"]
     model: str
-    model_version: str = Field(alias="modelVersion")
-    latency_ms: float = Field(alias="latencyMs")
+    model_version: str
+    latency_ms: float
 
 
 class ActuatorChange(_Envelope):
@@ -123,7 +127,7 @@ class ActuatorChange(_Envelope):
     reason: str
 
 
-_Model = TypeVar("_Model", bound=BaseModel)
+_Model = TypeVar("_Model", bound=_Message)
 
 _MODELS: dict[str, type[_Envelope]] = {
     READING_V1: Reading,
@@ -153,11 +157,12 @@ def parse_message(raw: Any) -> _Envelope:
 
 def _validate(model: type[_Model], raw: dict[str, Any], schema: str) -> _Model:
     try:
-        return model.model_validate(raw)
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "<message>"
-        raise MessageError(f"{schema}: field {where!r}: {first['msg']}") from err
+        # Not strict: numbers written as strings pass, as they did before (never lose a reading
+        # a producer meant to send over a formatting slip).
+        return msgspec.convert(raw, model, strict=False)
+    except msgspec.ValidationError as err:
+        where, what, _ = locate_error(err, raw)
+        raise MessageError(f"{schema}: field {where!r}: {what}") from err
 
 
 def reading_items(raw: Any) -> list[tuple[Reading, dict[str, Any]]]:

@@ -167,7 +167,7 @@ def serve_live_component(
     Args:
         ipc: the component's IPC wrapper.
         stop: set by SIGTERM/SIGINT.
-        model: the configuration's pydantic model.
+        model: the configuration model (a ``ConfigStruct``).
         shadow: the component's configuration shadow, e.g. ``sensing-config``.
         build: makes the component from ``rejection``, a callable returning the reason the last
             configuration was refused (``None`` if the last one was applied), for its health.

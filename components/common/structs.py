@@ -30,7 +30,8 @@ T = TypeVar("T")
 
 # msgspec ends an error message with " - at `$.sensors[0].intervalSeconds`".
 _AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")
-_PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+# A map entry is "[...]" (msgspec does not say which key): it is written "*", one of the entries.
+_PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+|\.\.\.)\]")
 
 
 class StructError(ValueError):
@@ -43,7 +44,7 @@ class ConfigStruct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rena
 
 
 def _path_parts(path: str) -> list[str | int]:
-    return [key if key else int(index) for key, index in _PATH_PART.findall(path)]
+    return [key if key else ("*" if index == "..." else int(index)) for key, index in _PATH_PART.findall(path)]
 
 
 def _value_at(raw: Any, parts: list[str | int]) -> Any:
@@ -57,17 +58,24 @@ def _value_at(raw: Any, parts: list[str | int]) -> Any:
     return value
 
 
-def describe_error(err: msgspec.ValidationError, raw: Any) -> str:
-    """``key.path: what was expected (got value)`` for a msgspec error raised on ``raw``."""
+def locate_error(err: msgspec.ValidationError, raw: Any) -> tuple[str, str, Any]:
+    """``(key path, what was expected, value found)`` of a msgspec error raised on ``raw``.
+
+    The path is dotted (``sensors.0.intervalSeconds``), ``<root>`` for the object itself; the
+    value is ``None`` where the path does not lead to one (a missing key).
+    """
     text = str(err)
     match = _AT.search(text)
     if match is None:
-        return f"<root>: {text}"
+        return "<root>", text, raw
     parts = _path_parts(match.group("path"))
-    where = ".".join(str(part) for part in parts) or "<root>"
-    what = text[: match.start()]
-    got = _value_at(raw, parts)
-    if isinstance(got, dict):
+    return ".".join(str(part) for part in parts) or "<root>", text[: match.start()], _value_at(raw, parts)
+
+
+def describe_error(err: msgspec.ValidationError, raw: Any) -> str:
+    """``key.path: what was expected (got value)`` for a msgspec error raised on ``raw``."""
+    where, what, got = locate_error(err, raw)
+    if isinstance(got, (dict, list)) or got is None:
         return f"{where}: {what}"
     return f"{where}: {what} (got {got!r})"
 

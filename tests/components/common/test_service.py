@@ -6,20 +6,20 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
-from pydantic import BaseModel, ConfigDict, Field
+from msgspec import Meta
 
 from components.common.live_config import ConfigError, LiveConfig
 from components.common.service import FLUSH_TIMEOUT_S, serve_live_component, serve_until_stopped
+from components.common.structs import ConfigStruct
 
 SHADOW = "example-config"
 
 
-class ExampleConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    rate_hz: float = Field(default=1.0, gt=0)
+class ExampleConfig(ConfigStruct):
+    rate_hz: Annotated[float, Meta(gt=0)] = 1.0
 
 
 class Handle:
@@ -121,7 +121,7 @@ def test_configures_starts_reports_then_stops_in_order(caplog: pytest.LogCapture
     # GIVEN a valid configuration and a stop already requested (SIGTERM right after start-up)
     stop = threading.Event()
     stop.set()
-    nucleus, component, events, run = serve({"rate_hz": 2.0}, stop)
+    nucleus, component, events, run = serve({"rateHz": 2.0}, stop)
     # WHEN the component is served
     with caplog.at_level(logging.INFO, logger="example"):
         run()
@@ -156,8 +156,8 @@ def test_serves_until_stop_is_set() -> None:
 
 def test_an_invalid_first_configuration_refuses_the_start() -> None:
     stop = threading.Event()
-    nucleus, component, events, run = serve({"rate_hz": -1}, stop)
-    with pytest.raises(ConfigError, match="rate_hz"):
+    nucleus, component, events, run = serve({"rateHz": -1}, stop)
+    with pytest.raises(ConfigError, match="rateHz"):
         run()
     # Never started nor reported RUNNING; subscriptions and the publisher are still released.
     assert "start" not in events and "running" not in events and not component.applied
@@ -169,7 +169,7 @@ def test_a_live_component_sees_why_its_last_configuration_was_refused() -> None:
     # GIVEN a component built and served with its configuration following the shadow
     stop = threading.Event()
     events: list[str] = []
-    nucleus = MemoryNucleus({"rate_hz": 2.0}, events)
+    nucleus = MemoryNucleus({"rateHz": 2.0}, events)
     built: list[RecordingComponent] = []
 
     def build(rejection: Callable[[], str | None]) -> RecordingComponent:
@@ -194,13 +194,13 @@ def test_a_live_component_sees_why_its_last_configuration_was_refused() -> None:
         [component] = built
         assert component.rejection() is None and component.applied == [ExampleConfig(rate_hz=2.0)]
         # WHEN the operator desires a bad value
-        nucleus.desire({"rate_hz": 0})
+        nucleus.desire({"rateHz": 0})
         # THEN the component keeps its configuration and can report the reason
         reason = component.rejection()
-        assert reason is not None and "rate_hz" in reason
+        assert reason is not None and "rateHz" in reason
         assert component.applied == [ExampleConfig(rate_hz=2.0)]
         # AND a good one applies and clears it
-        nucleus.desire({"rate_hz": 4.0})
+        nucleus.desire({"rateHz": 4.0})
         assert component.rejection() is None and component.applied[-1] == ExampleConfig(rate_hz=4.0)
     finally:
         stop.set()
