@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic.alias_generators import to_camel
+from msgspec import Meta
 
 from components.common.messages import Severity
+from components.common.structs import ConfigStruct
 from components.sensing.drivers.simulated import SimulationSettings
 
 DriverName = Literal["dht22", "dht11", "simulated", "system"]
@@ -32,6 +32,9 @@ DHT_MIN_INTERVAL_S = 2.0
 PIN_PATTERN = r"^[A-Z][A-Z0-9_]{0,15}$"
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
+Id = Annotated[str, Meta(pattern=ID_PATTERN)]
+Pin = Annotated[str, Meta(pattern=PIN_PATTERN)]
+
 METRICS_BY_DRIVER: dict[str, frozenset[str]] = {
     "dht22": frozenset({"temperature", "humidity"}),
     "dht11": frozenset({"temperature", "humidity"}),
@@ -40,49 +43,47 @@ METRICS_BY_DRIVER: dict[str, frozenset[str]] = {
 }
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, alias_generator=to_camel, frozen=True)
-
-
-class SensorConfig(_Model):
+# ConfigStruct is frozen already; frozen=True is repeated on each model because type checkers
+# (dataclass_transform) otherwise take a subclass for a non-frozen dataclass and refuse it.
+class SensorConfig(ConfigStruct, frozen=True):
     """One sensor: which driver reads it, where, and how often."""
 
-    id: str = Field(pattern=ID_PATTERN, description="the readings' source")
+    id: Id  # the readings' source
     driver: DriverName
-    pin: str = Field(default="D4", pattern=PIN_PATTERN, description="board pin name (dht22/dht11)")
-    interval_seconds: float = Field(default=2.0, ge=0.0001, le=86_400.0)
+    pin: Pin = "D4"  # board pin name (dht22/dht11)
+    interval_seconds: Annotated[float, Meta(ge=0.0001, le=86_400.0)] = 2.0
     # How long a sensor may fail before a sensor-fault alert is raised (it keeps being tried).
-    fault_after_seconds: float = Field(default=30.0, gt=0.0, le=86_400.0)
+    fault_after_seconds: Annotated[float, Meta(gt=0.0, le=86_400.0)] = 30.0
     # Spacing of the next attempt after a failed read (never below the driver's minimum).
-    retry_seconds: float = Field(default=DHT_MIN_INTERVAL_S, gt=0.0, le=3600.0)
-    use_pulseio: bool = Field(default=True, description="dht22/dht11: False to bit-bang on Linux")
+    retry_seconds: Annotated[float, Meta(gt=0.0, le=3600.0)] = DHT_MIN_INTERVAL_S
+    use_pulseio: bool = True  # dht22/dht11: False to bit-bang on Linux
     simulation: SimulationSettings = SimulationSettings()
 
-    @model_validator(mode="after")
-    def _check(self) -> SensorConfig:
+    def __post_init__(self) -> None:
         if self.driver in HARDWARE_DRIVERS and self.interval_seconds < DHT_MIN_INTERVAL_S:
             raise ValueError(
                 f"intervalSeconds must be >= {DHT_MIN_INTERVAL_S} for a {self.driver} "
                 f"(the sensor's minimum spacing), got {self.interval_seconds}"
             )
-        return self
 
 
-class ThresholdRule(_Model):
+# Rules are told apart by their "type" key ({"type": "threshold", ...}): it is msgspec's tag, so
+# it is not an attribute; code tells them apart with isinstance.
+
+
+class ThresholdRule(ConfigStruct, frozen=True, tag_field="type", tag="threshold"):
     """Raised when ``metric`` goes above ``above`` or below ``below``; cleared once it is back
     inside by at least ``hysteresis`` (so a value hovering at the limit does not flap)."""
 
-    type: Literal["threshold"] = "threshold"
-    id: str = Field(pattern=ID_PATTERN)
+    id: Id
     sensor: str
     metric: str
     above: float | None = None
     below: float | None = None
-    hysteresis: float = Field(default=0.0, ge=0.0)
+    hysteresis: Annotated[float, Meta(ge=0.0)] = 0.0
     severity: Severity = "warning"
 
-    @model_validator(mode="after")
-    def _check(self) -> ThresholdRule:
+    def __post_init__(self) -> None:
         if self.above is None and self.below is None:
             raise ValueError("a threshold rule needs 'above', 'below' or both")
         if (
@@ -94,57 +95,52 @@ class ThresholdRule(_Model):
                 f"'below' + hysteresis ({self.below} + {self.hysteresis}) must be less than "
                 f"'above' - hysteresis ({self.above} - {self.hysteresis})"
             )
-        return self
 
 
-class RateOfChangeRule(_Model):
+class RateOfChangeRule(ConfigStruct, frozen=True, tag_field="type", tag="rate_of_change"):
     """Raised when ``metric``'s trend over the last ``window_seconds`` (least-squares slope of the
     good readings in the window) is steeper than ``max_per_second``; cleared when it is gentler
     than ``max_per_second - hysteresis``. A window, not consecutive readings: at 10 Hz sensor
     noise alone makes reading-to-reading rates huge."""
 
-    type: Literal["rate_of_change"] = "rate_of_change"
-    id: str = Field(pattern=ID_PATTERN)
+    id: Id
     sensor: str
     metric: str
-    max_per_second: float = Field(gt=0.0)
-    hysteresis: float = Field(default=0.0, ge=0.0)
+    max_per_second: Annotated[float, Meta(gt=0.0)]
+    hysteresis: Annotated[float, Meta(ge=0.0)] = 0.0
     # 30 s: a DHT22 reads every 2 s at best, so a window holds >= 15 readings of it.
-    window_seconds: float = Field(default=30.0, gt=0.0, le=3600.0)
+    window_seconds: Annotated[float, Meta(gt=0.0, le=3600.0)] = 30.0
     severity: Severity = "warning"
 
-    @model_validator(mode="after")
-    def _check(self) -> RateOfChangeRule:
+    def __post_init__(self) -> None:
         if self.hysteresis >= self.max_per_second:
             raise ValueError(
                 f"hysteresis ({self.hysteresis}) must be less than maxPerSecond ({self.max_per_second})"
             )
-        return self
 
 
-class StaleRule(_Model):
+class StaleRule(ConfigStruct, frozen=True, tag_field="type", tag="stale"):
     """Raised when ``sensor`` has had no good reading for ``max_age_seconds``; cleared by the next one."""
 
-    type: Literal["stale"] = "stale"
-    id: str = Field(pattern=ID_PATTERN)
+    id: Id
     sensor: str
-    max_age_seconds: float = Field(gt=0.0)
+    max_age_seconds: Annotated[float, Meta(gt=0.0)]
     severity: Severity = "warning"
 
 
-Rule = Annotated[ThresholdRule | RateOfChangeRule | StaleRule, Field(discriminator="type")]
+Rule = ThresholdRule | RateOfChangeRule | StaleRule
 
 
-class ActuatorConfig(_Model):
+class ActuatorConfig(ConfigStruct, frozen=True):
     """The alert LED: lit while any alert of one of ``severities`` is active."""
 
-    name: str = Field(default="alert-led", pattern=ID_PATTERN)
+    name: Id = "alert-led"
     driver: Literal["gpio", "simulated"] = "simulated"
-    pin: str = Field(default="LED", pattern=PIN_PATTERN)
+    pin: Pin = "LED"
     severities: tuple[Severity, ...] = ("critical",)
 
 
-class SensingConfig(_Model):
+class SensingConfig(ConfigStruct, frozen=True):
     """The whole component configuration (recipe ``DefaultConfiguration`` minus ``accessControl``)."""
 
     sensors: tuple[SensorConfig, ...] = (
@@ -173,11 +169,10 @@ class SensingConfig(_Model):
         ),
     )
     actuator: ActuatorConfig = ActuatorConfig()
-    health_interval_seconds: float = Field(default=10.0, ge=0.05, le=3600.0)
+    health_interval_seconds: Annotated[float, Meta(ge=0.05, le=3600.0)] = 10.0
     sensor_fault_severity: Severity = "critical"
 
-    @model_validator(mode="after")
-    def _check(self) -> SensingConfig:
+    def __post_init__(self) -> None:
         sensor_ids = [sensor.id for sensor in self.sensors]
         duplicates = sorted({sid for sid in sensor_ids if sensor_ids.count(sid) > 1})
         if duplicates:
@@ -205,7 +200,6 @@ class SensingConfig(_Model):
                         f"rule {rule.id!r}: sensor {rule.sensor!r} ({drivers[rule.sensor]}) has no metric "
                         f"{rule.metric!r}; expected one of {sorted(known)}"
                     )
-        return self
 
     def sensor(self, sensor_id: str) -> SensorConfig:
         """The sensor with ``sensor_id``.

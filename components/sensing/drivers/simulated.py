@@ -45,11 +45,12 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic.alias_generators import to_camel
+import msgspec
+from msgspec import Meta
 
+from components.common.structs import ConfigStruct
 from components.sensing.drivers.base import SensorDriver, SensorSample
 from components.sensing.exceptions import SensorReadError
 
@@ -87,21 +88,18 @@ HUMIDITY_RANGE = (0.0, 100.0)
 _DAY_S = 86_400.0
 
 
-class AnomalySettings(BaseModel):
+# ConfigStruct is frozen already; frozen=True is repeated on each model because type checkers
+# (dataclass_transform) otherwise take a subclass for a non-frozen dataclass and refuse it.
+class AnomalySettings(ConfigStruct, frozen=True):
     """How often one kind of anomaly starts, how long it lasts and how large it is."""
 
-    # camelCase in recipes and shadows like the rest of the bundle's configuration; Python
-    # callers may use the field names.
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, alias_generator=to_camel)
+    rate: Annotated[float, Meta(ge=0.0, le=1.0)]  # probability that a given sample starts an event
+    min_samples: Annotated[int, Meta(ge=1)]  # shortest event, samples
+    max_samples: Annotated[int, Meta(ge=1)]  # longest event, samples
+    magnitude: Annotated[float, Meta(ge=0.0)] = 0.0  # temperature offset, C (1-2x this)
+    humidity_magnitude: Annotated[float, Meta(ge=0.0)] = 0.0  # humidity offset, % (1-2x this)
 
-    rate: float = Field(ge=0.0, le=1.0, description="probability that a given sample starts an event")
-    min_samples: int = Field(ge=1, description="shortest event, samples")
-    max_samples: int = Field(ge=1, description="longest event, samples")
-    magnitude: float = Field(default=0.0, ge=0.0, description="temperature offset, C (1-2x this)")
-    humidity_magnitude: float = Field(default=0.0, ge=0.0, description="humidity offset, % (1-2x this)")
-
-    @model_validator(mode="after")
-    def _check(self) -> AnomalySettings:
+    def __post_init__(self) -> None:
         if self.max_samples < self.min_samples:
             raise ValueError(f"maxSamples ({self.max_samples}) must be >= minSamples ({self.min_samples})")
         # Events are placed at most one per block of max_samples samples (see _event_covering).
@@ -110,32 +108,30 @@ class AnomalySettings(BaseModel):
                 f"rate * maxSamples must be <= 1 (got {self.rate} * {self.max_samples}); "
                 "lower the rate or the duration"
             )
-        return self
 
 
-class SimulationSettings(BaseModel):
-    """Everything that shapes the simulated signal. The defaults look like an indoor factory line."""
+class SimulationSettings(ConfigStruct, frozen=True):
+    """Everything that shapes the simulated signal. The defaults look like an indoor factory line.
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, alias_generator=to_camel)
+    Keys are camelCase in recipes and shadows like the rest of the bundle's configuration.
+    """
 
-    seed: int = Field(default=0, ge=0, description="same seed, same samples")
-    temperature_mean: float = Field(default=22.0, ge=-40.0, le=80.0)
-    temperature_daily_amplitude: float = Field(default=3.0, ge=0.0)
-    temperature_noise: float = Field(default=0.15, ge=0.0, description="white noise sd, C")
-    temperature_drift_per_day: float = Field(default=0.05, description="slow sensor drift, C/day")
-    temperature_weather: float = Field(default=1.0, ge=0.0, description="slow random wander sd, C")
-    humidity_mean: float = Field(default=45.0, ge=0.0, le=100.0)
-    humidity_daily_amplitude: float = Field(default=8.0, ge=0.0)
-    humidity_noise: float = Field(default=0.5, ge=0.0, description="white noise sd, %")
-    humidity_drift_per_day: float = Field(default=-0.1, description="slow sensor drift, %/day")
-    humidity_weather: float = Field(default=4.0, ge=0.0, description="slow random wander sd, %")
-    weather_period_seconds: float = Field(default=3 * 3600.0, gt=0.0, description="time between wander knots")
-    peak_hour_utc: float = Field(
-        default=15.0, ge=0.0, lt=24.0, description="warmest hour; humidity peaks 12 h later"
-    )
+    seed: Annotated[int, Meta(ge=0)] = 0  # same seed, same samples
+    temperature_mean: Annotated[float, Meta(ge=-40.0, le=80.0)] = 22.0
+    temperature_daily_amplitude: Annotated[float, Meta(ge=0.0)] = 3.0
+    temperature_noise: Annotated[float, Meta(ge=0.0)] = 0.15  # white noise sd, C
+    temperature_drift_per_day: float = 0.05  # slow sensor drift, C/day
+    temperature_weather: Annotated[float, Meta(ge=0.0)] = 1.0  # slow random wander sd, C
+    humidity_mean: Annotated[float, Meta(ge=0.0, le=100.0)] = 45.0
+    humidity_daily_amplitude: Annotated[float, Meta(ge=0.0)] = 8.0
+    humidity_noise: Annotated[float, Meta(ge=0.0)] = 0.5  # white noise sd, %
+    humidity_drift_per_day: float = -0.1  # slow sensor drift, %/day
+    humidity_weather: Annotated[float, Meta(ge=0.0)] = 4.0  # slow random wander sd, %
+    weather_period_seconds: Annotated[float, Meta(gt=0.0)] = 3 * 3600.0  # time between wander knots
+    peak_hour_utc: Annotated[float, Meta(ge=0.0, lt=24.0)] = 15.0  # warmest hour; humidity peaks 12 h later
     # Field reports for DHT22s read from Linux userspace range from a few % to ~30 % failed
     # reads depending on load and wiring; 5 % is a fair middle for a Pi on a short cable.
-    read_error_rate: float = Field(default=0.05, ge=0.0, le=1.0, description="fraction of reads that fail")
+    read_error_rate: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.05  # fraction of reads that fail
     spike: AnomalySettings = AnomalySettings(
         rate=0.002, min_samples=1, max_samples=1, magnitude=8.0, humidity_magnitude=20.0
     )
@@ -147,12 +143,10 @@ class SimulationSettings(BaseModel):
 
     def without_anomalies(self) -> SimulationSettings:
         """The same signal with every anomaly rate and the read error rate set to zero."""
-        zero = {"rate": 0.0}
-        return self.model_copy(
-            update={
-                "read_error_rate": 0.0,
-                **{kind: getattr(self, kind).model_copy(update=zero) for kind in ANOMALY_KINDS},
-            }
+        return msgspec.structs.replace(
+            self,
+            read_error_rate=0.0,
+            **{kind: msgspec.structs.replace(getattr(self, kind), rate=0.0) for kind in ANOMALY_KINDS},
         )
 
 

@@ -5,13 +5,22 @@ from __future__ import annotations
 import pytest
 
 from components.common.live_config import ConfigError, validate_config
-from components.sensing.config import SensingConfig, ThresholdRule
+from components.common.structs import to_json_dict
+from components.sensing.config import RateOfChangeRule, SensingConfig, StaleRule, ThresholdRule
 
 
 def test_defaults_validate_and_round_trip_through_their_json_form() -> None:
     config = SensingConfig()
-    dumped = config.model_dump(mode="json", by_alias=True)
+    dumped = to_json_dict(config)
     assert "intervalSeconds" in dumped["sensors"][0]
+    assert [rule["type"] for rule in dumped["rules"]] == [
+        "threshold",
+        "threshold",
+        "threshold",
+        "rate_of_change",
+        "stale",
+        "threshold",
+    ]
     assert validate_config(SensingConfig, dumped) == config
 
 
@@ -29,27 +38,77 @@ def test_a_partial_configuration_keeps_the_other_defaults() -> None:
     assert config.actuator.severities == ("critical",)
 
 
+def test_each_rule_type_is_chosen_by_its_type_key() -> None:
+    config = validate_config(
+        SensingConfig,
+        {
+            "rules": [
+                {"type": "threshold", "id": "t", "sensor": "line1-env", "metric": "humidity", "above": 90},
+                {
+                    "type": "rate_of_change",
+                    "id": "r",
+                    "sensor": "line1-env",
+                    "metric": "temperature",
+                    "maxPerSecond": 1.5,
+                    "windowSeconds": 10,
+                },
+                {"type": "stale", "id": "s", "sensor": "gateway", "maxAgeSeconds": 120, "severity": "info"},
+            ]
+        },
+    )
+    threshold, rate, stale = config.rules
+    assert isinstance(threshold, ThresholdRule) and threshold.above == 90.0
+    assert isinstance(rate, RateOfChangeRule) and (rate.max_per_second, rate.window_seconds) == (1.5, 10.0)
+    assert isinstance(stale, StaleRule) and (stale.max_age_seconds, stale.severity) == (120.0, "info")
+
+
+def test_numbers_written_as_strings_are_accepted_but_booleans_are_not_numbers() -> None:
+    config = validate_config(
+        SensingConfig, {"sensors": [{"id": "a", "driver": "simulated", "intervalSeconds": "5"}], "rules": []}
+    )
+    assert config.sensors[0].interval_seconds == 5.0
+    with pytest.raises(ConfigError, match=r"^sensors\.0\.intervalSeconds: Expected `float`, got `bool`"):
+        validate_config(
+            SensingConfig,
+            {"sensors": [{"id": "a", "driver": "simulated", "intervalSeconds": True}], "rules": []},
+        )
+
+
+def test_keys_are_camel_case_only() -> None:
+    # Recipes, deployments and the shadow write camelCase; a snake_case key is a typo, not an alias.
+    with pytest.raises(ConfigError, match=r"^sensors\.0: Object contains unknown field `interval_seconds`"):
+        validate_config(
+            SensingConfig, {"sensors": [{"id": "a", "driver": "simulated", "interval_seconds": 5}]}
+        )
+
+
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ({"sensors": [{"id": "a", "driver": "bme280"}]}, "sensors.0.driver"),
-        ({"sensors": [{"id": "a", "driver": "dht22", "pin": "gpio4"}]}, "sensors.0.pin"),
+        ({"sensors": [{"id": "a", "driver": "bme280"}]}, "sensors.0.driver: Invalid enum value 'bme280'"),
+        (
+            {"sensors": [{"id": "a", "driver": "dht22", "pin": "gpio4"}]},
+            "sensors.0.pin: Expected `str` matching regex",
+        ),
         (
             {"sensors": [{"id": "a", "driver": "dht22", "intervalSeconds": 0.5}]},
-            "intervalSeconds must be >= 2.0",
+            "sensors.0: intervalSeconds must be >= 2.0 for a dht22",
         ),
         (
             {"sensors": [{"id": "a", "driver": "simulated"}, {"id": "a", "driver": "system"}]},
-            "repeated: ['a']",
+            "<root>: sensor ids must be unique, repeated: ['a']",
         ),
-        ({"sensors": [{"id": "a", "driver": "simulated", "intervalSeconds": "fast"}]}, "intervalSeconds"),
+        (
+            {"sensors": [{"id": "a", "driver": "simulated", "intervalSeconds": "fast"}]},
+            "sensors.0.intervalSeconds: Expected `float`, got `str` (got 'fast')",
+        ),
         (
             {
                 "rules": [
                     {"type": "threshold", "id": "r", "sensor": "nope", "metric": "temperature", "above": 1}
                 ]
             },
-            "unknown sensor 'nope'",
+            "<root>: rule 'r': unknown sensor 'nope'",
         ),
         (
             {
@@ -57,11 +116,11 @@ def test_a_partial_configuration_keeps_the_other_defaults() -> None:
                     {"type": "threshold", "id": "r", "sensor": "line1-env", "metric": "pressure", "above": 1}
                 ]
             },
-            "no metric 'pressure'",
+            "<root>: rule 'r': sensor 'line1-env' (simulated) has no metric 'pressure'",
         ),
         (
             {"rules": [{"type": "threshold", "id": "r", "sensor": "line1-env", "metric": "temperature"}]},
-            "needs 'above', 'below'",
+            "rules.0: a threshold rule needs 'above', 'below' or both",
         ),
         (
             {
@@ -77,9 +136,16 @@ def test_a_partial_configuration_keeps_the_other_defaults() -> None:
                     }
                 ]
             },
-            "must be less than",
+            "rules.0: 'below' + hysteresis (45.0 + 3.0) must be less than 'above' - hysteresis",
         ),
-        ({"rules": [{"type": "median", "id": "r", "sensor": "line1-env"}]}, "rules.0"),
+        (
+            {"rules": [{"type": "median", "id": "r", "sensor": "line1-env"}]},
+            "rules.0.type: Invalid value 'median'",
+        ),
+        (
+            {"rules": [{"id": "r", "sensor": "line1-env", "metric": "humidity", "above": 90}]},
+            "rules.0: Object missing required field `type`",
+        ),
         (
             {
                 "rules": [
@@ -93,14 +159,14 @@ def test_a_partial_configuration_keeps_the_other_defaults() -> None:
                     }
                 ]
             },
-            "hysteresis (1.0) must be less than maxPerSecond",
+            "rules.0: hysteresis (1.0) must be less than maxPerSecond (1.0)",
         ),
-        ({"actuator": {"severities": ["loud"]}}, "actuator.severities.0"),
+        ({"actuator": {"severities": ["loud"]}}, "actuator.severities.0: Invalid enum value 'loud'"),
         (
             {"sensors": [{"id": "a", "driver": "simulated", "simulation": {"readErrorRate": 2}}]},
-            "sensors.0.simulation.readErrorRate",
+            "sensors.0.simulation.readErrorRate: Expected `float` <= 1.0 (got 2)",
         ),
-        ({"healthIntervalSecond": 5}, "healthIntervalSecond"),
+        ({"healthIntervalSecond": 5}, "<root>: Object contains unknown field `healthIntervalSecond`"),
     ],
 )
 def test_invalid_configuration_is_refused_naming_the_key(raw: dict[str, object], expected: str) -> None:

@@ -153,6 +153,6 @@ def test_a_failing_sensor_raises_a_fault_alert_without_busy_looping(tmp_path: Pa
 def test_an_invalid_deployment_configuration_stops_the_component_with_a_config_error(tmp_path: Path) -> None:
     with component_ipc_server(tmp_path, NAME, THING, {"sensors": [{"id": "x", "driver": "nope"}]}) as core:
         ipc = ComponentIpc(core.client(NAME), NAME, THING)
-        with pytest.raises(ConfigError, match=r"sensors\.0\.driver"):
+        with pytest.raises(ConfigError, match=r"sensors\.0\.driver: Invalid enum value 'nope'"):
             build_and_run(ipc, threading.Event())
         assert core.server.reported_state(NAME) is None

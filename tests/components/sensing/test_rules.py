@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import random
 
+import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -109,7 +110,7 @@ def _run(engine: RuleEngine, values: list[float], hz: float = 10.0) -> list[str]
 
 
 def test_rate_of_change_needs_half_a_window_of_history_and_skips_repeated_timestamps() -> None:
-    engine = RuleEngine([JUMP.model_copy(update={"window_seconds": 4.0})], now=0.0)
+    engine = RuleEngine([msgspec.structs.replace(JUMP, window_seconds=4.0)], now=0.0)
     assert engine.on_reading("s1", 0.0, {"temperature": 20.0}) == []
     assert engine.on_reading("s1", 1.0, {"temperature": 30.0}) == []  # not enough history yet
     up = engine.on_reading("s1", 2.0, {"temperature": 40.0})
@@ -155,7 +156,7 @@ def test_a_configuration_change_keeps_unchanged_rules_and_clears_dropped_ones() 
     old = RuleEngine([HOT, BAND], now=0.0)
     old.on_reading("s1", 1.0, {"temperature": 40.0, "humidity": 90.0})
     assert set(old.active) == {"hot:s1", "band:s1"}
-    changed_band = BAND.model_copy(update={"above": 95.0})
+    changed_band = msgspec.structs.replace(BAND, above=95.0)
     new = RuleEngine([HOT, changed_band], now=2.0, previous=old)
     assert set(new.active) == {"hot:s1"}
     dropped = new.dropped_alerts(old, now=2.0)
