@@ -16,7 +16,10 @@ Example::
     # StructError: intervalSeconds: Expected `float` >= 0.0001 (got -1)
 
 A check across fields goes in ``__post_init__`` and raises ``ValueError``; msgspec reports it
-with the path of the object it is in.
+with the path of the object it is in. ``Meta`` constraints are checked by :func:`convert`, which is
+how every value from outside (recipe, deployment, shadow, message) comes in; a model built in code
+with keyword arguments runs ``__post_init__`` but not the ``Meta`` checks, as with any dataclass.
+Subclasses repeat ``frozen=True`` for mypy, which does not inherit it through the base's options.
 """
 
 from __future__ import annotations
