@@ -11,54 +11,69 @@ Example:
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+import msgspec
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "bundle.yaml"
 
+# msgspec ends an error message with " - at `$.fleet.things[0]`".
+_AT = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+class SpecError(ValueError):
+    """``bundle.yaml`` does not fit the spec; the message names the key path and what was expected."""
 
 
-class FleetSpec(_Model):
+# The same options as components.common.structs.ConfigStruct, but its own class: infra/ and
+# localcore/ read the spec and must not import the device components for it.
+class _Spec(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel", kw_only=True):
+    """Keys in camelCase (``thing_group`` is ``thingGroup``), unknown keys refused (a typo in
+    bundle.yaml must not be silently ignored), immutable."""
+
+
+# frozen=True is repeated on each model because type checkers (dataclass_transform) otherwise
+# take a subclass for a non-frozen dataclass.
+
+
+class FleetSpec(_Spec, frozen=True):
     """The device fleet: thing group, things and the identity resources they share."""
 
-    thing_group: str = Field(alias="thingGroup")
+    thing_group: str
     things: tuple[str, ...]
-    iot_policy: str = Field(alias="iotPolicy")
-    token_exchange_role: str = Field(alias="tokenExchangeRole")
-    role_alias: str = Field(alias="roleAlias")
+    iot_policy: str
+    token_exchange_role: str
+    role_alias: str
 
 
-class DataSpec(_Model):
+class DataSpec(_Spec, frozen=True):
     """Where device data lands in the cloud."""
 
-    bucket_prefix: str = Field(alias="bucketPrefix")
-    alerts_table: str = Field(alias="alertsTable")
-    batch_key_prefix: str = Field(alias="batchKeyPrefix")
-    image_key_prefix: str = Field(alias="imageKeyPrefix")
+    bucket_prefix: str
+    alerts_table: str
+    batch_key_prefix: str
+    image_key_prefix: str
 
 
-class DynamoDbAction(_Model):
+class DynamoDbAction(_Spec, frozen=True):
     """Topic rule action that writes the selected message into a DynamoDB table."""
 
     table: Literal["alertsTable"]
-    hash_key: str = Field(alias="hashKey")
-    range_key: str = Field(alias="rangeKey")
+    hash_key: str
+    range_key: str
 
 
-class RuleAction(_Model):
+class RuleAction(_Spec, frozen=True):
     """The actions a topic rule may take (the subset the project uses)."""
 
     dynamodb: DynamoDbAction
 
 
-class TopicRuleSpec(_Model):
+class TopicRuleSpec(_Spec, frozen=True):
     """An IoT topic rule: its SQL and what it does with matching messages."""
 
     name: str
@@ -66,12 +81,12 @@ class TopicRuleSpec(_Model):
     action: RuleAction
 
 
-class IotSpec(_Model):
+class IotSpec(_Spec, frozen=True):
     """IoT Core topics and topic rules."""
 
-    alerts_topic: str = Field(alias="alertsTopic")
-    commands_topic: str = Field(alias="commandsTopic")
-    status_topic: str = Field(alias="statusTopic")
+    alerts_topic: str
+    commands_topic: str
+    status_topic: str
     rules: tuple[TopicRuleSpec, ...]
 
     def topic(self, template: str, thing: str) -> str:
@@ -79,19 +94,19 @@ class IotSpec(_Model):
         return template.format(thing=thing)
 
 
-class GreengrassSpec(_Model):
+class GreengrassSpec(_Spec, frozen=True):
     """Greengrass component naming and version."""
 
-    component_prefix: str = Field(alias="componentPrefix")
-    component_version: str = Field(alias="componentVersion")
+    component_prefix: str
+    component_version: str
 
 
-class BundleSpec(_Model):
+class BundleSpec(_Spec, frozen=True):
     """Everything in ``bundle.yaml``."""
 
     project: str
     region: str
-    local_account: str = Field(alias="localAccount")
+    local_account: str
     fleet: FleetSpec
     data: DataSpec
     iot: IotSpec
@@ -108,15 +123,35 @@ class BundleSpec(_Model):
 
 
 def parse_spec(raw: dict[str, Any]) -> BundleSpec:
-    """Validate a raw mapping into a :class:`BundleSpec` (raises pydantic's ValidationError)."""
-    return BundleSpec.model_validate(raw)
+    """Validate a raw mapping into a :class:`BundleSpec`.
+
+    Raises:
+        SpecError: naming the key path, dotted (``iot.rules.0.action.dynamodb.table``), and
+            what was expected there.
+    """
+    try:
+        return msgspec.convert(raw, BundleSpec)
+    except msgspec.ValidationError as err:
+        text = str(err)
+        match = _AT.search(text)
+        if match is None:
+            raise SpecError(text) from err
+        path = re.sub(r"\[(\d+)\]", r".\1", match.group("path")) or "<root>"
+        raise SpecError(f"{path}: {text[: match.start()]}") from err
 
 
 @lru_cache(maxsize=4)
 def load_spec(path: Path = SPEC_PATH) -> BundleSpec:
-    """Load and validate ``bundle.yaml``; errors name the key that is wrong."""
+    """Load and validate ``bundle.yaml``.
+
+    Raises:
+        SpecError: naming the file, the key that is wrong and what was expected.
+    """
     with path.open(encoding="utf-8") as handle:
         raw = yaml.safe_load(handle)
     if not isinstance(raw, dict):
-        raise ValueError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
-    return parse_spec(raw)
+        raise SpecError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    try:
+        return parse_spec(raw)
+    except SpecError as err:
+        raise SpecError(f"{path}: {err}") from err

@@ -15,11 +15,11 @@ A model swap names another manifest variant, or a file beside the shipped ones w
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic.alias_generators import to_camel
+from msgspec import Meta
 
+from components.common.structs import ConfigStruct
 from components.sensing.config import PIN_PATTERN
 
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
@@ -27,145 +27,146 @@ SHA256_PATTERN = r"^[0-9a-f]{64}$"
 #: Greengrass and localcore); see ``docs/spool.md``.
 DEFAULT_SPOOL_DIR = "inspection-spool"
 
+Size = Annotated[int, Meta(ge=1, le=8192)]
+Seconds = Annotated[float, Meta(gt=0.0, le=600.0)]
+Share = Annotated[float, Meta(ge=0.0, le=1.0)]
+NonEmpty = Annotated[str, Meta(min_length=1)]
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, alias_generator=to_camel, frozen=True)
+
+# ConfigStruct is frozen already; frozen=True is repeated on each model because type checkers
+# (dataclass_transform) otherwise take a subclass for a non-frozen dataclass and refuse it.
+
+# Camera kinds are told apart by their "type" key ({"type": "folder", ...}): it is msgspec's tag,
+# so it is not a field. Each kind repeats it as a ClassVar so code (the status line) can read
+# ``camera.type`` whichever kind it is; test_config checks the two agree.
 
 
-class SyntheticCameraConfig(_Model):
+class SyntheticCameraConfig(ConfigStruct, frozen=True, tag_field="type", tag="synthetic"):
     """Part images from ``models/data/parts.py``, with ground truth carried along for scoring."""
 
-    type: Literal["synthetic"] = "synthetic"
-    seed: int = Field(default=7, ge=0, le=2**31 - 1)
-    defect_rate: float = Field(default=0.1, ge=0.0, le=1.0)
+    type: ClassVar[Literal["synthetic"]] = "synthetic"
+    seed: Annotated[int, Meta(ge=0, le=2**31 - 1)] = 7
+    defect_rate: Share = 0.1
 
 
-class FolderCameraConfig(_Model):
+class FolderCameraConfig(ConfigStruct, frozen=True, tag_field="type", tag="folder"):
     """PNG/JPEG files from a folder, in name order; ``loop`` starts again after the last."""
 
-    type: Literal["folder"] = "folder"
-    path: str = Field(min_length=1)
+    type: ClassVar[Literal["folder"]] = "folder"
+    path: NonEmpty
     loop: bool = True
 
 
-class OpenCvCameraConfig(_Model):
+class OpenCvCameraConfig(ConfigStruct, frozen=True, tag_field="type", tag="opencv"):
     """A USB camera index (``"0"``), an RTSP/HTTP URL, a video file or a GStreamer pipeline."""
 
-    type: Literal["opencv"] = "opencv"
-    device: str = Field(default="0", min_length=1)
+    type: ClassVar[Literal["opencv"]] = "opencv"
+    device: NonEmpty = "0"
     backend: Literal["any", "gstreamer", "ffmpeg", "v4l2"] = "any"
-    width: int | None = Field(default=None, ge=1, le=8192)
-    height: int | None = Field(default=None, ge=1, le=8192)
+    width: Size | None = None
+    height: Size | None = None
 
 
-class Picamera2CameraConfig(_Model):
+class Picamera2CameraConfig(ConfigStruct, frozen=True, tag_field="type", tag="picamera2"):
     """A Raspberry Pi camera through picamera2 (where installed)."""
 
-    type: Literal["picamera2"] = "picamera2"
-    width: int = Field(default=640, ge=16, le=8192)
-    height: int = Field(default=480, ge=16, le=8192)
+    type: ClassVar[Literal["picamera2"]] = "picamera2"
+    width: Annotated[int, Meta(ge=16, le=8192)] = 640
+    height: Annotated[int, Meta(ge=16, le=8192)] = 480
 
 
-CameraConfig = Annotated[
-    SyntheticCameraConfig | FolderCameraConfig | OpenCvCameraConfig | Picamera2CameraConfig,
-    Field(discriminator="type"),
-]
+CameraConfig = SyntheticCameraConfig | FolderCameraConfig | OpenCvCameraConfig | Picamera2CameraConfig
 
 
-class CameraRetryConfig(_Model):
+class CameraRetryConfig(ConfigStruct, frozen=True):
     """How a failing or stalled camera is retried."""
 
-    stall_timeout_seconds: float = Field(
-        default=5.0, gt=0.0, le=600.0, description="a read longer is a stall"
-    )
-    backoff_initial_seconds: float = Field(default=0.5, gt=0.0, le=600.0)
-    backoff_max_seconds: float = Field(default=30.0, gt=0.0, le=3600.0)
+    stall_timeout_seconds: Seconds = 5.0  # a read longer is a stall
+    backoff_initial_seconds: Seconds = 0.5
+    backoff_max_seconds: Annotated[float, Meta(gt=0.0, le=3600.0)] = 30.0
 
 
-class TriggerConfig(_Model):
+class TriggerConfig(ConfigStruct, frozen=True):
     """``free_run``: ``rateHz`` frames a second; ``topic``: one frame per trigger message."""
 
     mode: Literal["free_run", "topic"] = "free_run"
-    rate_hz: float = Field(
-        default=5.0, gt=0.0, le=10_000.0, description="above what the line can do: as fast as it can"
-    )
-    max_pending: int = Field(default=256, ge=1, le=100_000, description="triggers queued before dropping")
+    # Above what the line can do: as fast as it can.
+    rate_hz: Annotated[float, Meta(gt=0.0, le=10_000.0)] = 5.0
+    # Triggers queued before dropping.
+    max_pending: Annotated[int, Meta(ge=1, le=100_000)] = 256
 
 
-class CropConfig(_Model):
+# kw_only is repeated: msgspec applies it to the fields of the class that sets it only, and
+# the required width and height follow x and y, which have defaults.
+class CropConfig(ConfigStruct, frozen=True, kw_only=True):
     """The region of the frame the part is in, in pixels of the camera frame."""
 
-    x: int = Field(default=0, ge=0)
-    y: int = Field(default=0, ge=0)
-    width: int = Field(ge=1)
-    height: int = Field(ge=1)
+    x: Annotated[int, Meta(ge=0)] = 0
+    y: Annotated[int, Meta(ge=0)] = 0
+    width: Annotated[int, Meta(ge=1)]
+    height: Annotated[int, Meta(ge=1)]
 
 
-class ModelConfig(_Model):
+class ModelConfig(ConfigStruct, frozen=True):
     """The defect model: a manifest variant, or a file outside the manifest with its sha256."""
 
-    model: str = Field(default="part_defect", description="the manifest's model (tensors, preprocessing)")
-    variant: str = Field(default="int8", description="float32, pruned or int8")
-    path: str | None = Field(default=None, description="a model file outside the manifest (needs sha256)")
-    sha256: str | None = Field(default=None, pattern=SHA256_PATTERN)
-    version: str | None = Field(default=None, description="defaults to the manifest's version")
-    num_threads: int = Field(default=1, ge=1, le=8)
+    model: str = "part_defect"  # the manifest's model (tensors, preprocessing)
+    variant: str = "int8"  # float32, pruned or int8
+    path: str | None = None  # a model file outside the manifest (needs sha256)
+    sha256: Annotated[str, Meta(pattern=SHA256_PATTERN)] | None = None
+    version: str | None = None  # defaults to the manifest's version
+    num_threads: Annotated[int, Meta(ge=1, le=8)] = 1
 
-    @model_validator(mode="after")
-    def _check(self) -> ModelConfig:
+    def __post_init__(self) -> None:
         if self.path is not None and self.sha256 is None:
             raise ValueError("a model 'path' outside the manifest needs its 'sha256'")
-        return self
 
 
-class DecisionConfig(_Model):
+class DecisionConfig(ConfigStruct, frozen=True):
     """Probability above ``threshold`` rejects; from ``reviewThreshold`` up to it flags for review."""
 
-    threshold: float = Field(default=0.8, ge=0.0, le=1.0)
-    review_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    threshold: Share = 0.8
+    review_threshold: Share = 0.5
 
-    @model_validator(mode="after")
-    def _check(self) -> DecisionConfig:
+    def __post_init__(self) -> None:
         if self.review_threshold > self.threshold:
             raise ValueError(
                 f"reviewThreshold ({self.review_threshold}) must not be above threshold ({self.threshold})"
             )
-        return self
 
 
-class ActuatorConfig(_Model):
+class ActuatorConfig(ConfigStruct, frozen=True):
     """The reject diverter: a timed pulse on a GPIO pin (``gpio``), or in memory (``simulated``)."""
 
     driver: Literal["simulated", "gpio"] = "simulated"
-    pin: str = Field(default="D17", pattern=PIN_PATTERN)
-    pulse_ms: float = Field(default=50.0, gt=0.0, le=10_000.0)
+    pin: Annotated[str, Meta(pattern=PIN_PATTERN)] = "D17"
+    pulse_ms: Annotated[float, Meta(gt=0.0, le=10_000.0)] = 50.0
 
 
-class SpoolConfig(_Model):
+class SpoolConfig(ConfigStruct, frozen=True):
     """Where defect images (and a sample of good ones) wait for the sync component, and its bounds."""
 
-    dir: str = Field(default=DEFAULT_SPOOL_DIR, min_length=1)
-    max_bytes: int = Field(default=256 * 1024 * 1024, ge=64 * 1024)
-    max_entries: int = Field(default=5000, ge=1, le=10_000_000)
-    min_free_bytes: int = Field(
-        default=512 * 1024 * 1024, ge=0, description="free space left on the disk, whatever the other bounds"
-    )
+    dir: NonEmpty = DEFAULT_SPOOL_DIR
+    max_bytes: Annotated[int, Meta(ge=64 * 1024)] = 256 * 1024 * 1024
+    max_entries: Annotated[int, Meta(ge=1, le=10_000_000)] = 5000
+    # Free space left on the disk, whatever the other bounds.
+    min_free_bytes: Annotated[int, Meta(ge=0)] = 512 * 1024 * 1024
     save_rejects: bool = True
     save_reviews: bool = True
-    good_sample_rate: float = Field(default=0.01, ge=0.0, le=1.0, description="share of accepted parts kept")
-    max_queued: int = Field(default=64, ge=1, le=10_000, description="images waiting to be written")
+    good_sample_rate: Share = 0.01  # share of accepted parts kept
+    max_queued: Annotated[int, Meta(ge=1, le=10_000)] = 64  # images waiting to be written
 
 
-class InspectionConfig(_Model):
+class InspectionConfig(ConfigStruct, frozen=True):
     """Everything the inspection component needs; the defaults inspect synthetic parts at 5 Hz."""
 
-    camera: CameraConfig = Field(default_factory=SyntheticCameraConfig)
-    camera_retry: CameraRetryConfig = Field(default_factory=CameraRetryConfig)
-    trigger: TriggerConfig = Field(default_factory=TriggerConfig)
+    camera: CameraConfig = SyntheticCameraConfig()
+    camera_retry: CameraRetryConfig = CameraRetryConfig()
+    trigger: TriggerConfig = TriggerConfig()
     crop: CropConfig | None = None
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    decision: DecisionConfig = Field(default_factory=DecisionConfig)
-    actuator: ActuatorConfig = Field(default_factory=ActuatorConfig)
-    spool: SpoolConfig = Field(default_factory=SpoolConfig)
-    health_interval_seconds: float = Field(default=10.0, gt=0.0, le=3600.0)
-    manifest_path: str | None = Field(default=None, description="defaults to models/manifest.json")
+    model: ModelConfig = ModelConfig()
+    decision: DecisionConfig = DecisionConfig()
+    actuator: ActuatorConfig = ActuatorConfig()
+    spool: SpoolConfig = SpoolConfig()
+    health_interval_seconds: Annotated[float, Meta(gt=0.0, le=3600.0)] = 10.0
+    manifest_path: str | None = None  # defaults to models/manifest.json
