@@ -14,12 +14,12 @@ the manifest entry of ``model``)::
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic.alias_generators import to_camel
+from msgspec import Meta
 
 from components.common import topics
+from components.common.structs import ConfigStruct
 from models.preprocessing import SENSOR_WINDOW_V1, WINDOW
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -28,58 +28,45 @@ SHA256_PATTERN = r"^[0-9a-f]{64}$"
 SUPPORTED_PREPROCESSING = (SENSOR_WINDOW_V1,)
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, alias_generator=to_camel, frozen=True)
-
-
-class HostedModelConfig(_Model):
+# frozen=True repeats ConfigStruct's: type checkers (dataclass_transform) otherwise take a subclass
+# for a non-frozen dataclass and refuse it.
+class HostedModelConfig(ConfigStruct, frozen=True):
     """One model the component runs: where its input comes from and where its events go."""
 
-    name: str = Field(default="sensor-anomaly", pattern=ID_PATTERN, description="the events' model name")
-    model: str = Field(
-        default="sensor_anomaly", description="the manifest's model (tensor specs, preprocessing)"
-    )
-    variant: str = Field(default="int8", description="the manifest variant: float32, pruned or int8")
-    path: str | None = Field(default=None, description="a model file outside the manifest (needs sha256)")
-    sha256: str | None = Field(default=None, pattern=SHA256_PATTERN)
-    version: str | None = Field(default=None, description="defaults to the manifest's version")
+    name: Annotated[str, Meta(pattern=ID_PATTERN)] = "sensor-anomaly"  # the events' model name
+    model: str = "sensor_anomaly"  # the manifest's model (tensor specs, preprocessing)
+    variant: str = "int8"  # the manifest variant: float32, pruned or int8
+    path: str | None = None  # a model file outside the manifest (needs sha256)
+    sha256: Annotated[str, Meta(pattern=SHA256_PATTERN)] | None = None
+    version: str | None = None  # defaults to the manifest's version
     input_topic: str = topics.READINGS
     output_topic: str = topics.ANOMALIES
     preprocessing: Literal["sensor_window_v1"] = "sensor_window_v1"
-    threshold: float | None = Field(default=None, ge=0.0, le=1.0, description="defaults to the manifest's")
-    hop: int = Field(default=1, ge=1, le=WINDOW, description="readings between two scored windows")
-    publish: Literal["changes", "all"] = Field(
-        default="changes", description="changes: when a sensor turns anomalous or normal; all: every window"
-    )
-    sensors: tuple[str, ...] = Field(default=(), description="sensor ids to score; empty: every sensor")
+    threshold: Annotated[float, Meta(ge=0.0, le=1.0)] | None = None  # defaults to the manifest's
+    hop: Annotated[int, Meta(ge=1, le=WINDOW)] = 1  # readings between two scored windows
+    # changes: when a sensor turns anomalous or normal; all: every window
+    publish: Literal["changes", "all"] = "changes"
+    sensors: tuple[str, ...] = ()  # sensor ids to score; empty: every sensor
 
-    @model_validator(mode="after")
-    def _check(self) -> HostedModelConfig:
+    def __post_init__(self) -> None:
         if self.path is not None and self.sha256 is None:
             raise ValueError("a model 'path' outside the manifest needs its 'sha256'")
-        return self
 
 
-class InferenceConfig(_Model):
+class InferenceConfig(ConfigStruct, frozen=True):
     """Everything the inference component needs; the defaults run the int8 sensor anomaly model."""
 
-    models: tuple[HostedModelConfig, ...] = Field(default=(HostedModelConfig(),), min_length=1, max_length=8)
-    num_threads: int = Field(default=1, ge=1, le=8)
-    max_batch: int = Field(default=32, ge=1, le=256, description="windows scored in one invoke when behind")
-    max_pending_windows: int = Field(
-        default=4096,
-        ge=1,
-        le=1_000_000,
-        description="windows waiting to be scored before the oldest are dropped",
+    models: Annotated[tuple[HostedModelConfig, ...], Meta(min_length=1, max_length=8)] = (
+        HostedModelConfig(),
     )
-    health_interval_seconds: float = Field(default=10.0, gt=0.0, le=3600.0)
-    manifest_path: str | None = Field(
-        default=None, description="defaults to models/manifest.json of the artifact"
-    )
+    num_threads: Annotated[int, Meta(ge=1, le=8)] = 1
+    max_batch: Annotated[int, Meta(ge=1, le=256)] = 32  # windows scored in one invoke when behind
+    # windows waiting to be scored before the oldest are dropped
+    max_pending_windows: Annotated[int, Meta(ge=1, le=1_000_000)] = 4096
+    health_interval_seconds: Annotated[float, Meta(gt=0.0, le=3600.0)] = 10.0
+    manifest_path: str | None = None  # defaults to models/manifest.json of the artifact
 
-    @model_validator(mode="after")
-    def _check(self) -> InferenceConfig:
+    def __post_init__(self) -> None:
         names = [m.name for m in self.models]
         if len(set(names)) != len(names):
             raise ValueError(f"models: names must be unique, got {names}")
-        return self

@@ -13,11 +13,14 @@ Example (recipe ``DefaultConfiguration`` or a deployment's ``configurationUpdate
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import msgspec
+from msgspec import Meta
 
 from components.common import topics
+from components.common.structs import ConfigStruct, StructError, convert
 
 Destination = Literal["iot", "s3"]
 FullStrategy = Literal["RejectNewData", "OverwriteOldestData"]
@@ -25,11 +28,9 @@ UploadMode = Literal["all", "deadband"]
 Compression = Literal["zstd", "gzip"]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
-
-
-class StreamPolicy(_Model):
+# frozen=True repeats ConfigStruct's: type checkers (dataclass_transform) otherwise take a subclass
+# for a non-frozen dataclass and refuse it.
+class StreamPolicy(ConfigStruct, frozen=True):
     """How one stream is kept and forwarded.
 
     ``priority``: higher drains first (alerts are highest by default). ``ttlSeconds``: records older
@@ -44,18 +45,20 @@ class StreamPolicy(_Model):
     """
 
     destination: Destination = "s3"
-    priority: int = Field(default=10, ge=0, le=1000)
-    ttl_seconds: float = Field(default=7 * 86400.0, ge=0, alias="ttlSeconds")
-    max_bytes: int = Field(default=256 * 1024 * 1024, gt=0, alias="maxBytes")
-    strategy_on_full: FullStrategy = Field(default="OverwriteOldestData", alias="strategyOnFull")
+    priority: Annotated[int, Meta(ge=0, le=1000)] = 10
+    ttl_seconds: Annotated[float, Meta(ge=0)] = 7 * 86400.0
+    max_bytes: Annotated[int, Meta(gt=0)] = 256 * 1024 * 1024
+    strategy_on_full: FullStrategy = "OverwriteOldestData"
     upload: UploadMode = "all"
-    deadband: dict[str, float] = Field(default_factory=dict)
-    heartbeat_seconds: float = Field(default=60.0, gt=0, alias="heartbeatSeconds")
-    resolution: dict[str, float] = Field(default_factory=dict)
-    iot_topic: str = Field(default="", alias="iotTopic")
+    deadband: dict[str, float] = msgspec.field(default_factory=dict)
+    heartbeat_seconds: Annotated[float, Meta(gt=0)] = 60.0
+    resolution: dict[str, float] = msgspec.field(default_factory=dict)
+    iot_topic: str = ""
 
-    @model_validator(mode="after")
-    def _check(self) -> StreamPolicy:
+    def __post_init__(self) -> None:
+        # Each message starts with the key it is about, which effective_policies puts after
+        # ``streams.<name>``. The limits of map entries are checked here rather than in their type
+        # so the message names the entry (msgspec would say ``deadband.*``).
         for name, threshold in self.deadband.items():
             if threshold < 0:
                 raise ValueError(f"deadband.{name}: must be >= 0 (got {threshold})")
@@ -63,8 +66,7 @@ class StreamPolicy(_Model):
             if step <= 0:
                 raise ValueError(f"resolution.{name}: must be > 0 (got {step})")
         if self.upload == "deadband" and not self.deadband:
-            raise ValueError("upload 'deadband' needs at least one field in 'deadband'")
-        return self
+            raise ValueError("deadband: upload 'deadband' needs at least one field in 'deadband'")
 
     @property
     def is_bulk(self) -> bool:
@@ -93,50 +95,54 @@ DEFAULT_ALERT_RETENTION_SECONDS = 300.0
 DEFAULT_ALERT_RETENTION_MAX_RECORDS = 10_000
 
 
-class BatchSettings(_Model):
+class BatchSettings(ConfigStruct, frozen=True):
     """When a bulk batch is closed: whichever limit is reached first."""
 
-    max_records: int = Field(default=20_000, gt=0, alias="maxRecords")
-    max_bytes: int = Field(default=8 * 1024 * 1024, gt=0, alias="maxBytes")
-    max_age_seconds: float = Field(default=60.0, ge=0, alias="maxAgeSeconds")
+    max_records: Annotated[int, Meta(gt=0)] = 20_000
+    max_bytes: Annotated[int, Meta(gt=0)] = 8 * 1024 * 1024
+    max_age_seconds: Annotated[float, Meta(ge=0)] = 60.0
 
 
-class SyncConfig(_Model):
+class SyncConfig(ConfigStruct, frozen=True):
     """Everything the sync component reads from its configuration."""
 
-    store_dir: str = Field(default="store", alias="storeDir")
-    commit_interval_ms: int = Field(default=200, ge=1, le=60_000, alias="commitIntervalMs")
-    commit_max_records: int = Field(default=1000, ge=1, alias="commitMaxRecords")
-    free_disk_watermark_bytes: int = Field(default=256 * 1024 * 1024, ge=0, alias="freeDiskWatermarkBytes")
-    bandwidth_bytes_per_second: int = Field(default=0, ge=0, alias="bandwidthBytesPerSecond")
-    daily_byte_budget: int = Field(default=0, ge=0, alias="dailyByteBudget")
+    store_dir: str = "store"
+    commit_interval_ms: Annotated[int, Meta(ge=1, le=60_000)] = 200
+    commit_max_records: Annotated[int, Meta(ge=1)] = 1000
+    free_disk_watermark_bytes: Annotated[int, Meta(ge=0)] = 256 * 1024 * 1024
+    bandwidth_bytes_per_second: Annotated[int, Meta(ge=0)] = 0
+    daily_byte_budget: Annotated[int, Meta(ge=0)] = 0
     compression: Compression = "zstd"
-    batch: BatchSettings = Field(default_factory=BatchSettings)
+    batch: BatchSettings = BatchSettings()
     bucket: str = ""
-    image_spool_dir: str = Field(default=DEFAULT_IMAGE_SPOOL_DIR, alias="imageSpoolDir")
-    status_interval_seconds: float = Field(default=30.0, gt=0, alias="statusIntervalSeconds")
-    backoff_initial_seconds: float = Field(default=1.0, gt=0, alias="backoffInitialSeconds")
-    backoff_max_seconds: float = Field(default=120.0, gt=0, alias="backoffMaxSeconds")
+    image_spool_dir: str = DEFAULT_IMAGE_SPOOL_DIR
+    status_interval_seconds: Annotated[float, Meta(gt=0)] = 30.0
+    backoff_initial_seconds: Annotated[float, Meta(gt=0)] = 1.0
+    backoff_max_seconds: Annotated[float, Meta(gt=0)] = 120.0
     # Sent alerts are kept this long for a re-send in case the nucleus' in-memory spooler lost them
     # (0: forget at once); a day is far beyond any spooler's life without a reconnect.
-    alert_retention_seconds: float = Field(
-        default=DEFAULT_ALERT_RETENTION_SECONDS, ge=0, le=86400, alias="alertRetentionSeconds"
-    )
+    alert_retention_seconds: Annotated[float, Meta(ge=0, le=86400)] = DEFAULT_ALERT_RETENTION_SECONDS
     # At most this many are kept (oldest forgotten first, counted ``retentionCapped``).
-    alert_retention_max_records: int = Field(
-        default=DEFAULT_ALERT_RETENTION_MAX_RECORDS, ge=1, le=1_000_000, alias="alertRetentionMaxRecords"
+    alert_retention_max_records: Annotated[int, Meta(ge=1, le=1_000_000)] = (
+        DEFAULT_ALERT_RETENTION_MAX_RECORDS
     )
-    streams: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # {stream name: partial StreamPolicy (camelCase keys)}: kept partial, as given, so that
+    # effective_policies can fill in each stream's defaults for the keys it leaves out.
+    streams: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _check_streams(self) -> SyncConfig:
+    def __post_init__(self) -> None:
         known = set(topics.TELEMETRY_TOPICS.values())
         for name in self.streams:
             if name not in known:
                 raise ValueError(f"streams.{name}: unknown stream; expected one of {sorted(known)}")
         # Validate every merged policy now, so a bad override is refused with the config, by key.
         effective_policies(self)
-        return self
+
+
+# StreamPolicy.__post_init__'s messages start with the key they are about ("deadband.t: must be
+# >= 0"); msgspec reports them at the policy's root, and its own root messages ("Object contains
+# unknown field `x`") never start that way.
+_KEYED = re.compile(r"^(?P<key>[A-Za-z][^\s:]*): (?P<problem>.*)$", re.DOTALL)
 
 
 def effective_policies(config: SyncConfig) -> dict[str, StreamPolicy]:
@@ -145,16 +151,16 @@ def effective_policies(config: SyncConfig) -> dict[str, StreamPolicy]:
     Raises:
         ValueError: naming ``streams.<name>.<field>`` and what was expected.
     """
-    from pydantic import ValidationError
-
     policies: dict[str, StreamPolicy] = {}
     for stream in topics.TELEMETRY_TOPICS.values():
         raw = {**DEFAULT_POLICIES.get(stream, {}), **config.streams.get(stream, {})}
         try:
-            policies[stream] = StreamPolicy.model_validate(raw)
-        except ValidationError as err:
-            problem = err.errors()[0]
-            where = ".".join(str(part) for part in problem["loc"])
-            field = f".{where}" if where else ""
-            raise ValueError(f"streams.{stream}{field}: {problem['msg']}") from None
+            policies[stream] = convert(raw, StreamPolicy)
+        except StructError as err:
+            # "priority: Expected ..." or, from __post_init__, "<root>: deadband.t: must be >= 0"
+            where, _, problem = str(err).partition(": ")
+            if where == "<root>" and (keyed := _KEYED.match(problem)):
+                where, problem = keyed["key"], keyed["problem"]
+            path = f"streams.{stream}" if where == "<root>" else f"streams.{stream}.{where}"
+            raise ValueError(f"{path}: {problem}") from None
     return policies

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from components.common import topics
 from components.common.logs import kv
 from components.common.messages import health_message
+from components.common.structs import to_json_dict
 from components.sync.budget import DailyBudget
 from components.sync.config import StreamPolicy
 from components.sync.link import LinkMonitor
@@ -82,7 +83,7 @@ def status_document(
         "budgetPaused": budget_paused,
         "link": link.state(),
         "linkError": link.last_error,
-        "policies": {s: p.model_dump(mode="json", by_alias=True) for s, p in policies.items()},
+        "policies": {s: to_json_dict(p) for s, p in policies.items()},
         "counters": store.counters(),
         "storeIncident": store_incident,
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -46,7 +47,7 @@ def test_each_injected_event_raises_an_anomaly_within_one_window(int8_model: Loa
     # Every window's score is published ("changes" stays quiet while the sensor is still
     # anomalous from an earlier event).
     model = LoadedModel(
-        **{**int8_model.__dict__, "config": int8_model.config.model_copy(update={"publish": "all"})}
+        **{**int8_model.__dict__, "config": msgspec.structs.replace(int8_model.config, publish="all")}
     )
     worker = ModelWorker(model, publisher, lambda _s, _t: next(counter), max_batch=64, max_pending=20_000)
     # WHEN the component scores them

@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -52,14 +53,26 @@ def test_queue_is_bounded_drops_oldest_and_batches() -> None:
 
 
 def test_config_errors_name_the_key() -> None:
-    with pytest.raises(ConfigError, match="sha256"):
-        validate_config(InferenceConfig, {"models": [{"name": "m", "path": "/tmp/x.tflite"}]})
-    with pytest.raises(ConfigError, match="unique"):
-        validate_config(InferenceConfig, {"models": [{"name": "m"}, {"name": "m"}]})
-    with pytest.raises(ConfigError, match=r"models\.0\.hop"):
-        validate_config(InferenceConfig, {"models": [{"hop": 0}]})
-    with pytest.raises(ConfigError, match=r"models\.0\.preprocessing"):
-        validate_config(InferenceConfig, {"models": [{"preprocessing": "part_image_v1"}]})
+    cases = [
+        (
+            {"models": [{"name": "m", "path": "/tmp/x.tflite"}]},
+            "models.0: a model 'path' outside the manifest needs its 'sha256'",
+        ),
+        ({"models": [{"name": "m"}, {"name": "m"}]}, "models: names must be unique, got ['m', 'm']"),
+        ({"models": [{"hop": 0}]}, "models.0.hop: Expected `int` >= 1 (got 0)"),
+        (
+            {"models": [{"preprocessing": "part_image_v1"}]},
+            "models.0.preprocessing: Invalid enum value 'part_image_v1'",
+        ),
+        ({"models": [{"sha256": "ABC"}]}, "models.0.sha256: Expected `str` matching regex"),
+        ({"models": []}, "models: Expected `array` of length >= 1"),
+        ({"numThreads": 9}, "numThreads: Expected `int` <= 8 (got 9)"),
+        # keys are camelCase, as recipes, deployments and shadows write them
+        ({"models": [{"input_topic": "t"}]}, "models.0: Object contains unknown field `input_topic`"),
+    ]
+    for raw, message in cases:
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            validate_config(InferenceConfig, raw)
 
 
 def test_bad_models_are_rejected_with_the_reason(tmp_path: Path) -> None:
@@ -94,7 +107,7 @@ def test_manifest_preprocessing_must_be_one_the_component_feeds(tmp_path: Path) 
 def make_worker(model: LoadedModel, publish: str = "changes") -> tuple[ModelWorker, RecordingPublisher]:
     publisher = RecordingPublisher()
     counter = iter(range(10**9))
-    config = model.config.model_copy(update={"publish": publish})
+    config = msgspec.structs.replace(model.config, publish=publish)
     loaded = LoadedModel(**{**model.__dict__, "config": config})
     worker = ModelWorker(loaded, publisher, lambda _s, _t: next(counter), max_batch=16, max_pending=10_000)
     return worker, publisher
@@ -130,7 +143,7 @@ def test_batched_scores_equal_one_by_one_and_swap_loses_nothing(
         LoadedModel(
             **{
                 **float_model.__dict__,
-                "config": worker.model.config.model_copy(update={"variant": "float32"}),
+                "config": msgspec.structs.replace(worker.model.config, variant="float32"),
             }
         )
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -33,17 +34,40 @@ def test_a_partial_stream_override_keeps_the_other_defaults() -> None:
 @pytest.mark.parametrize(
     ("raw", "named"),
     [
-        ({"streams": {"readingz": {}}}, "streams.readingz: unknown stream"),
-        ({"streams": {"readings": {"strategyOnFull": "Drop"}}}, "streams.readings.strategyOnFull"),
-        ({"streams": {"readings": {"upload": "deadband"}}}, "needs at least one field"),
-        ({"streams": {"readings": {"deadband": {"t": -1}}}}, "deadband.t: must be >= 0"),
-        ({"compression": "lz4"}, "compression"),
-        ({"commitIntervalMs": 0}, "commitIntervalMs"),
-        ({"dailyByteBudget": -5}, "dailyByteBudget"),
+        ({"streams": {"readingz": {}}}, "streams.readingz: unknown stream; expected one of ['alerts',"),
+        (
+            {"streams": {"readings": {"strategyOnFull": "Drop"}}},
+            "streams.readings.strategyOnFull: Invalid enum value 'Drop'",
+        ),
+        (
+            {"streams": {"readings": {"upload": "deadband"}}},
+            "streams.readings.deadband: upload 'deadband' needs at least one field",
+        ),
+        (
+            {"streams": {"readings": {"deadband": {"t": -1}}}},
+            "streams.readings.deadband.t: must be >= 0 (got -1",
+        ),
+        (
+            {"streams": {"health": {"resolution": {"t": 0}}}},
+            "streams.health.resolution.t: must be > 0 (got 0",
+        ),
+        (
+            {"streams": {"readings": {"priority": -4}}},
+            "streams.readings.priority: Expected `int` >= 0 (got -4)",
+        ),
+        # keys are camelCase, as recipes, deployments and shadows write them
+        (
+            {"streams": {"readings": {"ttl_seconds": 1}}},
+            "streams.readings: Object contains unknown field `ttl_seconds`",
+        ),
+        ({"daily_byte_budget": 5}, "Object contains unknown field `daily_byte_budget`"),
+        ({"compression": "lz4"}, "compression: Invalid enum value 'lz4'"),
+        ({"commitIntervalMs": 0}, "commitIntervalMs: Expected `int` >= 1 (got 0)"),
+        ({"dailyByteBudget": -5}, "dailyByteBudget: Expected `int` >= 0 (got -5)"),
     ],
 )
 def test_bad_configuration_is_refused_by_key(raw: dict, named: str) -> None:
-    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+    with pytest.raises(ConfigError, match=re.escape(named)):
         validate_config(SyncConfig, raw)
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from components.common.live_config import ConfigError, validate_config
@@ -223,11 +224,11 @@ def test_spooled_images_are_uploaded_with_metadata_then_removed(tmp_path: Path) 
 
 
 def test_live_policy_change_applies_and_store_dir_change_is_refused(service: SyncService) -> None:
-    changed = service.config.model_copy(update={"daily_byte_budget": 5})
+    changed = msgspec.structs.replace(service.config, daily_byte_budget=5)
     service.apply(changed)
     assert service.budget.limit_bytes == 5 and service.status()["dailyByteBudget"] == 5
     with pytest.raises(ConfigError, match="storeDir: cannot change while running"):
-        service.apply(service.config.model_copy(update={"store_dir": "elsewhere"}))
+        service.apply(msgspec.structs.replace(service.config, store_dir="elsewhere"))
 
 
 def test_threads_commit_within_the_window_and_stop_cleanly(service: SyncService) -> None:
