@@ -49,7 +49,7 @@ PLATFORM_TAGS: dict[str, tuple[str, ...]] = {
 
 # The distributions each component imports at run time (names as in pyproject's dependencies);
 # a device installs only what its components need.
-_COMMON = ("awsiotsdk", "pydantic", "pyyaml")
+_COMMON = ("awsiotsdk", "msgspec", "pyyaml")
 COMPONENT_REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "com.edgebundle.Sensing": (*_COMMON, "psutil"),
     "com.edgebundle.Inference": (*_COMMON, "numpy", "ai-edge-litert", "tflite-runtime"),

@@ -25,9 +25,10 @@ Subclasses repeat ``frozen=True`` for mypy, which does not inherit it through th
 from __future__ import annotations
 
 import re
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
+import msgspec.inspect as mi
 
 T = TypeVar("T")
 
@@ -35,6 +36,19 @@ T = TypeVar("T")
 _AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 # A map entry is "[...]" (msgspec does not say which key): it is written "*", one of the entries.
 _PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+|\.\.\.)\]")
+# A top-level check that names the key itself ("streams.readingz: unknown stream").
+_KEYED = re.compile(r"^[A-Za-z_][\w.*-]*: ")
+
+
+# Field types the components share. \Z, not $: msgspec matches a pattern with re.search, where $
+# also matches before a trailing newline ("line1\n" would pass as an id).
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z"
+# A board pin name as the ``board`` module spells it: ``D4``, ``LED``, ``GP15``.
+PIN_PATTERN = r"^[A-Z][A-Z0-9_]{0,15}\Z"
+SHA256_PATTERN = r"^[0-9a-f]{64}\Z"
+Id = Annotated[str, msgspec.Meta(pattern=ID_PATTERN)]
+Pin = Annotated[str, msgspec.Meta(pattern=PIN_PATTERN)]
+Sha256 = Annotated[str, msgspec.Meta(pattern=SHA256_PATTERN)]
 
 
 class StructError(ValueError):
@@ -47,7 +61,9 @@ class ConfigStruct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rena
 
 
 def _path_parts(path: str) -> list[str | int]:
-    return [key if key else ("*" if index == "..." else int(index)) for key, index in _PATH_PART.findall(path)]
+    return [
+        key if key else ("*" if index == "..." else int(index)) for key, index in _PATH_PART.findall(path)
+    ]
 
 
 def _value_at(raw: Any, parts: list[str | int]) -> Any:
@@ -75,10 +91,53 @@ def locate_error(err: msgspec.ValidationError, raw: Any) -> tuple[str, str, Any]
     return ".".join(str(part) for part in parts) or "<root>", text[: match.start()], _value_at(raw, parts)
 
 
-def describe_error(err: msgspec.ValidationError, raw: Any) -> str:
-    """``key.path: what was expected (got value)`` for a msgspec error raised on ``raw``."""
+def _step(info: mi.Type, part: str | int) -> list[mi.Type]:
+    """The types one path part below ``info`` can hold (several through a union)."""
+    if isinstance(info, mi.Metadata):
+        return _step(info.type, part)
+    if isinstance(info, mi.UnionType):
+        return [inner for member in info.types for inner in _step(member, part)]
+    if isinstance(info, mi.StructType) and isinstance(part, str):
+        if part == info.tag_field and info.tag is not None:
+            return [mi.LiteralType(values=(info.tag,))]
+        return [field.type for field in info.fields if field.encode_name == part]
+    if isinstance(info, (mi.ListType, mi.VarTupleType, mi.SetType, mi.FrozenSetType)):
+        return [info.item_type]
+    if isinstance(info, mi.TupleType) and isinstance(part, int) and part < len(info.item_types):
+        return [info.item_types[part]]
+    if isinstance(info, mi.DictType):
+        return [info.value_type]
+    return []
+
+
+def allowed_values(model: Any, parts: list[str | int]) -> list[Any]:
+    """The values the key at ``parts`` may take in ``model``, when it is a choice (a ``Literal``, or
+    the tag of a tagged union: ``camera.type``); empty otherwise."""
+    candidates: list[mi.Type] = [mi.type_info(model)]
+    for part in parts:
+        candidates = [inner for info in candidates for inner in _step(info, part)]
+    values: list[Any] = []
+    for info in candidates:
+        while isinstance(info, mi.Metadata):
+            info = info.type
+        if isinstance(info, mi.LiteralType):
+            values.extend(value for value in info.values if value not in values)
+    return values
+
+
+def describe_error(err: msgspec.ValidationError, raw: Any, model: Any = None) -> str:
+    """``key.path: what was expected (got value)`` for a msgspec error raised on ``raw``; with
+    ``model``, a refused choice also lists the values allowed."""
     where, what, got = locate_error(err, raw)
-    if isinstance(got, (dict, list)) or got is None:
+    # msgspec names a refused choice itself ("Invalid value 'webcam'"): no need to repeat it.
+    says_value = what.endswith(f" {got!r}")
+    if model is not None and what.startswith(("Invalid value", "Invalid enum value")):
+        choices = allowed_values(model, [] if where == "<root>" else _path_parts("." + where))
+        if choices:
+            what = f"{what}; expected one of {choices}"
+    if where == "<root>" and _KEYED.match(what):
+        return what
+    if isinstance(got, (dict, list)) or got is None or says_value:
         return f"{where}: {what}"
     return f"{where}: {what} (got {got!r})"
 
@@ -95,7 +154,7 @@ def convert(raw: Any, model: type[T], *, strict: bool = False) -> T:
     try:
         return msgspec.convert(raw, model, strict=strict)
     except msgspec.ValidationError as err:
-        raise StructError(describe_error(err, raw)) from err
+        raise StructError(describe_error(err, raw, model)) from err
 
 
 def to_json_dict(struct: Any) -> Any:

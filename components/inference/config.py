@@ -19,11 +19,9 @@ from typing import Annotated, Literal
 from msgspec import Meta
 
 from components.common import topics
-from components.common.structs import ConfigStruct
+from components.common.structs import ConfigStruct, Id, Sha256
 from models.preprocessing import SENSOR_WINDOW_V1, WINDOW
 
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-SHA256_PATTERN = r"^[0-9a-f]{64}$"
 #: The preprocessing steps this component can feed (window models over sensor readings).
 SUPPORTED_PREPROCESSING = (SENSOR_WINDOW_V1,)
 
@@ -33,11 +31,11 @@ SUPPORTED_PREPROCESSING = (SENSOR_WINDOW_V1,)
 class HostedModelConfig(ConfigStruct, frozen=True):
     """One model the component runs: where its input comes from and where its events go."""
 
-    name: Annotated[str, Meta(pattern=ID_PATTERN)] = "sensor-anomaly"  # the events' model name
+    name: Id = "sensor-anomaly"  # the events' model name
     model: str = "sensor_anomaly"  # the manifest's model (tensor specs, preprocessing)
     variant: str = "int8"  # the manifest variant: float32, pruned or int8
     path: str | None = None  # a model file outside the manifest (needs sha256)
-    sha256: Annotated[str, Meta(pattern=SHA256_PATTERN)] | None = None
+    sha256: Sha256 | None = None
     version: str | None = None  # defaults to the manifest's version
     input_topic: str = topics.READINGS
     output_topic: str = topics.ANOMALIES

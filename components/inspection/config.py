@@ -19,10 +19,8 @@ from typing import Annotated, ClassVar, Literal
 
 from msgspec import Meta
 
-from components.common.structs import ConfigStruct
-from components.sensing.config import PIN_PATTERN
+from components.common.structs import ConfigStruct, Pin, Sha256
 
-SHA256_PATTERN = r"^[0-9a-f]{64}$"
 #: Default spool folder, relative to the component's working directory (``{work:path}`` under
 #: Greengrass and localcore); see ``docs/spool.md``.
 DEFAULT_SPOOL_DIR = "inspection-spool"
@@ -113,7 +111,7 @@ class ModelConfig(ConfigStruct, frozen=True):
     model: str = "part_defect"  # the manifest's model (tensors, preprocessing)
     variant: str = "int8"  # float32, pruned or int8
     path: str | None = None  # a model file outside the manifest (needs sha256)
-    sha256: Annotated[str, Meta(pattern=SHA256_PATTERN)] | None = None
+    sha256: Sha256 | None = None
     version: str | None = None  # defaults to the manifest's version
     num_threads: Annotated[int, Meta(ge=1, le=8)] = 1
 
@@ -139,7 +137,7 @@ class ActuatorConfig(ConfigStruct, frozen=True):
     """The reject diverter: a timed pulse on a GPIO pin (``gpio``), or in memory (``simulated``)."""
 
     driver: Literal["simulated", "gpio"] = "simulated"
-    pin: Annotated[str, Meta(pattern=PIN_PATTERN)] = "D17"
+    pin: Pin = "D17"
     pulse_ms: Annotated[float, Meta(gt=0.0, le=10_000.0)] = 50.0
 
 

@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 from msgspec import Meta
 
 from components.common.messages import Severity
-from components.common.structs import ConfigStruct
+from components.common.structs import ConfigStruct, Id, Pin
 from components.sensing.drivers.simulated import SimulationSettings
 
 DriverName = Literal["dht22", "dht11", "simulated", "system"]
@@ -27,13 +27,6 @@ HARDWARE_DRIVERS: frozenset[str] = frozenset({"dht22", "dht11"})
 # The DHT library returns its cached values when asked again within 2 s (adafruit_dht.DHTBase.measure),
 # so a DHT sensor is never sampled faster than this.
 DHT_MIN_INTERVAL_S = 2.0
-
-# A board pin name as the ``board`` module spells it: ``D4``, ``LED``, ``GP15``.
-PIN_PATTERN = r"^[A-Z][A-Z0-9_]{0,15}$"
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-
-Id = Annotated[str, Meta(pattern=ID_PATTERN)]
-Pin = Annotated[str, Meta(pattern=PIN_PATTERN)]
 
 METRICS_BY_DRIVER: dict[str, frozenset[str]] = {
     "dht22": frozenset({"temperature", "humidity"}),

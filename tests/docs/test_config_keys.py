@@ -1,6 +1,6 @@
 """Every configuration key a component accepts is written, as code, in that component's doc.
 
-The keys come from the component's pydantic configuration model, walked recursively (nested
+The keys come from the component's configuration model (msgspec Structs), walked recursively (nested
 models, lists and maps of models, discriminated unions), each field named by its alias as
 recipes, deployments and shadows spell it (``intervalSeconds``, not ``interval_seconds``). A key
 added to a model and not to the doc fails here, naming the key's path and the doc to add it to.
@@ -13,8 +13,8 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
+import msgspec
 import pytest
-from pydantic import BaseModel, Field
 
 from components.common import topics
 from components.inference.config import InferenceConfig
@@ -28,12 +28,14 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 # Fields typed as free-form maps whose entries are validated by another model later on. Sync's
 # ``streams`` is ``{stream name: partial StreamPolicy}`` merged over the defaults by
 # ``effective_policies``, so its keys are the stream names and StreamPolicy's fields.
-MAP_VALUE_MODELS: dict[tuple[type[BaseModel], str], type[BaseModel]] = {(SyncConfig, "streams"): StreamPolicy}
-MAP_KEYS: dict[tuple[type[BaseModel], str], tuple[str, ...]] = {
+MAP_VALUE_MODELS: dict[tuple[type[msgspec.Struct], str], type[msgspec.Struct]] = {
+    (SyncConfig, "streams"): StreamPolicy
+}
+MAP_KEYS: dict[tuple[type[msgspec.Struct], str], tuple[str, ...]] = {
     (SyncConfig, "streams"): tuple(topics.TELEMETRY_TOPICS.values())
 }
 
-COMPONENT_DOCS: dict[str, tuple[type[BaseModel], str]] = {
+COMPONENT_DOCS: dict[str, tuple[type[msgspec.Struct], str]] = {
     "com.edgebundle.Sensing": (SensingConfig, "sensing.md"),
     "com.edgebundle.Inference": (InferenceConfig, "inference.md"),
     "com.edgebundle.QualityInspection": (InspectionConfig, "inspection.md"),
@@ -41,9 +43,9 @@ COMPONENT_DOCS: dict[str, tuple[type[BaseModel], str]] = {
 }
 
 
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    """The pydantic models an annotation can hold (through Optional, unions, tuples, lists, maps)."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+def _models_in(annotation: Any) -> list[type[msgspec.Struct]]:
+    """The models an annotation can hold (through Optional, unions, tuples, lists, maps)."""
+    if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct):
         return [annotation]
     origin = typing.get_origin(annotation)
     if origin is Literal or origin is None:
@@ -58,14 +60,17 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
     return []
 
 
-def config_keys(model: type[BaseModel], prefix: str = "") -> dict[str, str]:
-    """Every key ``model`` accepts: ``{key: dotted path of its first occurrence}``, by alias."""
+def config_keys(model: type[msgspec.Struct], prefix: str = "") -> dict[str, str]:
+    """Every key ``model`` accepts: ``{key: dotted path of its first occurrence}``, as encoded."""
     keys: dict[str, str] = {}
-    for name, field in model.model_fields.items():
-        key = field.alias or name
+    tag_field = model.__struct_config__.tag_field  # a tagged union member's "type" is a key too
+    if tag_field is not None:
+        keys[tag_field] = f"{prefix}{tag_field}"
+    for field in msgspec.structs.fields(model):
+        name, key = field.name, field.encode_name
         path = f"{prefix}{key}"
         keys.setdefault(key, path)
-        nested = _models_in(field.annotation)
+        nested = _models_in(field.type)
         value_model = MAP_VALUE_MODELS.get((model, name))
         if value_model is not None:
             nested.append(value_model)
@@ -77,7 +82,7 @@ def config_keys(model: type[BaseModel], prefix: str = "") -> dict[str, str]:
     return keys
 
 
-def undocumented(model: type[BaseModel], doc_text: str) -> list[str]:
+def undocumented(model: type[msgspec.Struct], doc_text: str) -> list[str]:
     """The paths of ``model``'s keys that ``doc_text`` never writes as code."""
     written = code_identifiers(doc_text)
     return sorted(path for key, path in config_keys(model).items() if key not in written)
@@ -109,29 +114,31 @@ def test_the_walk_reaches_nested_list_union_and_map_keys() -> None:
     assert sync["maxAgeSeconds"] == "batch.maxAgeSeconds"
 
 
+class _Extra(msgspec.Struct, frozen=True, rename="camel"):
+    """A new nested section (module level: msgspec resolves annotations in the module's globals)."""
+
+    brand_new_knob: int = 1
+
+
+class _GrownSyncConfig(SyncConfig, frozen=True):
+    """SyncConfig as it would be after someone adds a key."""
+
+    extra: _Extra = msgspec.field(default_factory=_Extra, name="extraSection")
+
+
 def test_a_key_added_to_a_model_without_its_doc_is_reported() -> None:
     # GIVEN the sync model with one more nested key, and the real doc
-    class Extra(BaseModel):
-        """A new nested section."""
-
-        brand_new_knob: int = Field(default=1, alias="brandNewKnob")
-
-    class GrownSyncConfig(SyncConfig):
-        """SyncConfig as it would be after someone adds a key."""
-
-        extra: Extra = Field(default_factory=Extra, alias="extraSection")
-
     # WHEN it is checked against docs/sync.md
-    missing = undocumented(GrownSyncConfig, read(DOCS / "sync.md"))
+    missing = undocumented(_GrownSyncConfig, read(DOCS / "sync.md"))
     # THEN both new keys are reported by path, and nothing else
     assert missing == ["extraSection", "extraSection.brandNewKnob"]
 
 
 def test_prose_does_not_count_only_code_does() -> None:
-    class Small(BaseModel):
+    class Small(msgspec.Struct, rename="camel"):
         """Two keys."""
 
-        interval_seconds: float = Field(default=1.0, alias="intervalSeconds")
+        interval_seconds: float = 1.0
         pin: str = "D4"
 
     text = "The pin is chosen by intervalSeconds.\n\n| `pin` | `D4` |\n"

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 import yaml
-from pydantic import BaseModel
 
 from bundlespec import load_spec
 from components.common import topics
 from components.common.ipc import shadow_topic
 from components.common.live_config import validate_config
+from components.common.structs import ConfigStruct
 from components.inference.config import InferenceConfig
 from components.inspection.component import PUBLISHED_TOPICS as INSPECTION_PUBLISHES
 from components.inspection.config import InspectionConfig
@@ -84,7 +84,7 @@ class ComponentRecipe:
 
     short_name: str  # after the bundle's component prefix
     module: str  # python -m components.<module>
-    config_model: type[BaseModel]
+    config_model: type[ConfigStruct]
     dependencies: frozenset[str]
     grants: Callable[[], dict[str, set[str]]]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 import pytest
@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from msgspec import Meta
 
-from components.common.structs import ConfigStruct, StructError, convert, to_json_dict
+from components.common.structs import ConfigStruct, Id, StructError, convert, to_json_dict
 
 
 class Probe(ConfigStruct):
@@ -79,3 +79,40 @@ def test_any_float_either_converts_or_names_the_key(value: float) -> None:
         assert str(err).startswith("intervalSeconds: ") or "a slow probe" in str(err)
     else:
         assert probe.interval_seconds == value >= 0.5
+
+
+class Line(ConfigStruct, frozen=True):
+    station: Id
+    mode: Literal["run", "idle"] = "run"
+    camera: Usb | Folder = msgspec.field(default_factory=lambda: Usb())
+
+    def __post_init__(self) -> None:
+        if self.station == "reserved":
+            raise ValueError("station: 'reserved' is kept for the line controller")
+
+
+class Usb(ConfigStruct, frozen=True, tag_field="type", tag="usb"):
+    index: int = 0
+
+
+class Folder(ConfigStruct, frozen=True, tag_field="type", tag="folder"):
+    path: str = "/frames"
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"station": "a", "mode": "off"}, "mode: Invalid enum value 'off'; expected one of ['idle', 'run']"),
+        (
+            {"station": "a", "camera": {"type": "webcam"}},
+            "camera.type: Invalid value 'webcam'; expected one of ['usb', 'folder']",
+        ),
+        ({"station": "reserved"}, "station: 'reserved' is kept for the line controller"),
+        ({"station": "line1\n"}, "station: Expected `str` matching regex"),
+    ],
+)
+def test_choices_are_listed_and_keyed_checks_keep_their_key(raw: object, message: str) -> None:
+    with pytest.raises(StructError) as info:
+        convert(raw, Line)
+    assert str(info.value).startswith(message)
+    assert convert({"station": "a", "camera": {"type": "folder"}}, Line).camera == Folder()
