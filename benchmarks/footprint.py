@@ -108,6 +108,7 @@ def measure(seconds: float) -> dict[str, object]:
         "--thing-name", "dev-1", "--deployment", "deployments/local.yaml", "--duration", str(seconds), "--json",
     ]  # fmt: skip
     started = time.monotonic()
+    started_wall = time.time()
     core = subprocess.Popen(command, cwd=PROJECT, stdout=subprocess.PIPE, text=True)
     core_process = psutil.Process(core.pid)
     peaks: dict[str, float] = {}
@@ -130,7 +131,11 @@ def measure(seconds: float) -> dict[str, object]:
             if event.get("event") == "state":
                 components.add(event["component"])
                 if event["new"] == "RUNNING":
-                    running.setdefault(event["component"], time.monotonic() - started)
+                    # The core stamps each change; the line itself may come later (the reporter
+                    # holds changes back until its "started" line, so the output reads in order).
+                    at = event.get("time")
+                    since = at - started_wall if isinstance(at, float) else time.monotonic() - started
+                    running.setdefault(event["component"], since)
 
     reader = threading.Thread(target=read_events, daemon=True)
     reader.start()
