@@ -177,11 +177,13 @@ def test_sync_in_the_real_core_survives_an_outage_and_kill_9(core: CoreHarness) 
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(900)  # 150 s of outage and 25 kills; the suite's 120 s default is for short tests
 def test_sync_soak_minutes_of_outage_and_many_kills(core: CoreHarness) -> None:
     run_story(core, kills=25, outage_seconds=150.0, seed=11)
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(900)  # 300 s of schedule, then up to 180 s of drain
 def test_sync_soak_under_a_connectivity_schedule(tmp_path: Path) -> None:
     # Minutes of outage and flakiness from the embedded cloud's own schedule, kills on top.
     schedule = "online:30,offline:150,flaky:60:0.3,offline:60,online:600"
