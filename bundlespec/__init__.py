@@ -11,36 +11,22 @@ Example:
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-import msgspec
 import yaml
 
-SPEC_PATH = Path(__file__).resolve().parent.parent / "bundle.yaml"
+from components.common.structs import ConfigStruct, StructError, convert
 
-# msgspec ends an error message with " - at `$.fleet.things[0]`".
-_AT = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
+SPEC_PATH = Path(__file__).resolve().parent.parent / "bundle.yaml"
 
 
 class SpecError(ValueError):
     """``bundle.yaml`` does not fit the spec; the message names the key path and what was expected."""
 
 
-# The same options as components.common.structs.ConfigStruct, but its own class: infra/ and
-# localcore/ read the spec and must not import the device components for it.
-class _Spec(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel", kw_only=True):
-    """Keys in camelCase (``thing_group`` is ``thingGroup``), unknown keys refused (a typo in
-    bundle.yaml must not be silently ignored), immutable."""
-
-
-# frozen=True is repeated on each model because type checkers (dataclass_transform) otherwise
-# take a subclass for a non-frozen dataclass.
-
-
-class FleetSpec(_Spec, frozen=True):
+class FleetSpec(ConfigStruct, frozen=True):
     """The device fleet: thing group, things and the identity resources they share."""
 
     thing_group: str
@@ -50,7 +36,7 @@ class FleetSpec(_Spec, frozen=True):
     role_alias: str
 
 
-class DataSpec(_Spec, frozen=True):
+class DataSpec(ConfigStruct, frozen=True):
     """Where device data lands in the cloud."""
 
     bucket_prefix: str
@@ -59,7 +45,7 @@ class DataSpec(_Spec, frozen=True):
     image_key_prefix: str
 
 
-class DynamoDbAction(_Spec, frozen=True):
+class DynamoDbAction(ConfigStruct, frozen=True):
     """Topic rule action that writes the selected message into a DynamoDB table."""
 
     table: Literal["alertsTable"]
@@ -67,13 +53,13 @@ class DynamoDbAction(_Spec, frozen=True):
     range_key: str
 
 
-class RuleAction(_Spec, frozen=True):
+class RuleAction(ConfigStruct, frozen=True):
     """The actions a topic rule may take (the subset the project uses)."""
 
     dynamodb: DynamoDbAction
 
 
-class TopicRuleSpec(_Spec, frozen=True):
+class TopicRuleSpec(ConfigStruct, frozen=True):
     """An IoT topic rule: its SQL and what it does with matching messages."""
 
     name: str
@@ -81,7 +67,7 @@ class TopicRuleSpec(_Spec, frozen=True):
     action: RuleAction
 
 
-class IotSpec(_Spec, frozen=True):
+class IotSpec(ConfigStruct, frozen=True):
     """IoT Core topics and topic rules."""
 
     alerts_topic: str
@@ -94,14 +80,14 @@ class IotSpec(_Spec, frozen=True):
         return template.format(thing=thing)
 
 
-class GreengrassSpec(_Spec, frozen=True):
+class GreengrassSpec(ConfigStruct, frozen=True):
     """Greengrass component naming and version."""
 
     component_prefix: str
     component_version: str
 
 
-class BundleSpec(_Spec, frozen=True):
+class BundleSpec(ConfigStruct, frozen=True):
     """Everything in ``bundle.yaml``."""
 
     project: str
@@ -130,14 +116,10 @@ def parse_spec(raw: dict[str, Any]) -> BundleSpec:
             what was expected there.
     """
     try:
-        return msgspec.convert(raw, BundleSpec)
-    except msgspec.ValidationError as err:
-        text = str(err)
-        match = _AT.search(text)
-        if match is None:
-            raise SpecError(text) from err
-        path = re.sub(r"\[(\d+)\]", r".\1", match.group("path")) or "<root>"
-        raise SpecError(f"{path}: {text[: match.start()]}") from err
+        # Strict: bundle.yaml is the project's own file, so a number written as a string is a typo.
+        return convert(raw, BundleSpec, strict=True)
+    except StructError as err:
+        raise SpecError(str(err)) from err
 
 
 @lru_cache(maxsize=4)

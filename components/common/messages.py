@@ -37,8 +37,8 @@ class MessageError(ValueError):
 
 
 class _Message(msgspec.Struct, kw_only=True, rename="camel"):
-    # Unknown fields are ignored, not refused: a field may be added within a major version.
-    pass
+    """Base of the message models. Unknown fields are ignored, not refused: a field may be added
+    within a major version."""
 
 
 class _Envelope(_Message):

@@ -7,8 +7,8 @@ about 1.2 MiB per process, pydantic and its first model about 15 MiB (measured w
 
 Example::
 
-    class Sensor(ConfigStruct):
-        id: Annotated[str, Meta(pattern=ID_PATTERN)]
+    class Sensor(ConfigStruct, frozen=True):
+        id: Id
         interval_seconds: Annotated[float, Meta(ge=0.0001)] = 2.0   # the key is intervalSeconds
 
     sensor = convert({"id": "line1", "intervalSeconds": 5}, Sensor)
@@ -77,18 +77,27 @@ def _value_at(raw: Any, parts: list[str | int]) -> Any:
     return value
 
 
+def _locate(err: msgspec.ValidationError, raw: Any) -> tuple[list[str | int], str, Any]:
+    text = str(err)
+    match = _AT.search(text)
+    if match is None:
+        return [], text, raw
+    parts = _path_parts(match.group("path"))
+    return parts, text[: match.start()], _value_at(raw, parts)
+
+
+def _dotted(parts: list[str | int]) -> str:
+    return ".".join(str(part) for part in parts) or "<root>"
+
+
 def locate_error(err: msgspec.ValidationError, raw: Any) -> tuple[str, str, Any]:
     """``(key path, what was expected, value found)`` of a msgspec error raised on ``raw``.
 
     The path is dotted (``sensors.0.intervalSeconds``), ``<root>`` for the object itself; the
     value is ``None`` where the path does not lead to one (a missing key).
     """
-    text = str(err)
-    match = _AT.search(text)
-    if match is None:
-        return "<root>", text, raw
-    parts = _path_parts(match.group("path"))
-    return ".".join(str(part) for part in parts) or "<root>", text[: match.start()], _value_at(raw, parts)
+    parts, what, got = _locate(err, raw)
+    return _dotted(parts), what, got
 
 
 def _step(info: mi.Type, part: str | int) -> list[mi.Type]:
@@ -128,11 +137,12 @@ def allowed_values(model: Any, parts: list[str | int]) -> list[Any]:
 def describe_error(err: msgspec.ValidationError, raw: Any, model: Any = None) -> str:
     """``key.path: what was expected (got value)`` for a msgspec error raised on ``raw``; with
     ``model``, a refused choice also lists the values allowed."""
-    where, what, got = locate_error(err, raw)
+    parts, what, got = _locate(err, raw)
+    where = _dotted(parts)
     # msgspec names a refused choice itself ("Invalid value 'webcam'"): no need to repeat it.
     says_value = what.endswith(f" {got!r}")
     if model is not None and what.startswith(("Invalid value", "Invalid enum value")):
-        choices = allowed_values(model, [] if where == "<root>" else _path_parts("." + where))
+        choices = allowed_values(model, parts)
         if choices:
             what = f"{what}; expected one of {choices}"
     if where == "<root>" and _KEYED.match(what):

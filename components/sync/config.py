@@ -13,7 +13,6 @@ Example (recipe ``DefaultConfiguration`` or a deployment's ``configurationUpdate
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -139,12 +138,6 @@ class SyncConfig(ConfigStruct, frozen=True):
         effective_policies(self)
 
 
-# StreamPolicy.__post_init__'s messages start with the key they are about ("deadband.t: must be
-# >= 0"); msgspec reports them at the policy's root, and its own root messages ("Object contains
-# unknown field `x`") never start that way.
-_KEYED = re.compile(r"^(?P<key>[A-Za-z][^\s:]*): (?P<problem>.*)$", re.DOTALL)
-
-
 def effective_policies(config: SyncConfig) -> dict[str, StreamPolicy]:
     """Each stream's policy: its defaults with the configuration's overrides for it on top.
 
@@ -157,10 +150,8 @@ def effective_policies(config: SyncConfig) -> dict[str, StreamPolicy]:
         try:
             policies[stream] = convert(raw, StreamPolicy)
         except StructError as err:
-            # "priority: Expected ..." or, from __post_init__, "<root>: deadband.t: must be >= 0"
+            # "priority: Expected ..." or, from __post_init__, "deadband.t: must be >= 0"
             where, _, problem = str(err).partition(": ")
-            if where == "<root>" and (keyed := _KEYED.match(problem)):
-                where, problem = keyed["key"], keyed["problem"]
             path = f"streams.{stream}" if where == "<root>" else f"streams.{stream}.{where}"
             raise ValueError(f"{path}: {problem}") from None
     return policies
