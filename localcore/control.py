@@ -91,20 +91,22 @@ class _RequestHandler(socketserver.StreamRequestHandler):
     def _stream(self, items: Iterator[Any]) -> None:
         try:
             for item in items:
-                if self.server.control.stopping:
-                    break
-                self._send({"ok": True, "item": item})
+                if self.server.control.stopping or not self._send({"ok": True, "item": item}):
+                    return
             self._send({"ok": True, "end": True})
-        except (BrokenPipeError, ConnectionResetError):
-            pass
         finally:
             close = getattr(items, "close", None)
             if callable(close):
                 close()
 
-    def _send(self, message: dict[str, Any]) -> None:
-        self.wfile.write(json.dumps(message, default=str).encode() + b"\n")
-        self.wfile.flush()
+    def _send(self, message: dict[str, Any]) -> bool:
+        """Write one answer line; False when the client has already gone (nobody to answer)."""
+        try:
+            self.wfile.write(json.dumps(message, default=str).encode() + b"\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            return False
+        return True
 
 
 class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
