@@ -65,7 +65,8 @@ class Reading(_Envelope):
 
 
 class ReadingBatch(_Message):
-    """Readings coalesced into one message by a publisher whose in-flight window was full.
+    """Readings coalesced into one message by a publisher (above its message rate, or while its
+    in-flight window was full).
 
     Only a transport: it has no ``seq`` or ``ts`` of its own, and each reading in ``readings``
     is a whole :class:`Reading` (``edgebundle.reading.v1``) keeping its own ``source``, ``seq``

@@ -1,9 +1,10 @@
 """The sensing component: sensor loops, rules, the alert LED and what they publish, reconfigurable live.
 
 :class:`SensingComponent` knows nothing of IPC: it publishes through a :class:`Publisher` (the
-IPC one in :mod:`components.common.publisher`, which coalesces readings into batches while the
-core lags behind and never makes an alert wait for readings; a list in unit tests) and is reconfigured by
-:meth:`SensingComponent.apply`, which ``LiveConfig`` calls with each validated configuration.
+IPC one in :mod:`components.common.publisher`, which coalesces readings into batches at high rates
+and while the core lags behind, and never makes an alert wait for readings; a list in unit tests)
+and is reconfigured by :meth:`SensingComponent.apply`, which ``LiveConfig`` calls with each
+validated configuration.
 """
 
 from __future__ import annotations

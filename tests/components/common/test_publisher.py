@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from concurrent.futures import Future
 from typing import Any
 
@@ -80,6 +81,7 @@ class WireIpc:
 
     def __init__(self) -> None:
         self.wire: list[tuple[str, dict[str, Any], Future[Any]]] = []
+        self.sent_at: list[float] = []  # time.monotonic() of each message on the wire
         self.lock = threading.Condition()
         self.fail_next_call = 0
 
@@ -90,6 +92,7 @@ class WireIpc:
                 raise ConnectionError("socket closed")
             future: Future[Any] = Future()
             self.wire.append((topic, message, future))
+            self.sent_at.append(time.monotonic())
             self.lock.notify_all()
             return future
 
@@ -268,9 +271,36 @@ def test_failed_reading_messages_are_counted_in_readings_and_the_queue_moves_on(
     assert publisher.metrics()["readingsSent"] == 1 and publisher.flush(timeout=1.0)
 
 
+def test_readings_sooner_than_the_minimum_interval_wait_for_it_and_leave_as_one_batch() -> None:
+    ipc = WireIpc()
+    publisher = IpcPublisher(ipc, coalescing=coalescing(window=4, min_interval_s=0.2))  # type: ignore[arg-type]
+    publisher.publish(READINGS, reading(0))
+    assert ipc.on(READINGS) == [reading(0)]  # the first goes at once, alone
+    for seq in range(1, 6):  # the window has room, but the interval has not passed
+        publisher.publish(READINGS, reading(seq))
+    assert len(ipc.on(READINGS)) == 1 and publisher.metrics()["readingsQueued"] == 5
+    ipc.wait_wire(2)
+    assert [r.seq for r in iter_readings(ipc.on(READINGS)[1])] == [1, 2, 3, 4, 5]
+    assert ipc.sent_at[1] - ipc.sent_at[0] >= 0.2  # not one message sooner than the interval
+    ipc.settle(publisher)
+    assert delivered_seqs(ipc) == list(range(6))
+
+
+def test_readings_spaced_wider_than_the_minimum_interval_each_go_at_once() -> None:
+    ipc = WireIpc()
+    publisher = IpcPublisher(ipc, coalescing=coalescing(window=4, min_interval_s=0.01))  # type: ignore[arg-type]
+    for seq in range(3):
+        publisher.publish(READINGS, reading(seq))
+        assert ipc.on(READINGS)[-1] == reading(seq)  # sent before publish returned
+        time.sleep(0.02)
+    assert publisher.metrics()["batches"] == 0
+
+
 def test_coalescing_settings_are_checked() -> None:
     with pytest.raises(ValueError, match=r"Coalescing.window: 0; expected an integer >= 1"):
         Coalescing(READINGS, "sensing", window=0)
+    with pytest.raises(ValueError, match=r"Coalescing.min_interval_s: 5; expected seconds from 0 to 1"):
+        Coalescing(READINGS, "sensing", min_interval_s=5)
 
 
 @settings(max_examples=200, deadline=None)

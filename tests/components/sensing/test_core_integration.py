@@ -98,7 +98,7 @@ def test_soak_minutes_at_high_rate_with_faults_and_reconfiguration(tmp_path: Pat
             if rss_start is None:
                 rss_start = process.memory_info().rss
         rss_end = process.memory_info().rss
-        # A message on the readings topic is one reading or, while the core lags, a batch of them.
+        # A message on the readings topic is one reading or, at high rates or while the core lags, a batch of them.
         readings = [r for t, m in list(collected.messages) if t == topics.READINGS for r in iter_readings(m)]
         seqs = [r.seq for r in readings]
         assert len(readings) > 50_000
