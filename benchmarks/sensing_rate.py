@@ -12,11 +12,13 @@ arrives. Measured:
   of one core);
 - alert latency: from the timestamp of the reading that crossed the threshold (stamped by the
   component when it read the sensor) to the alert's arrival at the subscriber, p50/p99, at a
-  light load, at 1,000 and at 5,000 readings/s;
+  light load, at 1,000 and at 5,000 readings/s, and at 5,000 with one of the machine's cores
+  kept busy by an unrelated process (a gateway also runs other things; a noisy machine here);
 - the peer, side by side: a bare publisher process sending pre-built reading messages through
   the same core to the same subscriber as fast as it can (async, 512 in flight), and the same
   publisher's one-message latency, with the component idle and with it at 5,000 readings/s
-  (what any message meets through the core at that load). Ratios are component / peer.
+  (what any message meets through the core at that load) and with the busy core besides.
+  Ratios are component / peer.
 
     .venv/bin/python benchmarks/sensing_rate.py [--seconds 5]
 """
@@ -219,6 +221,13 @@ def peer_main(socket_path: str, token: str, seconds: float, timed_rate: float, c
     conn.send(sent)
 
 
+def busy_main(seconds: float) -> None:
+    """An unrelated process keeping one core busy for ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        pass
+
+
 def component_process() -> psutil.Process:
     for child in psutil.Process().children(recursive=True):
         try:
@@ -285,11 +294,16 @@ def main() -> None:
             assert parent.recv() == "ready"
             process = component_process()
 
-            def window(seconds: float) -> tuple[dict[str, Any], float]:
+            def window(seconds: float, busy_core: bool = False) -> tuple[dict[str, Any], float]:
+                busy = ctx.Process(target=busy_main, args=(seconds + 0.5,), daemon=True)
+                if busy_core:
+                    busy.start()
                 before = process.cpu_times()
                 parent.send(seconds)
                 result: dict[str, Any] = parent.recv()
                 after = process.cpu_times()
+                if busy_core:
+                    busy.join(10)
                 cpu = (after.user - before.user + after.system - before.system) / result["seconds"] * 100
                 return result, cpu
 
@@ -305,7 +319,9 @@ def main() -> None:
                 rows.append((target, result["readings"] / result["seconds"], per_message, cpu))
 
             # The peer: a bare publisher through the same core to the same subscriber.
-            def run_peer(timed_rate: float, component_interval: float = 1.0) -> dict[str, Any]:
+            def run_peer(
+                timed_rate: float, component_interval: float = 1.0, busy_core: bool = False
+            ) -> dict[str, Any]:
                 peer_parent, peer_child = ctx.Pipe()
                 peer = ctx.Process(
                     target=peer_main,
@@ -314,7 +330,7 @@ def main() -> None:
                 )
                 reconfigure(component_interval, 0.0)  # by default the component idles meanwhile
                 peer.start()
-                result, _ = window(seconds)
+                result, _ = window(seconds, busy_core)
                 peer_parent.recv()
                 peer.join(10)
                 return result
@@ -325,15 +341,17 @@ def main() -> None:
             # The same one-message latency while the component sends 5,000 readings/s through the
             # same core to the same subscriber: what any message meets on this machine at that load.
             peer_latency_loaded = run_peer(200.0, 1 / 5000)["peer_lat"]
+            peer_latency_busy = run_peer(200.0, 1 / 5000, busy_core=True)["peer_lat"]
 
             latencies = {}
-            for label, interval, spike_rate in (
-                ("200 readings/s", 1 / 200, 0.1),
-                ("1000 readings/s", 1 / 1000, 0.02),
-                ("5000 readings/s", 1 / 5000, 0.004),
+            for label, interval, spike_rate, busy_core in (
+                ("200 readings/s", 1 / 200, 0.1, False),
+                ("1000 readings/s", 1 / 1000, 0.02, False),
+                ("5000 readings/s", 1 / 5000, 0.004, False),
+                ("5000/s, busy core", 1 / 5000, 0.004, True),
             ):
                 reconfigure(interval, spike_rate)
-                result, _ = window(args.alert_seconds)
+                result, _ = window(args.alert_seconds, busy_core)
                 latencies[label] = result["latencies"]
             final, _cpu = window(0.5)  # duplicates and invalid messages, over the whole run
             duplicates, invalid = final["duplicates"], final["invalid"]
@@ -362,6 +380,7 @@ def main() -> None:
     for label, values in (
         ("peer publish 200/s", peer_latency),
         ("peer, sensing 5k/s", peer_latency_loaded),
+        ("peer, 5k/s + busy", peer_latency_busy),
     ):
         print(
             f"{label:>18} {len(values):>7} {percentile(values, 50):>7.2f} "
