@@ -147,6 +147,11 @@ def _key(recipe: dict[str, Any], name: str) -> str:
     return name
 
 
+def _arch_variants(arches: list[str] | None) -> list[str | None]:
+    """One artifact per architecture asked for; with none asked, one architecture-free artifact."""
+    return list(arches) if arches else [None]
+
+
 def transform_recipe(
     recipe: dict[str, Any], version: str, arches: list[str] | None, bucket: str | None
 ) -> dict[str, Any]:
@@ -168,7 +173,7 @@ def transform_recipe(
         if not uses_bundle:
             manifests.append(manifest)
             continue
-        for arch in arches or [None]:
+        for arch in _arch_variants(arches):
             copy_ = copy.deepcopy(manifest)
             for artifact in copy_.get(artifacts_key, []):
                 uri_key = _key(artifact, "Uri")
@@ -202,9 +207,9 @@ def build(
     )
     if not recipes:
         raise BuildError(f"{project_root / 'recipes'}: no recipes found")
-    for arch in arches or []:
-        if arch not in PLATFORM_TAGS:
-            raise BuildError(f"architecture {arch!r}: expected one of {sorted(PLATFORM_TAGS)}")
+    for asked in arches or []:
+        if asked not in PLATFORM_TAGS:
+            raise BuildError(f"architecture {asked!r}: expected one of {sorted(PLATFORM_TAGS)}")
     if out.exists():
         shutil.rmtree(out)
     (out / "recipes").mkdir(parents=True)
@@ -221,7 +226,7 @@ def build(
                 continue
             artifact_root = out / "artifacts" / name / version
             artifacts: list[Path] = []
-            for arch in arches or [None]:
+            for arch in _arch_variants(arches):
                 target = artifact_root / arch / ARTIFACT_NAME if arch else artifact_root / ARTIFACT_NAME
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, target)
