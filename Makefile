@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy localcore components bundlespec bundlebuild infra models benchmarks
+	$(VENV)/bin/mypy localcore components bundlespec bundlebuild infra models benchmarks tests
 
 unit: $(STAMP)
 	$(PY) -m pytest

@@ -145,7 +145,7 @@ class SyncService:
         log.info(kv(event="policies_applied", streams=",".join(sorted(policies))))
 
     # -- status ---------------------------------------------------------------------------------------
-    def status(self) -> dict[str, object]:
+    def status(self) -> dict[str, Any]:
         """The current status document (see :mod:`components.sync.state`)."""
         return status_document(
             self.store,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -94,7 +95,7 @@ _URIS = st.one_of(
 
 @given(manifests=st.lists(st.lists(_URIS, max_size=4), max_size=3))
 def test_only_the_source_artifact_placeholder_changes(manifests: list[list[str]]) -> None:
-    document = {
+    document: dict[str, Any] = {
         "RecipeFormatVersion": "2020-01-25",
         "ComponentName": "com.x.A",
         "ComponentVersion": "1.0.0",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import itertools
 import json
@@ -19,8 +20,18 @@ from localcore.testing import TEST_SETTINGS, running_core
 from .runner.conftest import LIFECYCLE, RECIPES, lifecycle
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The sub-command parsers by name: the choices of the parser's sub-parsers action."""
+    assert parser._subparsers is not None
+    action = parser._subparsers._group_actions[0]
+    assert isinstance(action, argparse._SubParsersAction)
+    return action.choices
+
+
 # The embedded cloud's CLI hook makes moto the default cloud of `run`; these tests need none.
-_RUN_PARSER = build_parser()._subparsers._group_actions[0].choices["run"]  # type: ignore[union-attr]
+_RUN_PARSER = _commands(build_parser())["run"]
 RECORDING_CLOUD = ["--cloud", "recording"] if "--cloud" in _RUN_PARSER._option_string_actions else []
 
 
@@ -170,7 +181,7 @@ def test_logs_of_an_unknown_component(tmp_path: Path, capsys: pytest.CaptureFixt
 
 def test_parser_has_every_command() -> None:
     parser = build_parser()
-    choices = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    choices = _commands(parser)
     assert {"run", "status", "logs", "config", "restart", "stop"} <= set(choices)
 
 

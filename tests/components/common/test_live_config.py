@@ -9,7 +9,7 @@ from components.common.live_config import ConfigError, deep_merge, validate_conf
 from components.common.structs import ConfigStruct
 
 
-class Example(ConfigStruct):
+class Example(ConfigStruct, frozen=True):
     rate_hz: Annotated[float, Meta(gt=0)] = 1.0
     name: str = "x"
 

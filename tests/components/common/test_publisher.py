@@ -55,7 +55,12 @@ def test_a_waiting_publish_goes_through_when_an_acknowledgement_frees_room() -> 
     publisher = IpcPublisher(ipc, max_in_flight=1, wait_s=5.0)  # type: ignore[arg-type]
     publisher.publish("t", {"n": 1})
     done = threading.Event()
-    waiter = threading.Thread(target=lambda: (publisher.publish("t", {"n": 2}), done.set()))
+
+    def publish_then_mark_done() -> None:
+        publisher.publish("t", {"n": 2})
+        done.set()
+
+    waiter = threading.Thread(target=publish_then_mark_done)
     waiter.start()
     assert not done.wait(0.05)
     ipc.futures[0].set_result(None)
@@ -247,7 +252,12 @@ def test_flush_sends_what_is_queued_and_waits_for_the_acknowledgements() -> None
     for seq in range(20):
         publisher.publish(READINGS, reading(seq))
     assert not publisher.flush(timeout=0.05)  # the core does not answer: flush gives up
-    acker = threading.Thread(target=lambda: [ipc.ack_oldest() for _ in range(2)])
+
+    def ack_two() -> None:
+        for _ in range(2):
+            ipc.ack_oldest()
+
+    acker = threading.Thread(target=ack_two)
     result: list[bool] = []
     flusher = threading.Thread(target=lambda: result.append(publisher.flush(timeout=10.0)))
     flusher.start()
@@ -321,8 +331,9 @@ def test_every_reading_is_delivered_once_in_order_unless_counted_dropped_or_fail
     steps: list[tuple[str, Any]], window: int, max_batch: int, max_queued: int
 ) -> None:
     ipc = WireIpc()
-    publisher = IpcPublisher(  # type: ignore[arg-type]
-        ipc, coalescing=coalescing(window=window, max_batch=max_batch, max_queued=max_queued)
+    publisher = IpcPublisher(
+        ipc,  # type: ignore[arg-type]
+        coalescing=coalescing(window=window, max_batch=max_batch, max_queued=max_queued),
     )
     published = {"s1": 0, "s2": 0}
     failed_messages: set[int] = set()

@@ -18,7 +18,7 @@ from components.common.structs import ConfigStruct
 SHADOW = "example-config"
 
 
-class ExampleConfig(ConfigStruct):
+class ExampleConfig(ConfigStruct, frozen=True):
     rate_hz: Annotated[float, Meta(gt=0)] = 1.0
 
 

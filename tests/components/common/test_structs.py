@@ -13,7 +13,7 @@ from msgspec import Meta
 from components.common.structs import ConfigStruct, Id, StructError, convert, to_json_dict
 
 
-class Probe(ConfigStruct):
+class Probe(ConfigStruct, frozen=True):
     interval_seconds: Annotated[float, Meta(ge=0.5)] = 2.0
     labels: dict[str, str] = msgspec.field(default_factory=dict)
 
@@ -22,7 +22,7 @@ class Probe(ConfigStruct):
             raise ValueError("a slow probe needs a label")
 
 
-class Station(ConfigStruct):
+class Station(ConfigStruct, frozen=True):
     name: Annotated[str, Meta(pattern=r"^[a-z]+$")]
     probes: tuple[Probe, ...] = ()
 

@@ -12,7 +12,7 @@ import pytest
 
 from components.common import topics
 from components.common.live_config import ConfigError, validate_config
-from components.common.messages import ANOMALY_V1, parse_message, reading_batch_message
+from components.common.messages import ANOMALY_V1, Anomaly, parse_message, reading_batch_message
 from components.common.model_manifest import Manifest, sha256_file
 from components.inference.config import HostedModelConfig, InferenceConfig
 from components.inference.exceptions import ModelSwapRejected
@@ -124,6 +124,7 @@ def test_a_spike_raises_then_clears_one_event_each(int8_model: LoadedModel) -> N
     events = publisher.on(topics.ANOMALIES)
     assert [e["isAnomaly"] for e in events] == [True, False]
     raised = parse_message(events[0])
+    assert isinstance(raised, Anomaly)
     assert raised.schema_ == ANOMALY_V1 and raised.source == "line1"
     spike_ts = readings[100]["ts"]
     assert raised.window_start <= spike_ts <= raised.window_end  # within the first window that holds it

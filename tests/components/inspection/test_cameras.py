@@ -111,9 +111,9 @@ def test_opencv_camera_reads_a_video_file_the_test_wrote(tmp_path: Path) -> None
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (32, 24))
     assert writer.isOpened()
     for i in range(6):
-        frame = np.zeros((24, 32, 3), dtype=np.uint8)
-        frame[:, :, 2] = 40 * i  # red in BGR: grows frame by frame
-        writer.write(frame)
+        image = np.zeros((24, 32, 3), dtype=np.uint8)
+        image[:, :, 2] = 40 * i  # red in BGR: grows frame by frame
+        writer.write(image)
     writer.release()
 
     camera = build_camera(OpenCvCameraConfig(device=str(path)))

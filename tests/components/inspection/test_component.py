@@ -14,7 +14,7 @@ import pytest
 
 from components.common import topics
 from components.common.live_config import ConfigError, validate_config
-from components.common.messages import parse_message
+from components.common.messages import Inspection, parse_message
 from components.common.model_manifest import Manifest
 from components.inspection.actuator import SimulatedOutput
 from components.inspection.component import InspectionComponent
@@ -90,6 +90,7 @@ def test_triggered_parts_are_decided_in_order_with_their_part_ids(running: Runni
     assert [d["partId"] for d in decisions] == ids
     for message in decisions:
         parsed = parse_message(message)  # the shared schema
+        assert isinstance(parsed, Inspection)
         assert parsed.model == "part_defect" and message["inspected"] is True
         assert message["groundTruth"] in ("", "scratch", "spot", "crack")
         assert message["latencyMs"] >= 0.0

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from components.sensing.drivers.base import SensorDriver, SensorSample
@@ -70,7 +70,7 @@ def make_adafruit_dht(
             self._temperature: float | None = None
             self._humidity: float | None = None
             self._script = list(script)
-            module.devices.append(self)  # type: ignore[attr-defined]
+            module.devices.append(self)
 
         def measure(self) -> None:
             now = clock()
@@ -147,7 +147,9 @@ class ScriptedDriver(SensorDriver):
 
     units = {"temperature": "C", "humidity": "%"}
 
-    def __init__(self, script: Iterable[dict[str, float | None] | str], min_interval_s: float = 0.0) -> None:
+    def __init__(
+        self, script: Iterable[Mapping[str, float | None] | str], min_interval_s: float = 0.0
+    ) -> None:
         self._script = list(script)
         self.min_interval_s = min_interval_s
         self.attempts = 0

@@ -62,24 +62,28 @@ class Harness:
         self.component = SensingComponent(self.publisher, driver_factory=drivers, led_factory=leds)
 
 
+class HarnessFactory:
+    """Makes harnesses; the fixture stops every one it made."""
+
+    def __init__(self) -> None:
+        self.made: list[Harness] = []
+
+    def make(self, **scripts: ScriptedDriver) -> Harness:
+        self.made.append(Harness(scripts))
+        return self.made[-1]
+
+
 @pytest.fixture
-def harness() -> Iterator[Harness]:
-    made: list[Harness] = []
-
-    def make(**scripts: ScriptedDriver) -> Harness:
-        made.append(Harness(scripts))
-        return made[-1]
-
-    holder = type("H", (), {})()
-    holder.make = make  # type: ignore[attr-defined]
-    yield holder  # type: ignore[misc]
-    for h in made:
+def harness() -> Iterator[HarnessFactory]:
+    factory = HarnessFactory()
+    yield factory
+    for h in factory.made:
         h.component.stop()
 
 
-def test_a_spike_raises_and_clears_an_alert_and_toggles_the_led(harness: Harness) -> None:
+def test_a_spike_raises_and_clears_an_alert_and_toggles_the_led(harness: HarnessFactory) -> None:
     driver = ScriptedDriver([NORMAL, NORMAL, SPIKE, NORMAL])
-    h = harness.make(s1=driver)  # type: ignore[attr-defined]
+    h = harness.make(s1=driver)
     h.component.apply(config())
     h.component.start()
     raised = h.publisher.wait_for(topics.ALERTS, lambda m: m["state"] == "raised")
@@ -105,9 +109,9 @@ def test_a_spike_raises_and_clears_an_alert_and_toggles_the_led(harness: Harness
     }
 
 
-def test_a_failing_sensor_raises_a_fault_alert_without_a_busy_loop(harness: Harness) -> None:
+def test_a_failing_sensor_raises_a_fault_alert_without_a_busy_loop(harness: HarnessFactory) -> None:
     driver = ScriptedDriver([CHECKSUM], min_interval_s=0.0)
-    h = harness.make(s1=driver)  # type: ignore[attr-defined]
+    h = harness.make(s1=driver)
     cfg = config(
         sensors=[
             {
@@ -144,9 +148,9 @@ def test_a_failing_sensor_raises_a_fault_alert_without_a_busy_loop(harness: Harn
     assert health["lastError"] == CHECKSUM and health["faulted"] is True
 
 
-def test_a_recovering_sensor_clears_its_fault(harness: Harness) -> None:
+def test_a_recovering_sensor_clears_its_fault(harness: HarnessFactory) -> None:
     driver = ScriptedDriver([CHECKSUM] * 4 + [NORMAL])
-    h = harness.make(s1=driver)  # type: ignore[attr-defined]
+    h = harness.make(s1=driver)
     h.component.apply(
         config(
             sensors=[
@@ -166,17 +170,19 @@ def test_a_recovering_sensor_clears_its_fault(harness: Harness) -> None:
     assert cleared["alertId"] == "sensor-fault:s1"
 
 
-def test_stale_rule_fires_from_the_housekeeping_tick(harness: Harness) -> None:
-    h = harness.make(s1=ScriptedDriver([CHECKSUM]))  # type: ignore[attr-defined]
+def test_stale_rule_fires_from_the_housekeeping_tick(harness: HarnessFactory) -> None:
+    h = harness.make(s1=ScriptedDriver([CHECKSUM]))
     h.component.apply(config(rules=[{"type": "stale", "id": "quiet", "sensor": "s1", "maxAgeSeconds": 0.2}]))
     h.component.start()
     stale = h.publisher.wait_for(topics.ALERTS, lambda m: m["ruleId"] == "quiet")
     assert stale["state"] == "raised" and "no good reading from s1" in stale["message"]
 
 
-def test_reconfiguration_applies_valid_changes_and_refuses_unavailable_drivers(harness: Harness) -> None:
+def test_reconfiguration_applies_valid_changes_and_refuses_unavailable_drivers(
+    harness: HarnessFactory,
+) -> None:
     driver = ScriptedDriver([SPIKE])
-    h = harness.make(s1=driver)  # type: ignore[attr-defined]
+    h = harness.make(s1=driver)
     h.component.apply(config())
     h.publisher.wait_for(topics.ALERTS, lambda m: m["state"] == "raised")
     loop_before = h.component.loops["s1"]
@@ -210,8 +216,8 @@ def test_reconfiguration_applies_valid_changes_and_refuses_unavailable_drivers(h
     assert not driver.closed
 
 
-def test_simulated_readings_carry_ground_truth(harness: Harness) -> None:
-    h = harness.make()  # type: ignore[attr-defined]
+def test_simulated_readings_carry_ground_truth(harness: HarnessFactory) -> None:
+    h = harness.make()
     h.component.apply(
         config(
             sensors=[

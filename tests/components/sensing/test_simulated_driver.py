@@ -14,6 +14,7 @@ from components.sensing.drivers.simulated import (
     CHECKSUM_ERROR,
     NOT_FOUND_ERROR,
     PARTIAL_BUFFER_ERROR,
+    AnomalyKind,
     AnomalySettings,
     Dht22Simulator,
     SimulatedDht22,
@@ -53,8 +54,14 @@ def test_clean_signal_has_the_daily_cycle_noise_and_drift_configured() -> None:
     cold = series.temperature[np.abs(hours - 3) < 0.5].mean()
     assert warm - cold == pytest.approx(2 * settings.temperature_daily_amplitude, abs=0.3)
     assert series.humidity[np.abs(hours - 3) < 0.5].mean() > series.humidity[np.abs(hours - 15) < 0.5].mean()
+
     # Noise around the baseline is what was asked for (plus the 0.1 rounding).
-    residual = np.array([sim.sample(i).temperature - sim.sample(i).baseline_temperature for i in range(3000)])
+    def residual_at(seq: int) -> float:
+        sample = sim.sample(seq)
+        assert sample.temperature is not None  # without_anomalies(): no read fails
+        return sample.temperature - sample.baseline_temperature
+
+    residual = np.array([residual_at(i) for i in range(3000)])
     assert residual.std() == pytest.approx(settings.temperature_noise, rel=0.15)
     # Drift: day 9 against day 0 at the same time of day.
     per_day = DAY // 60
@@ -79,7 +86,8 @@ def test_anomaly_rates_and_read_error_rate_match_the_settings() -> None:
     spikes = np.count_nonzero(codes == ANOMALY_CODES["spike"])
     assert spikes == pytest.approx(0.01 * n, rel=0.15)
     # Runs: count starts of contiguous labelled stretches.
-    for kind, mean_len in (("step", 30), ("stuck", 20), ("dropout", 10)):
+    runs: tuple[tuple[AnomalyKind, int], ...] = (("step", 30), ("stuck", 20), ("dropout", 10))
+    for kind, mean_len in runs:
         mask = codes == ANOMALY_CODES[kind]
         fraction = mask.mean()
         assert fraction == pytest.approx(0.001 * mean_len, rel=0.35), kind

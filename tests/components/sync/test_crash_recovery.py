@@ -201,7 +201,11 @@ def chaos(rig: Rig, iterations: int, seed: int) -> None:
             # A random moment: during start-up (a quarter of the kills), or while it ingests and
             # uploads (or retries against the outage) after it started.
             if rng.random() >= 0.25:
-                wait_for(lambda n=started_before: rig.starts() > n, timeout=60, what="component start")
+
+                def started(n: int = started_before) -> bool:
+                    return rig.starts() > n
+
+                wait_for(started, timeout=60, what="component start")
             pause.wait(rng.uniform(0.05, 1.5))
             process.send_signal(signal.SIGKILL)
             process.wait(10)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.common.messages import reading_message
+from components.common.messages import Quality, reading_message
 from components.sync.encoding import decode_batch, encode_batch, quantize
 from components.sync.exceptions import EncodingError
 
@@ -38,7 +38,7 @@ def reading_batches(draw: st.DrawFn) -> list[dict]:
         values = draw(st.dictionaries(field_name, value, max_size=3))
         units = {name: "u" for name in values}
         extra = draw(st.dictionaries(st.sampled_from(["partId", "note"]), st.text(max_size=4), max_size=1))
-        quality = draw(st.sampled_from(["good", "bad", "stale"]))
+        quality: Quality = draw(st.sampled_from(["good", "bad", "stale"]))
         records.append(reading_message(source, seq, stamp, "k", values, units, quality, **extra))
     return records
 
@@ -85,7 +85,10 @@ def test_steady_10hz_readings_take_under_two_bytes_each_at_full_resolution() -> 
     for i in range(36_000):
         temperature += rng.gauss(0, 0.02)
         humidity += rng.gauss(0, 0.03)
-        values = {"temperature": round(temperature, 1), "humidity": round(humidity, 1)}
+        values: dict[str, float | None] = {
+            "temperature": round(temperature, 1),
+            "humidity": round(humidity, 1),
+        }
         records.append(
             reading_message(
                 "dht-1",

@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from components.common.messages import (
+    Quality,
     alert_message,
     health_message,
     inspection_message,
@@ -133,7 +134,7 @@ def _varied_text() -> list[dict[str, Any]]:
     """Several kinds, qualities, units and extra keys (dictionary columns), unicode included."""
     rng = random.Random(3)
     kinds = ["dht22", "bme280", "ärger", "x y"]
-    qualities = ["good", "bad", "stale"]
+    qualities: list[Quality] = ["good", "bad", "stale"]
     records = []
     for i in range(80):
         units = {"t": rng.choice(["C", "F", "°C"])}
@@ -204,7 +205,7 @@ def _other_streams() -> list[tuple[str, list[dict[str, Any]]]]:
         for i in range(5)
     ]
     mixed_sources = _steady(3, "a") + _steady(3, "b")
-    bool_value = [reading_message("b", 1, T0, "k", {"on": True}, {})]  # type: ignore[dict-item]
+    bool_value = [reading_message("b", 1, T0, "k", {"on": True}, {})]
     return [
         ("alerts", alerts),
         ("health", health),

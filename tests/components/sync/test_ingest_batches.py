@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,7 +39,7 @@ def service(tmp_path: Path) -> Iterator[SyncService]:
     svc.store.close()
 
 
-def delivered(service: SyncService) -> list[dict[str, object]]:
+def delivered(service: SyncService) -> list[dict[str, Any]]:
     for _ in range(1000):
         if not service.uploader.step():
             break

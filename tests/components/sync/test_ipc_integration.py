@@ -23,6 +23,7 @@ from components.common.messages import parse_message
 from components.sync.__main__ import build_and_run
 from components.sync.encoding import decode_batch
 from localcore.cloud.moto_server import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, MotoCloud
+from localcore.ipc.recording_cloud import RecordingCloudAdapter
 from localcore.ipc.testing import ipc_server
 from tests.components.rig import ConfigShadow, component_thread, pubsub_acl, recipe_defaults, wait_until
 
@@ -100,6 +101,8 @@ def test_component_over_real_ipc_stores_uploads_reports_and_follows_the_link(
         "test.Watcher": watcher_acl,
     }
     with ipc_server(tmp_path, components=components, config=DictConfig({SYNC: config})) as core:
+        # ipc_server's defaults: the in-memory IoT Core recorder and the real shadow store
+        assert isinstance(core.cloud, RecordingCloudAdapter) and core.shadows is not None
         ipc = ComponentIpc(core.client(SYNC), SYNC, THING)
         with component_thread(build_and_run, ipc, join_timeout=20) as component:
             producer = core.client("test.Producer")

@@ -15,6 +15,7 @@ from components.sync.store.base import (
     REJECTED_FULL,
     STORED,
     NewRecord,
+    PlannedBatch,
     StreamLimits,
 )
 from components.sync.store.sqlite import SqliteStore, open_store
@@ -32,16 +33,23 @@ def key(stream: str, source: str, first: int, last: int, ts: float) -> str:
     return f"{stream}/{source}/{first}-{last}"
 
 
-def plan(store: SqliteStore, stream: str = "readings", **kw: object):
-    args = {
-        "max_records": 1000,
-        "max_bytes": 10**9,
-        "min_age_seconds": 0.0,
-        "now": time.time() + 1,
-        "key_for": key,
-    }
-    args.update(kw)
-    return store.plan_batch(stream, **args)  # type: ignore[arg-type]
+def plan(
+    store: SqliteStore,
+    stream: str = "readings",
+    *,
+    max_records: int = 1000,
+    max_bytes: int = 10**9,
+    min_age_seconds: float = 0.0,
+    now: float | None = None,
+) -> PlannedBatch | None:
+    return store.plan_batch(
+        stream,
+        max_records=max_records,
+        max_bytes=max_bytes,
+        min_age_seconds=min_age_seconds,
+        now=time.time() + 1 if now is None else now,
+        key_for=key,
+    )
 
 
 def test_a_duplicate_key_is_stored_once(store: SqliteStore) -> None:

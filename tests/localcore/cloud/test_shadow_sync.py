@@ -35,7 +35,9 @@ def _local_state(store: ShadowStore, shadow: str) -> dict[str, Any]:
     return {k: v for k, v in document["state"].items() if k in ("desired", "reported")}
 
 
-def _sync(tmp_path: Path, moto_cloud: MotoCloud, shadow: str, direction: str = "betweenDeviceAndCloud"):  # type: ignore[no-untyped-def]
+def _sync(
+    tmp_path: Path, moto_cloud: MotoCloud, shadow: str, direction: str = "betweenDeviceAndCloud"
+) -> tuple[ShadowStore, Connectivity, ShadowSync]:
     store = ShadowStore(tmp_path / "shadows", rate_limits=None)
     connectivity = Connectivity()
     config = SyncConfig(frozenset({(THING, shadow)}), direction)
@@ -136,12 +138,16 @@ def test_own_writes_are_not_echoed(tmp_path: Path, moto_cloud: MotoCloud) -> Non
     store, _, sync = _sync(tmp_path, moto_cloud, "s-echo")
     _cloud_update(moto_cloud, "s-echo", {"desired": {"x": 1}})
     sync.sync_one(THING, "s-echo")
-    version_local = store.document(THING, "s-echo")["version"]  # type: ignore[index]
+    local = store.document(THING, "s-echo")
+    assert local is not None
+    version_local = local["version"]
     cloud_doc = moto_cloud.client("iot-data").get_thing_shadow(thingName=THING, shadowName="s-echo")
     version_cloud = json.loads(cloud_doc["payload"].read())["version"]
     for _ in range(3):  # quiet polls change nothing on either side
         sync.sync_one(THING, "s-echo")
-    assert store.document(THING, "s-echo")["version"] == version_local  # type: ignore[index]
+    local = store.document(THING, "s-echo")
+    assert local is not None
+    assert local["version"] == version_local
     cloud_doc = moto_cloud.client("iot-data").get_thing_shadow(thingName=THING, shadowName="s-echo")
     assert json.loads(cloud_doc["payload"].read())["version"] == version_cloud
 

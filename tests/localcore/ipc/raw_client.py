@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Mapping
 
 from localcore.ipc.codec import FrameDecoder, Header, HeaderType, Message, encode
 from localcore.ipc.rpc import MessageType
 
 
 def rpc_frame(
-    message_type: int, stream_id: int = 0, flags: int = 0, payload: bytes = b"", **extra: str
+    message_type: int,
+    stream_id: int = 0,
+    flags: int = 0,
+    payload: bytes = b"",
+    *,
+    headers: Mapping[str, str] | None = None,
+    **extra: str,
 ) -> bytes:
-    headers = [
+    """A frame with the three int32 headers, then a string header per ``extra`` keyword (``_``
+    written ``-``), then ``headers`` as given (names that are no identifier: ``:content-type``)."""
+    frame_headers = [
         Header.int32(":message-type", message_type),
         Header.int32(":message-flags", flags),
         Header.int32(":stream-id", stream_id),
     ]
-    headers += [Header.string(name.replace("_", "-"), value) for name, value in extra.items()]
-    return encode(Message(headers, payload))
+    frame_headers += [Header.string(name.replace("_", "-"), value) for name, value in extra.items()]
+    frame_headers += [Header.string(name, value) for name, value in (headers or {}).items()]
+    return encode(Message(frame_headers, payload))
 
 
 def connect_frame(token: str, version: str = "0.1.0") -> bytes:

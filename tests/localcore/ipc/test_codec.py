@@ -36,7 +36,7 @@ REAL_CONNECT = bytes.fromhex(
     "ca1248df"
 )
 
-names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=20).filter(
+names = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=20).filter(
     lambda s: len(s.encode()) <= 255
 )
 

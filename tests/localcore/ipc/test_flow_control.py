@@ -33,7 +33,7 @@ def test_slow_subscriber_throttles_its_publisher_without_loss(tmp_path: Path) ->
                 stream_id=1,
                 payload=b'{"topic": "bulk"}',
                 operation="aws.greengrass#SubscribeToTopic",
-                **{
+                headers={
                     ":content-type": "application/json",
                     "service-model-type": "aws.greengrass#SubscribeToTopicRequest",
                 },
@@ -62,7 +62,7 @@ def test_slow_subscriber_throttles_its_publisher_without_loss(tmp_path: Path) ->
         events.wait_for(1)
 
         # THEN once the subscriber reads, everything arrives, in order, and the publisher completes.
-        seqs = []
+        seqs: list[int] = []
         while len(seqs) < COUNT:
             seqs.append(json.loads(slow.next_frame().payload)["jsonMessage"]["message"]["seq"])
         assert seqs == list(range(COUNT))

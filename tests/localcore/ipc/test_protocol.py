@@ -164,7 +164,7 @@ def test_unknown_operation_closes_the_stream_without_a_model_type(raw: RawClient
             stream_id=1,
             payload=b"{}",
             operation="aws.greengrass#DoSomethingElse",
-            **{":content-type": "application/json"},
+            headers={":content-type": "application/json"},
         )
     )
     error = raw.next_frame()
@@ -192,7 +192,7 @@ def test_real_client_sees_stream_closed_for_an_unmodelled_operation(core: IpcHar
     # StreamClosedError, as against the Java nucleus.
     client = core.client("com.example.Sub")
     operation = client.client.new_publish_to_topic()
-    operation._model_name = lambda: "aws.greengrass#NotAnOperation"  # type: ignore[method-assign]
+    operation._model_name = lambda: "aws.greengrass#NotAnOperation"
     from awsiot.greengrasscoreipc.model import PublishToTopicRequest
 
     operation.activate(
@@ -210,7 +210,7 @@ def test_every_server_frame_carries_the_three_int32_headers(raw: RawClient, core
             stream_id=1,
             payload=json.dumps({"topic": "h/1"}).encode(),
             operation="aws.greengrass#SubscribeToTopic",
-            **{
+            headers={
                 ":content-type": "application/json",
                 "service-model-type": "aws.greengrass#SubscribeToTopicRequest",
             },

@@ -286,12 +286,13 @@ def test_stored_document_roundtrip_and_bad_files() -> None:
         state={"desired": {"a": 1}}, metadata={"desired": {"a": {"timestamp": 1}}}, version=2
     )
     assert doc.ShadowDocument.from_json(json.loads(json.dumps(stored.to_json()))) == stored
-    for bad in (
+    bad_files: tuple[object, ...] = (
         [],
         {"state": {}, "version": 0},
         {"state": [], "version": 1},
         {"state": {"delta": {}}, "version": 1},
-    ):
+    )
+    for bad in bad_files:
         with pytest.raises(ValueError):
             doc.ShadowDocument.from_json(bad)  # type: ignore[arg-type]
 

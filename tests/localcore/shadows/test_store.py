@@ -364,7 +364,7 @@ def test_a_failing_listener_or_publisher_does_not_undo_or_block(tmp_path: Path) 
     def broken_publish(topic: str, payload: bytes) -> None:
         raise RuntimeError("pubsub down")
 
-    def broken_listener(*args: Any) -> None:
+    def broken_listener(thing: str, shadow: str, document: dict[str, Any] | None, source: str) -> None:
         raise RuntimeError("listener bug")
 
     store = ShadowStore(tmp_path, publish=broken_publish, rate_limits=None)

@@ -76,7 +76,7 @@ def main() -> None:
 
     elif mode == "spool":
 
-        def on_go(_event: object) -> None:
+        def on_spool_go(_event: object) -> None:
             for index in range(3):
                 for qos in (QOS.AT_LEAST_ONCE, QOS.AT_MOST_ONCE):
                     body = f"q{qos}-{index}".encode()
@@ -86,7 +86,7 @@ def main() -> None:
         def on_status(event: object) -> None:
             log(event="connection", status=event.connection_status_event.status)  # type: ignore[attr-defined]
 
-        client.subscribe_to_topic(topic="test/spool/go", on_stream_event=on_go)
+        client.subscribe_to_topic(topic="test/spool/go", on_stream_event=on_spool_go)
         client.subscribe_to_iot_core_connection_status(on_stream_event=on_status)
         log(event="subscribed")
 
@@ -108,7 +108,7 @@ def main() -> None:
         s3 = boto3.client("s3", config=Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=5))
         bucket = sys.argv[2]
 
-        def on_go(event: object) -> None:
+        def on_s3_go(event: object) -> None:
             key = event.binary_message.message.decode()  # type: ignore[attr-defined]
             try:
                 s3.put_object(Bucket=bucket, Key=key, Body=b"from a component")
@@ -117,7 +117,7 @@ def main() -> None:
                 return
             log(event="uploaded", key=key)
 
-        client.subscribe_to_topic(topic="test/s3/go", on_stream_event=on_go)
+        client.subscribe_to_topic(topic="test/s3/go", on_stream_event=on_s3_go)
         log(event="subscribed")
 
     signal.sigwait({signal.SIGTERM, signal.SIGINT})
