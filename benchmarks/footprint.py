@@ -8,6 +8,8 @@ every 100 ms, and reports:
   cloud, which a device does not run: its share is shown separately as the moto server thread
   lives in the core process), and each component's peak PSS (shared library pages split among
   the processes mapping them, which RSS counts in full in every process);
+- CPU % of one core per process once started (from ``STEADY_AFTER_S`` to the end), at the
+  rates ``deployments/local.yaml`` sets: what the bundle costs a gateway while it runs;
 - start-up: seconds from launching the command to every component RUNNING (as the nucleus counts
   a Run step), and to every component having published on the local bus (its first useful work);
 - the first S3 object in the embedded cloud, seconds from the command.
@@ -34,6 +36,8 @@ import psutil
 
 PROJECT = Path(__file__).resolve().parent.parent
 MIB = 1024 * 1024
+# Start-up (imports, model loading, the embedded cloud) is done by then: CPU is counted after it.
+STEADY_AFTER_S = 10.0
 
 
 # VmHWM, the process' own peak RSS. Not getrusage's ru_maxrss: Linux carries it over exec from the
@@ -113,6 +117,10 @@ def measure(seconds: float) -> dict[str, object]:
     core_process = psutil.Process(core.pid)
     peaks: dict[str, float] = {}
     pss_peaks: dict[str, float] = {}
+    # CPU seconds (user + system) per process: the first reading after start-up, and the last.
+    cpu_from: dict[str, tuple[float, float]] = {}
+    cpu_to: dict[str, tuple[float, float]] = {}
+    steady_after = started + STEADY_AFTER_S
     running: dict[str, float] = {}
     components: set[str] = set()
     cloud: dict[str, float] = {}
@@ -139,22 +147,40 @@ def measure(seconds: float) -> dict[str, object]:
 
     reader = threading.Thread(target=read_events, daemon=True)
     reader.start()
+
+    def note_cpu(name: str, process: psutil.Process) -> None:
+        now = time.monotonic()
+        if now < steady_after:
+            return
+        times = process.cpu_times()
+        reading = (now, times.user + times.system)
+        cpu_from.setdefault(name, reading)
+        cpu_to[name] = reading
+
     while core.poll() is None:
         try:
             peaks["core"] = max(peaks.get("core", 0.0), core_process.memory_info().rss / MIB)
+            note_cpu("core", core_process)
             for child in core_process.children(recursive=True):
                 name = _component_of(child)
                 if name is not None:
                     peaks[name] = max(peaks.get(name, 0.0), child.memory_info().rss / MIB)
                     pss_peaks[name] = max(pss_peaks.get(name, 0.0), _pss_mib(child.pid))
+                    note_cpu(name, child)
         except psutil.Error:
             pass
         time.sleep(0.1)
     reader.join(5)
     all_running = max(running.values()) if running and set(running) == components else float("nan")
+    cpu_percent = {
+        name: (cpu_to[name][1] - first[1]) / (cpu_to[name][0] - first[0]) * 100
+        for name, first in cpu_from.items()
+        if cpu_to[name][0] - first[0] > 1.0
+    }
     return {
         "peaks": peaks,
         "pss_peaks": pss_peaks,
+        "cpu_percent": cpu_percent,
         "all_running": all_running,
         "first_object": cloud.get("first_object"),
         "root": root,
@@ -171,20 +197,28 @@ def main() -> int:
     result = measure(args.seconds)
     peaks: dict[str, float] = result["peaks"]  # type: ignore[assignment]
     pss_peaks: dict[str, float] = result["pss_peaks"]  # type: ignore[assignment]
+    cpu_percent: dict[str, float] = result["cpu_percent"]  # type: ignore[assignment]
     component_total = sum(value for name, value in peaks.items() if name != "core")
     pss_total = sum(pss_peaks.values())
     print(f"\nfootprint of `make run` for {args.seconds:.0f} s (root {result['root']})\n")
-    print(f"{'process':<22}{'peak RSS MiB':>14}{'peak PSS MiB':>14}")
+    print(f"{'process':<22}{'peak RSS MiB':>14}{'peak PSS MiB':>14}{'CPU % steady':>14}")
     for name, value in sorted(peaks.items()):
         pss = f"{pss_peaks[name]:>14.1f}" if name in pss_peaks else f"{'':>14}"
-        print(f"{name:<22}{value:>14.1f}{pss}")
-    print(f"{'components total':<22}{component_total:>14.1f}{pss_total:>14.1f}   target < 200 (RSS)")
+        cpu = f"{cpu_percent[name]:>14.1f}" if name in cpu_percent else f"{'':>14}"
+        print(f"{name:<22}{value:>14.1f}{pss}{cpu}")
+    cpu_total = sum(value for name, value in cpu_percent.items() if name != "core")
+    print(
+        f"{'components total':<22}{component_total:>14.1f}{pss_total:>14.1f}{cpu_total:>14.1f}"
+        "   target < 200 (RSS)"
+    )
     print(f"{'floor: IPC client':<22}{ipc_floor:>14.1f}   (bare process importing the IPC client)")
     print(f"{'floor: + boto3 S3':<22}{boto_floor:>14.1f}   (bare process with a boto3 S3 client)")
     print(
         "\nRSS counts the pages a component shares with the others (libpython, numpy, awscrt, litert)"
         " in full for each; PSS splits them among all processes mapping them, this machine's others"
         " included, so its total is a lower bound of what the four cost together."
+        f" CPU % is of one core, from {STEADY_AFTER_S:.0f} s after the command to the end (start-up"
+        " excluded), at `deployments/local.yaml`'s rates."
     )
     print(
         f"\nall components RUNNING after {result['all_running']:.2f} s from the command   target < 3 s after core start"
