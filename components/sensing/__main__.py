@@ -19,10 +19,11 @@ READINGS_MIN_INTERVAL_S = 0.005
 
 def build_and_run(ipc: ComponentIpc, stop: threading.Event) -> None:
     """Configure from the deployment and the ``sensing-config`` shadow, run until ``stop``."""
-    # Readings coalesce into batches while the core lags, and above 200 a second (a reading
-    # message at most every 5 ms; see components.common.publisher): the per-message work of the
-    # IPC client, not the readings, is what costs CPU. Alerts, health and LED changes always go
-    # on their own, at once, never behind readings: rules run before a reading is queued.
+    # Readings coalesce into batches while the core lags, and when they come less than 5 ms
+    # apart (a reading message at most every 5 ms; see components.common.publisher): the IPC
+    # client's per-message work, not the readings, is what costs CPU. Alerts, health and LED
+    # changes always go on their own, at once, never behind readings: rules run before a reading
+    # is queued.
     publisher = IpcPublisher(
         ipc,
         coalescing=Coalescing(topics.READINGS, COMPONENT_SOURCE, min_interval_s=READINGS_MIN_INTERVAL_S),
