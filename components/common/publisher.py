@@ -30,6 +30,7 @@ the order they were queued.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -219,11 +220,10 @@ class IpcPublisher:
         caller holds the pump role."""
         while True:
             with self._lock:
-                now = time.monotonic()
                 if (
                     not self._queue
                     or self._readings_in_flight >= coalescing.window
-                    or now < self._next_reading_at
+                    or time.monotonic() < self._next_reading_at
                 ):
                     self._pumping = False
                     # flush() may be waiting for the queue to empty; the sender thread for the time
@@ -231,22 +231,25 @@ class IpcPublisher:
                     return
                 readings = self._take_batch(coalescing)
                 self._readings_in_flight += 1
-                self._next_reading_at = now + coalescing.min_interval_s
             count = len(readings)
             message = readings[0] if count == 1 else reading_batch_message(coalescing.source, readings)
+            future: Future[Any] | None = None
             try:
                 future = self._ipc.publish_json_async(coalescing.topic, message)
             except Exception as err:
-                with self._lock:
-                    self._readings_in_flight -= 1
                 self._record_failure(coalescing.topic, err, readings=count)
-                continue
-            if count > 1:
-                with self._lock:
+            with self._lock:
+                # From the hand-over to the client, not from the decision to send: building a
+                # big batch takes a while, and no two messages may leave closer than the interval.
+                self._next_reading_at = time.monotonic() + coalescing.min_interval_s
+                if future is None:
+                    self._readings_in_flight -= 1
+                elif count > 1:
                     self.batches += 1
                     self.batched_readings += count
                     self.largest_batch = max(self.largest_batch, count)
-            future.add_done_callback(lambda done, n=count: self._reading_done(coalescing, n, done))
+            if future is not None:
+                future.add_done_callback(functools.partial(self._reading_done, coalescing, count))
 
     def _take_batch(self, coalescing: Coalescing) -> list[dict[str, Any]]:
         """Pop the next message's readings from the queue; called with the lock held.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -367,9 +368,15 @@ def test_every_reading_is_delivered_once_in_order_unless_counted_dropped_or_fail
     publisher.close()
 
 
-def test_concurrent_sensors_and_acknowledgements_deliver_every_reading_once_in_order() -> None:
+@pytest.mark.parametrize("min_interval_s", [0.0, 0.002])
+def test_concurrent_sensors_and_acknowledgements_deliver_every_reading_once_in_order(
+    min_interval_s: float,
+) -> None:
     ipc = WireIpc()
-    publisher = IpcPublisher(ipc, coalescing=coalescing(window=3, max_batch=50))  # type: ignore[arg-type]
+    publisher = IpcPublisher(
+        ipc,  # type: ignore[arg-type]
+        coalescing=coalescing(window=3, max_batch=50, min_interval_s=min_interval_s),
+    )
     per_sensor = 3000
     done = threading.Event()
     arrived = threading.Condition()
@@ -403,3 +410,6 @@ def test_concurrent_sensors_and_acknowledgements_deliver_every_reading_once_in_o
     assert publisher.metrics()["readingsDropped"] == 0
     for i in range(3):
         assert [r.seq for r in sent if r.source == f"s{i}"] == list(range(per_sensor))
+    reading_times = [at for (topic, _, _), at in zip(ipc.wire, ipc.sent_at, strict=True) if topic == READINGS]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(reading_times)]
+    assert min(gaps) >= min_interval_s  # however many threads publish, no message comes sooner
