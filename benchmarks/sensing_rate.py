@@ -297,14 +297,16 @@ def main() -> None:
             process = component_process()
 
             def window(seconds: float, busy_core: bool = False) -> tuple[dict[str, Any], float]:
-                busy = ctx.Process(target=busy_main, args=(seconds + 0.5,), daemon=True)
-                if busy_core:
+                busy = (
+                    ctx.Process(target=busy_main, args=(seconds + 0.5,), daemon=True) if busy_core else None
+                )
+                if busy is not None:
                     busy.start()
                 before = process.cpu_times()
                 parent.send(seconds)
                 result: dict[str, Any] = parent.recv()
                 after = process.cpu_times()
-                if busy_core:
+                if busy is not None:
                     busy.join(10)
                 cpu = (after.user - before.user + after.system - before.system) / result["seconds"] * 100
                 return result, cpu

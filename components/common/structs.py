@@ -19,7 +19,8 @@ A check across fields goes in ``__post_init__`` and raises ``ValueError``; msgsp
 with the path of the object it is in. ``Meta`` constraints are checked by :func:`convert`, which is
 how every value from outside (recipe, deployment, shadow, message) comes in; a model built in code
 with keyword arguments runs ``__post_init__`` but not the ``Meta`` checks, as with any dataclass.
-Subclasses repeat ``frozen=True`` for mypy, which does not inherit it through the base's options.
+Subclasses repeat ``frozen=True``: type checkers (``dataclass_transform``) do not inherit it through
+the base's options, and would take a subclass for a non-frozen dataclass and refuse it.
 """
 
 from __future__ import annotations

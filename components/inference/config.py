@@ -26,8 +26,6 @@ from models.preprocessing import SENSOR_WINDOW_V1, WINDOW
 SUPPORTED_PREPROCESSING = (SENSOR_WINDOW_V1,)
 
 
-# frozen=True repeats ConfigStruct's: type checkers (dataclass_transform) otherwise take a subclass
-# for a non-frozen dataclass and refuse it.
 class HostedModelConfig(ConfigStruct, frozen=True):
     """One model the component runs: where its input comes from and where its events go."""
 

@@ -31,9 +31,6 @@ Share = Annotated[float, Meta(ge=0.0, le=1.0)]
 NonEmpty = Annotated[str, Meta(min_length=1)]
 
 
-# ConfigStruct is frozen already; frozen=True is repeated on each model because type checkers
-# (dataclass_transform) otherwise take a subclass for a non-frozen dataclass and refuse it.
-
 # Camera kinds are told apart by their "type" key ({"type": "folder", ...}): it is msgspec's tag,
 # so it is not a field. Each kind repeats it as a ClassVar so code (the status line) can read
 # ``camera.type`` whichever kind it is; test_config checks the two agree.

@@ -36,8 +36,6 @@ METRICS_BY_DRIVER: dict[str, frozenset[str]] = {
 }
 
 
-# ConfigStruct is frozen already; frozen=True is repeated on each model because type checkers
-# (dataclass_transform) otherwise take a subclass for a non-frozen dataclass and refuse it.
 class SensorConfig(ConfigStruct, frozen=True):
     """One sensor: which driver reads it, where, and how often."""
 

@@ -27,8 +27,6 @@ UploadMode = Literal["all", "deadband"]
 Compression = Literal["zstd", "gzip"]
 
 
-# frozen=True repeats ConfigStruct's: type checkers (dataclass_transform) otherwise take a subclass
-# for a non-frozen dataclass and refuse it.
 class StreamPolicy(ConfigStruct, frozen=True):
     """How one stream is kept and forwarded.
 

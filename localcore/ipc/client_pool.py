@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-from concurrent.futures import ThreadPoolExecutor
 
 import awsiot.greengrasscoreipc
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
+
+from components.common.ipc import ordered_event_executor
 
 
 class ClientPool:
@@ -38,13 +39,9 @@ class ClientPool:
         connection = awsiot.greengrasscoreipc.connect(
             ipc_socket=self.socket_path, authtoken=token, timeout=timeout
         )
-        # One callback thread, as components have (components.common.ipc.ordered_event_executor):
-        # a test observes events in the order the core sent them, and components under test
-        # meet the same ordering they get in production.
-        client = GreengrassCoreIPCClientV2(
-            client=connection,
-            executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix="test-ipc-events"),
-        )
+        # The components' own executor: a test observes events in the order the core sent them,
+        # and components under test meet the same ordering they get in production.
+        client = GreengrassCoreIPCClientV2(client=connection, executor=ordered_event_executor("test"))
         self._clients.append(client)
         return client
 

@@ -88,8 +88,6 @@ HUMIDITY_RANGE = (0.0, 100.0)
 _DAY_S = 86_400.0
 
 
-# ConfigStruct is frozen already; frozen=True is repeated on each model because type checkers
-# (dataclass_transform) otherwise take a subclass for a non-frozen dataclass and refuse it.
 class AnomalySettings(ConfigStruct, frozen=True):
     """How often one kind of anomaly starts, how long it lasts and how large it is."""
 
