@@ -37,6 +37,7 @@ from components.common.ipc import ComponentIpc  # noqa: E402
 from components.common.live_config import validate_config  # noqa: E402
 from components.common.model_manifest import Manifest  # noqa: E402
 from components.common.publisher import IpcPublisher  # noqa: E402
+from components.common.sequence_numbers import SequenceNumbers  # noqa: E402
 from components.inspection.actuator import PulseActuator, SimulatedOutput  # noqa: E402
 from components.inspection.cameras.base import Camera, Frame  # noqa: E402
 from components.inspection.component import InspectionComponent  # noqa: E402
@@ -46,7 +47,6 @@ from components.inspection.model import DefectModel, load_defect_model  # noqa: 
 from components.inspection.pipeline import Inspector, Serving  # noqa: E402
 from components.inspection.preprocess import Preprocessor  # noqa: E402
 from components.inspection.spool import ImageSpool, SpoolWriter  # noqa: E402
-from components.sensing.component import SequenceNumbers  # noqa: E402
 from models.data.parts import PartGenerator, part_dataset  # noqa: E402
 from models.heldout import PARTS_HELDOUT  # noqa: E402
 

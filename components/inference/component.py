@@ -20,11 +20,11 @@ from components.common import topics
 from components.common.ipc import Closeable
 from components.common.logs import kv
 from components.common.messages import health_message
+from components.common.sequence_numbers import SequenceNumbers
 from components.inference.config import HostedModelConfig, InferenceConfig
 from components.inference.exceptions import ModelSwapRejected
 from components.inference.host import LoadedModel, load_model, model_identity
 from components.inference.worker import ModelWorker, Publisher
-from components.sensing.component import SequenceNumbers
 
 log = logging.getLogger(__name__)
 

@@ -28,6 +28,7 @@ from components.common.live_config import ConfigError
 from components.common.logs import kv
 from components.common.messages import health_message
 from components.common.model_errors import ModelError
+from components.common.sequence_numbers import SequenceNumbers
 from components.inspection.actuator import PulseActuator, RejectOutput, build_output
 from components.inspection.cameras.factory import CameraFactory, build_camera
 from components.inspection.cameras.supervisor import CameraSupervisor
@@ -42,7 +43,6 @@ from components.inspection.model import DefectModel, load_defect_model
 from components.inspection.pipeline import COMPONENT_SOURCE, Inspector, Publisher, Serving
 from components.inspection.preprocess import Preprocessor
 from components.inspection.spool import DiskUsage, ImageSpool, SpoolWriter
-from components.sensing.component import SequenceNumbers
 
 log = logging.getLogger(__name__)
 

@@ -25,6 +25,7 @@ from components.common.messages import (
     health_message,
     reading_message,
 )
+from components.common.sequence_numbers import SequenceNumbers
 from components.sensing.actuator import AlertIndicator, AlertLed, build_led
 from components.sensing.config import HARDWARE_DRIVERS, ActuatorConfig, SensingConfig, SensorConfig
 from components.sensing.drivers.base import SensorDriver, SensorSample
@@ -48,28 +49,6 @@ class Publisher(Protocol):
 
     def publish(self, topic: str, message: dict[str, Any]) -> None:
         """Send ``message`` on ``topic``; must not block for long."""
-
-
-class SequenceNumbers:
-    """Per-(source, topic) sequence numbers, strictly increasing across restarts.
-
-    They start at the current time in microseconds, so a restarted component continues above
-    the numbers it used before (the sync component keys records by source, stream and seq)
-    without keeping a file, as long as it publishes fewer than a million messages a second.
-    """
-
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._base = int(clock() * 1_000_000)
-        self._next: dict[tuple[str, str], int] = {}
-        self._lock = threading.Lock()
-
-    def next(self, source: str, topic: str) -> int:
-        """The next number for ``source`` on ``topic``."""
-        key = (source, topic)
-        with self._lock:
-            value = self._next.get(key, self._base)
-            self._next[key] = value + 1
-            return value
 
 
 class SensingComponent:

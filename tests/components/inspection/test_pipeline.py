@@ -14,13 +14,13 @@ from components.common import topics
 from components.common.live_config import validate_config
 from components.common.model_errors import ModelError
 from components.common.model_manifest import TensorSpec
+from components.common.sequence_numbers import SequenceNumbers
 from components.inspection.actuator import PulseActuator, SimulatedOutput
 from components.inspection.cameras.base import Frame
 from components.inspection.config import InspectionConfig
 from components.inspection.pipeline import Inspector, Serving, spool_stem
 from components.inspection.preprocess import Preprocessor
 from components.inspection.spool import ImageSpool, SpoolWriter
-from components.sensing.component import SequenceNumbers
 from models.preprocessing import PART_IMAGE_V1
 
 from .fakes import FakeDisk, RecordingPublisher

@@ -1,8 +1,8 @@
-"""The sensing component's per-(source, topic) sequence numbers."""
+"""Per-(source, topic) sequence numbers, shared by every component."""
 
 from __future__ import annotations
 
-from components.sensing.component import SequenceNumbers
+from components.common.sequence_numbers import SequenceNumbers
 
 
 def test_sequence_numbers_increase_per_source_and_topic_and_across_restarts() -> None:
