@@ -109,8 +109,9 @@ def _connect(socket_path: str, token: str) -> Any:
 
 def observer_main(socket_path: str, token: str, conn: Connection) -> None:
     """Subscriber process: on each ("window", seconds) command, count and time what arrives."""
+    from components.common.exceptions import MessageError
     from components.common.ipc import decode_subscription_message
-    from components.common.messages import MessageError, iter_readings
+    from components.common.messages import iter_readings
 
     client = _connect(socket_path, token)
     lock = threading.Lock()

@@ -17,7 +17,8 @@ from typing import Any, Literal
 
 import yaml
 
-from components.common.structs import ConfigStruct, StructError, convert
+from components.common.exceptions import StructError
+from components.common.structs import ConfigStruct, convert
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "bundle.yaml"
 

@@ -18,11 +18,9 @@ import importlib
 from types import ModuleType
 from typing import Any
 
+from components.common.exceptions import GpioUnavailableError
+
 DEVICE_EXTRA_HINT = "install the 'device' extra (adafruit-blinka)"
-
-
-class GpioUnavailableError(Exception):
-    """Blinka (the ``device`` extra), the board support or the named pin cannot be used here."""
 
 
 def import_device_module(name: str, hint: str = DEVICE_EXTRA_HINT) -> ModuleType:

@@ -30,6 +30,7 @@ from awsiot.greengrasscoreipc.model import (
     SubscriptionResponseMessage,
 )
 
+from components.common.exceptions import IpcError
 from components.common.logs import kv
 
 log = logging.getLogger(__name__)
@@ -41,10 +42,6 @@ class Closeable(Protocol):
     """A subscription handle: ``close()`` ends it."""
 
     def close(self) -> object: ...
-
-
-class IpcError(RuntimeError):
-    """An IPC call failed; the message names the operation and the resource."""
 
 
 def shadow_topic(thing: str, shadow: str, suffix: str) -> str:

@@ -22,9 +22,10 @@ import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+from components.common.exceptions import ConfigError, StructError
 from components.common.ipc import Closeable, ComponentIpc
 from components.common.logs import kv
-from components.common.structs import ConfigStruct, StructError, convert, to_json_dict
+from components.common.structs import ConfigStruct, convert, to_json_dict
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +33,6 @@ ConfigT = TypeVar("ConfigT", bound=ConfigStruct)
 
 # Keys the nucleus keeps in a component's configuration that are not the component's own settings.
 NUCLEUS_KEYS = frozenset({"accessControl"})
-
-
-class ConfigError(ValueError):
-    """A configuration was refused; the message names the key, the value and what was expected."""
 
 
 def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import msgspec
 from msgspec import Meta
 
+from components.common.exceptions import MessageError
 from components.common.structs import locate_error
 
 READING_V1 = "edgebundle.reading.v1"
@@ -30,10 +31,6 @@ ACTUATOR_V1 = "edgebundle.actuator.v1"
 
 Quality = Literal["good", "bad", "stale"]
 Severity = Literal["info", "warning", "critical"]
-
-
-class MessageError(ValueError):
-    """A message on a bundle topic does not match its schema."""
 
 
 class _Message(msgspec.Struct, kw_only=True, rename="camel"):

@@ -21,8 +21,9 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any, Protocol, TypeVar
 
+from components.common.exceptions import ConfigError
 from components.common.ipc import ComponentIpc
-from components.common.live_config import ConfigError, ConfigT, LiveConfig
+from components.common.live_config import ConfigT, LiveConfig
 from components.common.logs import kv, setup_logging
 
 # Exit codes: the nucleus treats any non-zero exit of a Run step as an error and restarts the

@@ -31,6 +31,8 @@ from typing import Annotated, Any, TypeVar
 import msgspec
 import msgspec.inspect as mi
 
+from components.common.exceptions import StructError
+
 T = TypeVar("T")
 
 # msgspec ends an error message with " - at `$.sensors[0].intervalSeconds`".
@@ -50,10 +52,6 @@ SHA256_PATTERN = r"^[0-9a-f]{64}\Z"
 Id = Annotated[str, msgspec.Meta(pattern=ID_PATTERN)]
 Pin = Annotated[str, msgspec.Meta(pattern=PIN_PATTERN)]
 Sha256 = Annotated[str, msgspec.Meta(pattern=SHA256_PATTERN)]
-
-
-class StructError(ValueError):
-    """Raw data does not fit a model; the message names the key path, what was expected and the value."""
 
 
 class ConfigStruct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel", kw_only=True):

@@ -14,7 +14,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
-from components.common.gpio import DigitalOutput, GpioUnavailableError
+from components.common.exceptions import GpioUnavailableError
+from components.common.gpio import DigitalOutput
 from components.inspection.config import ActuatorConfig
 from components.inspection.exceptions import ActuatorUnavailableError
 

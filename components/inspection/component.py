@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from components.common import topics
+from components.common.exceptions import ConfigError
 from components.common.ipc import Closeable
-from components.common.live_config import ConfigError
 from components.common.logs import kv
 from components.common.messages import health_message
 from components.common.model_errors import ModelError

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import random
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from components.common import topics
+from components.common.image_spool import entry_stem, image_file_name
 from components.common.messages import inspection_message
 from components.common.model_errors import ModelError
 from components.inspection.actuator import PulseActuator
@@ -30,7 +30,6 @@ from components.inspection.preprocess import Preprocessor
 from components.inspection.spool import SpoolWriter
 
 COMPONENT_SOURCE = "inspection"
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 #: Decision latencies kept for the health message's percentiles.
 LATENCY_WINDOW = 1024
 
@@ -51,12 +50,6 @@ class Serving:
     preprocessor: Preprocessor
     actuator: PulseActuator
     spool: SpoolWriter
-
-
-def spool_stem(captured: float, part_id: str, seq: int) -> str:
-    """A spool entry's file stem: capture time in ms (so name order is time order), part id, seq."""
-    safe = _UNSAFE.sub("_", part_id)[:64] or "part"
-    return f"{int(captured * 1000):013d}-{safe}-{seq % 1_000_000:06d}"
 
 
 class LatencyWindow:
@@ -137,7 +130,7 @@ class Inspector:
             or (decision == "review" and spool_config.save_reviews)
             or (decision == "accept" and self._sample() < spool_config.good_sample_rate)
         )
-        stem = spool_stem(frame.captured, part, seq) if keep else None
+        stem = entry_stem(frame.captured, part, seq) if keep else None
         latency_ms = (time.perf_counter() - frame.captured_perf) * 1000.0
         message = inspection_message(
             COMPONENT_SOURCE,
@@ -153,7 +146,7 @@ class Inspector:
             capturedTs=frame.captured,
             frame=frame.index,
             actuated=actuated,
-            image=f"{stem}.png" if stem else None,
+            image=image_file_name(stem) if stem else None,
             groundTruth=frame.defect,
         )
         self._publisher.publish(topics.INSPECTION_DECISIONS, message)

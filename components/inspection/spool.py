@@ -1,9 +1,8 @@
-"""The bounded image spool the sync component uploads from (layout: ``docs/spool.md``).
+"""The bounded image spool the sync component uploads from.
 
-One entry is ``<stem>.png`` plus ``<stem>.json`` (metadata naming the image in ``"image"`` and
-the capture time in ``"ts"``). Both are written to a dot-prefixed temporary name and renamed, the
-image first and the metadata last, so an entry is complete exactly when its ``.json`` exists
-(what ``components/sync/images.py`` looks for).
+The entries' format (file names, metadata, write order) is
+:mod:`components.common.image_spool`, which the sync component reads with; this module keeps
+the folder within its bounds (``docs/spool.md``).
 
 Bounds, checked before every write: at most ``max_entries`` entries and ``max_bytes`` bytes,
 the oldest entries removed first; and at least ``min_free_bytes`` left free on the file system
@@ -19,9 +18,7 @@ disk time never delay a decision.
 from __future__ import annotations
 
 import collections
-import json
 import logging
-import os
 import queue
 import shutil
 import threading
@@ -32,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from components.common.image_spool import entry_sizes, evict_entry, leftovers, metadata_document, write_entry
 from components.common.logs import kv
 from components.inspection.exceptions import SpoolWriteError
 from components.inspection.png import encode_png
@@ -39,10 +37,6 @@ from components.inspection.png import encode_png
 log = logging.getLogger(__name__)
 
 DiskUsage = Callable[[Path], Any]  # shutil.disk_usage: an object with .free
-
-
-def _remove(path: Path) -> None:
-    path.unlink(missing_ok=True)
 
 
 class ImageSpool:
@@ -88,25 +82,12 @@ class ImageSpool:
 
     def _clean_leftovers(self) -> None:
         """Remove what a crash mid-write leaves: temporary files and images without metadata."""
-        for path in self.directory.iterdir():
-            temporary = path.name.startswith(".") and path.name.endswith(".tmp")
-            orphan = path.suffix == ".png" and not path.with_suffix(".json").exists()
-            if temporary or orphan:
-                _remove(path)
+        for path in list(leftovers(self.directory)):
+            path.unlink(missing_ok=True)
 
     def rescan(self) -> None:
         """Re-read the folder: entries removed by the uploader are no longer counted."""
-        sizes: dict[str, int] = {}
-        for entry in os.scandir(self.directory):
-            name = entry.name
-            if name.startswith(".") or not name.endswith((".png", ".json")):
-                continue
-            try:
-                stat = entry.stat()
-            except OSError:
-                continue  # removed by the uploader in the meantime
-            stem = name.rsplit(".", 1)[0]
-            sizes[stem] = sizes.get(stem, 0) + stat.st_size
+        sizes = entry_sizes(self.directory)
         # Stems start with the capture time in milliseconds, so name order is capture order.
         self._entries = collections.OrderedDict((stem, sizes[stem]) for stem in sorted(sizes))
         self._bytes = sum(sizes.values())
@@ -124,9 +105,7 @@ class ImageSpool:
 
     def _evict_oldest(self) -> int:
         stem, size = self._entries.popitem(last=False)
-        # Metadata first: without it the entry is no longer complete and the uploader skips it.
-        _remove(self.directory / f"{stem}.json")
-        _remove(self.directory / f"{stem}.png")
+        evict_entry(self.directory, stem)
         self._bytes -= size
         self.evicted += 1
         return size
@@ -156,24 +135,14 @@ class ImageSpool:
             ValueError: the image is not 8-bit grayscale/RGB.
         """
         png = encode_png(image)
-        document = json.dumps({**metadata, "image": f"{stem}.png"}, separators=(",", ":")).encode()
+        document = metadata_document(stem, metadata)
         size = len(png) + len(document)
         if not self._make_room(size):
             self.dropped_low_disk += 1
             return False
-        image_path = self.directory / f"{stem}.png"
-        metadata_path = self.directory / f"{stem}.json"
         try:
-            for path, content in ((image_path, png), (metadata_path, document)):
-                temporary = path.with_name(f".{path.name}.tmp")
-                temporary.write_bytes(content)
-                os.replace(temporary, path)
+            write_entry(self.directory, stem, png, document)
         except OSError as err:
-            for path in (metadata_path, image_path, *self.directory.glob(f".{stem}.*.tmp")):
-                try:
-                    _remove(path)
-                except OSError as cleanup:  # reported with the write error; nothing more to do
-                    log.debug(kv(event="spool_cleanup_failed", path=path, error=cleanup))
             raise SpoolWriteError(f"cannot write spool entry {stem} in {self.directory}: {err}") from err
         self._entries[stem] = size
         self._bytes += size

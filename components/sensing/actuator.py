@@ -11,7 +11,8 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 
-from components.common.gpio import DigitalOutput, GpioUnavailableError
+from components.common.exceptions import GpioUnavailableError
+from components.common.gpio import DigitalOutput
 from components.common.messages import Severity
 from components.sensing.config import ActuatorConfig
 from components.sensing.exceptions import DriverUnavailableError

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from components.common import topics
-from components.common.live_config import ConfigError
+from components.common.exceptions import ConfigError
 from components.common.logs import kv
 from components.common.messages import (
     Severity,

@@ -19,7 +19,8 @@ import msgspec
 from msgspec import Meta
 
 from components.common import topics
-from components.common.structs import ConfigStruct, StructError, convert
+from components.common.exceptions import StructError
+from components.common.structs import ConfigStruct, convert
 
 Destination = Literal["iot", "s3"]
 FullStrategy = Literal["RejectNewData", "OverwriteOldestData"]

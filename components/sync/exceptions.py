@@ -25,7 +25,3 @@ class UploadError(SyncError):
     def __init__(self, message: str, *, link_down: bool) -> None:
         super().__init__(message)
         self.link_down = link_down
-
-
-class SpoolError(SyncError):
-    """An entry in the inspection image spool is unreadable (bad metadata or a missing file)."""

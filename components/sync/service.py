@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from components.common.live_config import ConfigError
+from components.common.exceptions import ConfigError
 from components.common.logs import kv
 from components.sync.budget import BandwidthLimiter, DailyBudget
 from components.sync.config import BatchSettings, StreamPolicy, SyncConfig, effective_policies

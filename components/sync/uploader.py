@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from components.common.exceptions import SpoolEntryError
+from components.common.image_spool import complete_entries, remove_uploaded_entry
 from components.common.logs import kv
 from components.sync.batching import batch_key, image_key
 from components.sync.budget import BandwidthLimiter, DailyBudget
@@ -41,8 +43,7 @@ from components.sync.config import (
     StreamPolicy,
 )
 from components.sync.encoding import encode_batch
-from components.sync.exceptions import SpoolError, UploadError
-from components.sync.images import complete_entries, remove_entry
+from components.sync.exceptions import UploadError
 from components.sync.link import LinkMonitor
 from components.sync.sinks import MessageSink, ObjectSink
 from components.sync.store.base import OfflineStore, PlannedBatch, StoredRecord
@@ -338,10 +339,10 @@ class Uploader:
                 log.warning(kv(event="image_upload_failed", entry=entry.metadata_path.name, error=err,
                                retry_in=round(delay, 2)))  # fmt: skip
                 return sent
-            except (OSError, SpoolError) as err:
+            except (OSError, SpoolEntryError) as err:
                 log.warning(kv(event="spool_entry_unreadable", entry=entry.metadata_path.name, error=err))
                 continue
-            remove_entry(entry)
+            remove_uploaded_entry(entry)
             sent = True
         return sent
 

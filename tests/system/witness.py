@@ -26,7 +26,8 @@ if __package__ in (None, ""):
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 from awsiot.greengrasscoreipc.model import SubscriptionResponseMessage
 
-from components.common.messages import READING_BATCH_V1, MessageError, reading_items
+from components.common.exceptions import MessageError
+from components.common.messages import READING_BATCH_V1, reading_items
 
 
 def main(argv: list[str]) -> int:

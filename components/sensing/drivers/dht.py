@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from components.common.gpio import GpioUnavailableError, board_pin, import_device_module
+from components.common.exceptions import GpioUnavailableError
+from components.common.gpio import board_pin, import_device_module
 from components.sensing.drivers.base import SensorDriver, SensorSample
 from components.sensing.exceptions import DriverUnavailableError, SensorReadError
 

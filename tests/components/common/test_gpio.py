@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from components.common.gpio import DigitalOutput, GpioUnavailableError, board_pin, import_device_module
+from components.common.exceptions import GpioUnavailableError
+from components.common.gpio import DigitalOutput, board_pin, import_device_module
 from tests.components.sensing.fakes import make_board, make_digitalio
 
 

@@ -5,7 +5,8 @@ from typing import Annotated
 import pytest
 from msgspec import Meta
 
-from components.common.live_config import ConfigError, deep_merge, validate_config
+from components.common.exceptions import ConfigError
+from components.common.live_config import deep_merge, validate_config
 from components.common.structs import ConfigStruct
 
 

@@ -11,7 +11,8 @@ from typing import Annotated, Any
 import pytest
 from msgspec import Meta
 
-from components.common.live_config import ConfigError, LiveConfig
+from components.common.exceptions import ConfigError
+from components.common.live_config import LiveConfig
 from components.common.service import FLUSH_TIMEOUT_S, serve_live_component, serve_until_stopped
 from components.common.structs import ConfigStruct
 

@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from msgspec import Meta
 
-from components.common.structs import ConfigStruct, Id, StructError, convert, to_json_dict
+from components.common.exceptions import StructError
+from components.common.structs import ConfigStruct, Id, convert, to_json_dict
 
 
 class Probe(ConfigStruct, frozen=True):

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from components.common import topics
-from components.common.live_config import ConfigError, validate_config
+from components.common.exceptions import ConfigError
+from components.common.live_config import validate_config
 from components.common.messages import Inspection, parse_message
 from components.common.model_manifest import Manifest
 from components.inspection.actuator import SimulatedOutput

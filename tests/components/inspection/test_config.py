@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from components.common.live_config import ConfigError, validate_config
+from components.common.exceptions import ConfigError
+from components.common.live_config import validate_config
 from components.common.structs import to_json_dict
 from components.inspection.component import parse_trigger
 from components.inspection.config import (

@@ -18,7 +18,7 @@ from components.common.sequence_numbers import SequenceNumbers
 from components.inspection.actuator import PulseActuator, SimulatedOutput
 from components.inspection.cameras.base import Frame
 from components.inspection.config import InspectionConfig
-from components.inspection.pipeline import Inspector, Serving, spool_stem
+from components.inspection.pipeline import Inspector, Serving
 from components.inspection.preprocess import Preprocessor
 from components.inspection.spool import ImageSpool, SpoolWriter
 from models.preprocessing import PART_IMAGE_V1
@@ -101,10 +101,3 @@ def test_a_non_finite_probability_is_refused_not_accepted(tmp_path: Path) -> Non
     assert publisher.messages == []
     s.spool.close()
     s.actuator.close()
-
-
-def test_spool_stems_sort_by_capture_time_and_are_safe_file_names() -> None:
-    a = spool_stem(1_790_000_000.001, "L1/../../etc passwd", 1_790_000_000_000_123)
-    b = spool_stem(1_790_000_000.5, "L1", 1)
-    assert a == "1790000000001-L1_.._.._etc_passwd-000123"
-    assert a < b and "/" not in a

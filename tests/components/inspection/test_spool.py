@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image
 
+from components.common.image_spool import complete_entries
 from components.inspection.png import encode_png
 from components.inspection.spool import ImageSpool, SpoolWriter
-from components.sync.images import complete_entries
 
 from .fakes import FakeDisk
 

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from components.common import topics
-from components.common.live_config import ConfigError, validate_config
+from components.common.exceptions import ConfigError
+from components.common.live_config import validate_config
 from components.common.messages import Reading, parse_message
 from components.sensing.actuator import SimulatedLed
 from components.sensing.component import SensingComponent

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.common.live_config import ConfigError, validate_config
+from components.common.exceptions import ConfigError
+from components.common.live_config import validate_config
 from components.common.structs import to_json_dict
 from components.sensing.config import RateOfChangeRule, SensingConfig, StaleRule, ThresholdRule
 

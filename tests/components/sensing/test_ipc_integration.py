@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from components.common import topics
+from components.common.exceptions import ConfigError
 from components.common.ipc import ComponentIpc
-from components.common.live_config import ConfigError
 from components.sensing.__main__ import build_and_run
 from localcore.config.store import ConfigStore
 from localcore.ipc.testing import IpcHarness

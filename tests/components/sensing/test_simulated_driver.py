@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.common.structs import StructError, convert
+from components.common.exceptions import StructError
+from components.common.structs import convert
 from components.sensing.drivers.simulated import (
     ANOMALY_CODES,
     CHECKSUM_ERROR,

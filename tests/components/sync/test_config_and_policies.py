@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from components.common.live_config import ConfigError, validate_config
+from components.common.exceptions import ConfigError
+from components.common.live_config import validate_config
 from components.sync.budget import BandwidthLimiter, DailyBudget
 from components.sync.config import SyncConfig, effective_policies
 from components.sync.link import LinkMonitor

@@ -11,7 +11,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from components.common.live_config import ConfigError, validate_config
+from components.common.exceptions import ConfigError
+from components.common.live_config import validate_config
 from components.sync.batching import parse_batch_key
 from components.sync.config import SyncConfig
 from components.sync.encoding import decode_batch
@@ -320,14 +321,14 @@ def test_entries_written_by_the_inspection_spool_are_uploaded_and_removed(tmp_pa
     # The contract of docs/spool.md, with the inspection component's own writer on the other side.
     import numpy as np
 
-    from components.inspection.pipeline import spool_stem
+    from components.common.image_spool import entry_stem
     from components.inspection.spool import ImageSpool
     from components.sync.config import DEFAULT_IMAGE_SPOOL_DIR
 
     assert DEFAULT_IMAGE_SPOOL_DIR == "../com.edgebundle.QualityInspection/inspection-spool"
     spool_dir = tmp_path / "spool"
     spool = ImageSpool(spool_dir, max_bytes=10**8, max_entries=100, min_free_bytes=0)
-    stem = spool_stem(1764331200.5, "part-9", 3)
+    stem = entry_stem(1764331200.5, "part-9", 3)
     assert spool.write(stem, np.zeros((8, 8), dtype=np.uint8), {"partId": "part-9", "ts": 1764331200.5})
     service = make_service(tmp_path, imageSpoolDir=str(spool_dir))
     drain(service)
