@@ -43,10 +43,10 @@ from components.common.ipc import ComponentIpc
 from components.common.live_config import validate_config
 from components.common.messages import reading_message
 from components.sync.budget import BandwidthLimiter, DailyBudget
+from components.sync.component import SyncComponent
 from components.sync.config import BatchSettings, SyncConfig, effective_policies
 from components.sync.encoding import encode_batch
 from components.sync.link import LinkMonitor
-from components.sync.service import SyncService
 from components.sync.sinks import MemoryMessageSink, MemoryObjectSink, S3ObjectSink
 from components.sync.store.base import NewRecord
 from components.sync.store.sqlite import SqliteStore
@@ -54,6 +54,7 @@ from components.sync.uploader import Uploader, UploadTargets
 
 T0 = 1764331200.0  # 2025-11-28T12:00:00Z
 TARGETS = UploadTargets("dev-1", "telemetry", "images", "edgebundle/{thing}/alerts")
+THING = TARGETS.thing
 
 
 def steady_readings(count: int, hz: float, source: str = "dht-1") -> list[dict[str, Any]]:
@@ -171,7 +172,7 @@ def bench_ingest(root: Path, messages: int) -> list[tuple[str, float, str]]:
 
     config = validate_config(SyncConfig, {"storeDir": str(root / "ours"), "freeDiskWatermarkBytes": 0})
     store = SqliteStore(root / "ours" / "sync.db")
-    service = SyncService(config, store, MemoryObjectSink(), MemoryMessageSink(), TARGETS)
+    service = SyncComponent(config, store, MemoryObjectSink(), MemoryMessageSink(), THING)
     stop = threading.Event()
     writer = threading.Thread(target=service.ingestor.run, args=(stop,), daemon=True)
     writer.start()

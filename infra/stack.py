@@ -19,7 +19,7 @@ from infra.constants import (
 from infra.data.infrastructure import DataPath
 from infra.fleet.infrastructure import FleetIdentity
 from infra.greengrass.artifacts import ArtifactFiles
-from infra.greengrass.infrastructure import GreengrassDeployment
+from infra.greengrass.infrastructure import GreengrassDeployment, sync_configuration
 from infra.greengrass.recipes import Recipe
 
 SYNC_COMPONENT = "com.edgebundle.Sync"
@@ -42,10 +42,11 @@ class EdgeBundleStack(Stack):
         super().__init__(scope, construct_id, **stack_kwargs)
         self.data = DataPath(self, "Data", spec=spec, removal_policy=data_removal_policy)
         self.fleet = FleetIdentity(self, "Fleet", spec=spec, data_bucket=self.data.bucket)
-        names = {recipe.name for recipe in recipes}
-        configuration = (
-            {SYNC_COMPONENT: {"bucket": self.data.bucket.bucket_name}} if SYNC_COMPONENT in names else {}
-        )
+        configuration = {
+            recipe.name: sync_configuration(spec, bucket=self.data.bucket.bucket_name, recipe=recipe)
+            for recipe in recipes
+            if recipe.name == SYNC_COMPONENT
+        }
         self.greengrass = GreengrassDeployment(
             self,
             "Greengrass",

@@ -6,10 +6,10 @@ Each component's ``__main__`` is::
         return run_service("sensing", build_and_run)
 
 where ``build_and_run(ipc, stop)`` builds the component from its configuration, reports RUNNING,
-and returns when ``stop`` is set (SIGTERM from the nucleus' Shutdown, or SIGINT). A component
-whose configuration follows its shadow (sensing, inference, inspection) is built and served by
-:func:`serve_live_component`, which wires it to its :class:`LiveConfig` and starts, reports and
-stops them in the one right order (:func:`serve_until_stopped`).
+and returns when ``stop`` is set (SIGTERM from the nucleus' Shutdown, or SIGINT). Every component's
+configuration follows its shadow: each is built and served by :func:`serve_live_component`, which
+wires it to its :class:`LiveConfig` and starts, reports and stops them in the one right order
+(:func:`serve_until_stopped`).
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def serve_until_stopped(
     *,
     live: LiveConfig[ConfigT],
     component: Service,
-    publisher: Flushable,
+    publisher: Flushable | None,
     describe: Callable[[ConfigT], dict[str, Any]],
 ) -> None:
     """Apply the first configuration, start ``component``, report RUNNING and serve until ``stop``.
@@ -124,7 +124,8 @@ def serve_until_stopped(
         stop: set by SIGTERM/SIGINT (see :func:`install_stop_handlers`).
         live: the component's configuration, whose ``apply`` feeds ``component``.
         component: what runs.
-        publisher: what the component publishes through.
+        publisher: what the component publishes through (None: it publishes synchronously, as
+            the sync component does, so there is nothing to wait for).
         describe: the fields of the ``event=running`` log line, from the first configuration.
 
     Raises:
@@ -140,7 +141,8 @@ def serve_until_stopped(
     finally:
         live.stop()
         component.stop()
-        publisher.flush(timeout=FLUSH_TIMEOUT_S)
+        if publisher is not None:
+            publisher.flush(timeout=FLUSH_TIMEOUT_S)
 
 
 def serve_live_component(
@@ -150,7 +152,7 @@ def serve_live_component(
     model: type[ConfigT],
     shadow: str,
     build: Callable[[Callable[[], str | None]], ComponentT],
-    publisher: Flushable,
+    publisher: Flushable | None,
     describe: Callable[[ConfigT, ComponentT], dict[str, Any]],
 ) -> None:
     """Build a component whose configuration follows the deployment and its ``shadow``, and serve it
@@ -172,7 +174,8 @@ def serve_live_component(
         shadow: the component's configuration shadow, e.g. ``sensing-config``.
         build: makes the component from ``rejection``, a callable returning the reason the last
             configuration was refused (``None`` if the last one was applied), for its health.
-        publisher: what the component publishes through (flushed on the way out).
+        publisher: what the component publishes through (flushed on the way out; None: nothing
+            to flush).
         describe: the fields of the ``event=running`` log line.
 
     Raises:

@@ -13,6 +13,7 @@ Example (recipe ``DefaultConfiguration`` or a deployment's ``configurationUpdate
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -38,8 +39,8 @@ class StreamPolicy(ConfigStruct, frozen=True):
     a field is missing or appears, the quality changes, or ``heartbeatSeconds`` passed since the
     last kept one). ``resolution``: per-field grid values are rounded to before delta encoding
     (the sensor's resolution); fields not named are stored exactly. ``iotTopic``: the IoT Core
-    topic template (``{thing}`` expanded) for ``destination: iot``; empty means the bundle's
-    ``iot.alertsTopic``.
+    topic template (``{thing}`` expanded) for ``destination: iot``; empty means the
+    configuration's ``alertsTopic``.
     """
 
     destination: Destination = "s3"
@@ -93,6 +94,25 @@ DEFAULT_ALERT_RETENTION_SECONDS = 300.0
 DEFAULT_ALERT_RETENTION_MAX_RECORDS = 10_000
 
 
+# The cloud side's names, as bundle.yaml gives them to the CDK app and the embedded cloud (a test
+# holds these, the recipe's DefaultConfiguration and bundle.yaml equal; the CDK deployment sets
+# whichever differ). The component reads them from its configuration only, never from bundle.yaml.
+DEFAULT_BUCKET_PREFIX = "edge-bundle-data"
+DEFAULT_BATCH_KEY_PREFIX = "telemetry"
+DEFAULT_IMAGE_KEY_PREFIX = "images"
+DEFAULT_ALERTS_TOPIC = "edgebundle/{thing}/alerts"
+# The region when neither the configuration nor the environment names one (the nucleus always
+# sets AWS_REGION, so only a process started by hand gets this).
+FALLBACK_REGION = "us-east-1"
+
+# S3 bucket names are lowercase letters, digits, dots and hyphens; a key prefix is one or more
+# path segments without a leading or trailing slash.
+BucketName = Annotated[str, Meta(pattern=r"^([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])?$")]
+BucketPrefix = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9.-]*$", max_length=40)]
+KeyPrefix = Annotated[str, Meta(pattern=r"^[^/]+(/[^/]+)*$")]
+Region = Annotated[str, Meta(pattern=r"^([a-z]{2}(-[a-z]+)+-\d+)?$")]
+
+
 class BatchSettings(ConfigStruct, frozen=True):
     """When a bulk batch is closed: whichever limit is reached first."""
 
@@ -112,7 +132,15 @@ class SyncConfig(ConfigStruct, frozen=True):
     daily_byte_budget: Annotated[int, Meta(ge=0)] = 0
     compression: Compression = "zstd"
     batch: BatchSettings = BatchSettings()
-    bucket: str = ""
+    # Empty: ``<bucketPrefix>-<account>-<region>``, the account asked once with STS when online.
+    bucket: BucketName = ""
+    bucket_prefix: BucketPrefix = DEFAULT_BUCKET_PREFIX
+    # Empty: the core's region (AWS_REGION, set by the nucleus), else FALLBACK_REGION.
+    region: Region = ""
+    batch_key_prefix: KeyPrefix = DEFAULT_BATCH_KEY_PREFIX
+    image_key_prefix: KeyPrefix = DEFAULT_IMAGE_KEY_PREFIX
+    # The IoT Core topic alerts go to (``{thing}`` is the thing name) unless a stream's iotTopic says.
+    alerts_topic: Annotated[str, Meta(min_length=1)] = DEFAULT_ALERTS_TOPIC
     image_spool_dir: str = DEFAULT_IMAGE_SPOOL_DIR
     status_interval_seconds: Annotated[float, Meta(gt=0)] = 30.0
     backoff_initial_seconds: Annotated[float, Meta(gt=0)] = 1.0
@@ -129,6 +157,10 @@ class SyncConfig(ConfigStruct, frozen=True):
     streams: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if "#" in self.alerts_topic or "+" in self.alerts_topic:
+            raise ValueError(
+                f"alertsTopic: a topic to publish to cannot hold MQTT wildcards (got {self.alerts_topic!r})"
+            )
         known = set(topics.TELEMETRY_TOPICS.values())
         for name in self.streams:
             if name not in known:
@@ -154,3 +186,14 @@ def effective_policies(config: SyncConfig) -> dict[str, StreamPolicy]:
             path = f"streams.{stream}" if where == "<root>" else f"streams.{stream}.{where}"
             raise ValueError(f"{path}: {problem}") from None
     return policies
+
+
+def aws_region(config: SyncConfig, environ: Mapping[str, str]) -> str:
+    """The region of S3 and STS: ``region`` if configured, else the core's, else :data:`FALLBACK_REGION`."""
+    return config.region or environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or FALLBACK_REGION
+
+
+def bucket_name(prefix: str, account: str, region: str) -> str:
+    """The bundle's data bucket in one account and region: ``<prefix>-<account>-<region>``, as the
+    CDK app names it."""
+    return f"{prefix}-{account}-{region}"

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from typing import Protocol
 
 from components.common.ipc import ComponentIpc
-from components.sync.aws import AwsLinkError, AwsServiceError, S3Client
+from components.sync.aws import AwsLinkError, AwsServiceError, S3Client, StsClient
+from components.sync.config import bucket_name
 from components.sync.exceptions import UploadError
 
 # S3's and STS' throttling and transient codes, as botocore's standard retry mode lists them;
@@ -93,6 +94,19 @@ class S3ObjectSink:
             self._client.put_object(bucket, key, body, metadata or {})
         except (AwsLinkError, AwsServiceError) as err:
             raise _upload_error(f"s3://{bucket}/{key}", err) from err
+
+
+def account_bucket(sts: StsClient, prefix: str, region: str) -> Callable[[], str]:
+    """The data bucket for the account the credentials belong to, asked once with STS when online.
+
+    For a configuration naming no ``bucket`` (the CDK app's deployment names it; the local
+    deployment leaves it to this, as the embedded cloud's account is moto's).
+    """
+
+    def resolve() -> str:
+        return bucket_name(prefix, account=sts.caller_account(), region=region)
+
+    return resolve
 
 
 class IpcMessageSink:

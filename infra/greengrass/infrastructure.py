@@ -11,6 +11,7 @@ from aws_cdk import aws_greengrassv2 as greengrassv2
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
+from bundlespec import BundleSpec
 from components.common import topics
 from infra.constants import NUCLEUS, PUBLIC_COMPONENT_VERSIONS, SHADOW_MANAGER, TOKEN_EXCHANGE_SERVICE
 from infra.exceptions import SettingsError
@@ -35,6 +36,26 @@ def shadow_manager_configuration() -> dict[str, Any]:
         },
         "strategy": {"type": "realTime"},
     }
+
+
+def sync_configuration(spec: BundleSpec, *, bucket: str, recipe: Recipe) -> dict[str, Any]:
+    """The Sync component's ``configurationUpdate.merge``: the data bucket this stack created and
+    its region, plus each cloud name of ``bundle.yaml`` that differs from the recipe's default.
+
+    Sync reads these from its configuration only (its artifact carries no ``bundle.yaml``), so a
+    name changed in ``bundle.yaml`` reaches the devices through the deployment. With the names as
+    shipped, the merge is ``{"bucket": <the bucket>, "region": "us-east-1"}``.
+    """
+    defaults = (recipe.document.get("ComponentConfiguration") or {}).get("DefaultConfiguration") or {}
+    names = {
+        "bucketPrefix": spec.data.bucket_prefix,
+        "batchKeyPrefix": spec.data.batch_key_prefix,
+        "imageKeyPrefix": spec.data.image_key_prefix,
+        "alertsTopic": spec.iot.alerts_topic,
+    }
+    merge: dict[str, Any] = {"bucket": bucket, "region": spec.region}
+    merge.update({key: value for key, value in names.items() if defaults.get(key) != value})
+    return merge
 
 
 def nucleus_configuration(role_alias: str) -> dict[str, Any]:

@@ -106,3 +106,61 @@ def test_make_build_output_deploys_one_asset_per_architecture(unit_templates: An
     assert len(set(hashes)) == 2
     assert "BUCKET_NAME" not in recipe_text
     assert '"architecture":"aarch64"' in recipe_text.replace(" ", "")
+
+
+def test_sync_gets_the_stacks_bucket_and_region_and_no_name_it_already_has(repo_root: Any, spec: Any) -> None:
+    # GIVEN the shipped Sync recipe and bundle.yaml, whose cloud names are the recipe's defaults
+    from infra.greengrass.infrastructure import sync_configuration
+    from infra.greengrass.recipes import load_recipe
+
+    recipe = load_recipe(repo_root / "recipes" / "com.edgebundle.Sync.yaml")
+    # THEN the deployment names only the bucket the stack created and the stack's region
+    assert sync_configuration(spec, bucket="b", recipe=recipe) == {"bucket": "b", "region": spec.region}
+
+
+def test_a_cloud_name_changed_in_bundle_yaml_reaches_sync_through_the_deployment(
+    repo_root: Any, spec: Any
+) -> None:
+    # GIVEN bundle.yaml with other key prefixes and another alerts topic than the recipe's defaults
+    import msgspec
+
+    from infra.greengrass.infrastructure import sync_configuration
+    from infra.greengrass.recipes import load_recipe
+
+    recipe = load_recipe(repo_root / "recipes" / "com.edgebundle.Sync.yaml")
+    changed = msgspec.structs.replace(
+        spec,
+        data=msgspec.structs.replace(spec.data, batch_key_prefix="lake/raw", image_key_prefix="lake/img"),
+        iot=msgspec.structs.replace(spec.iot, alerts_topic="plant/{thing}/alarms"),
+    )
+    # THEN the deployment's merge carries each of them under Sync's configuration key
+    assert sync_configuration(changed, bucket="b", recipe=recipe) == {
+        "bucket": "b",
+        "region": spec.region,
+        "batchKeyPrefix": "lake/raw",
+        "imageKeyPrefix": "lake/img",
+        "alertsTopic": "plant/{thing}/alarms",
+    }
+    # and Sync accepts that configuration
+    from components.common.live_config import validate_config
+    from components.sync.config import SyncConfig
+
+    defaults = recipe.document["ComponentConfiguration"]["DefaultConfiguration"]
+    merged = {**defaults, **sync_configuration(changed, bucket="edge-bundle-data-1-us-east-1", recipe=recipe)}
+    config = validate_config(SyncConfig, merged)
+    assert (config.batch_key_prefix, config.alerts_topic) == ("lake/raw", "plant/{thing}/alarms")
+
+
+def test_the_apps_deployment_configures_sync_with_the_data_bucket(full_app: Any, spec: Any) -> None:
+    # GIVEN the synthesized app WHEN its deployment's Sync merge is read
+    (deployment,) = resources_of(full_app.template, "AWS::GreengrassV2::Deployment").values()
+    merge = render(
+        deployment["Properties"]["Components"]["com.edgebundle.Sync"]["ConfigurationUpdate"]["Merge"]
+    )
+    # THEN it names the stack's data bucket (a reference to it) and bundle.yaml's region
+    (bucket_id,) = [
+        key
+        for key, value in resources_of(full_app.template, "AWS::S3::Bucket").items()
+        if "DataBucket" in key
+    ]
+    assert bucket_id in merge and f'"region":"{spec.region}"' in merge.replace(" ", ""), merge

@@ -20,18 +20,18 @@ from hypothesis import strategies as st
 from components.common.exceptions import ConfigError
 from components.common.live_config import validate_config
 from components.common.structs import to_json_dict
+from components.sync.component import SyncComponent
 from components.sync.config import SyncConfig
 from components.sync.exceptions import UploadError
 from components.sync.link import LinkMonitor
-from components.sync.service import SyncService
 from components.sync.sinks import MemoryObjectSink
 from components.sync.store.base import DELIVERED, DUPLICATES, RESENT, RETENTION_CAPPED, NewRecord
 from components.sync.store.sqlite import SCHEMA_VERSION, SqliteStore
-from components.sync.uploader import PURGE_INTERVAL_SECONDS, UploadTargets
+from components.sync.uploader import PURGE_INTERVAL_SECONDS
 
 from .conftest import alert, reading
 
-TARGETS = UploadTargets("dev-1", "telemetry", "images", "edgebundle/{thing}/alerts")
+THING = "dev-1"
 START = 1764331200.0
 
 
@@ -77,13 +77,13 @@ class Nucleus:
 
 def make_service(
     root: Path, sink: Any, clocks: Clocks, objects: MemoryObjectSink | None = None, **raw: Any
-) -> SyncService:
+) -> SyncComponent:
     config = validate_config(
         SyncConfig, {"storeDir": str(root / "store"), "batch": {"maxAgeSeconds": 0}, **raw}
     )
     store = SqliteStore(root / "store" / "sync.db")
-    service = SyncService(
-        config, store, objects or MemoryObjectSink(), sink, TARGETS, clock=lambda: clocks.unix
+    service = SyncComponent(
+        config, store, objects or MemoryObjectSink(), sink, THING, clock=lambda: clocks.unix
     )
     # The back-off runs on monotonic time: a link under the test's control.
     link = LinkMonitor(
@@ -94,13 +94,13 @@ def make_service(
     return service
 
 
-def offer_alerts(service: SyncService, *seqs: int) -> None:
+def offer_alerts(service: SyncComponent, *seqs: int) -> None:
     for seq in seqs:
         assert service.ingestor.offer("alerts", alert(seq))
     service.ingestor.flush()
 
 
-def settle(service: SyncService, limit: int = 100) -> None:
+def settle(service: SyncComponent, limit: int = 100) -> None:
     for _ in range(limit):
         if not service.uploader.step():
             return

@@ -65,6 +65,17 @@ def test_a_partial_stream_override_keeps_the_other_defaults() -> None:
         ({"compression": "lz4"}, "compression: Invalid enum value 'lz4'"),
         ({"commitIntervalMs": 0}, "commitIntervalMs: Expected `int` >= 1 (got 0)"),
         ({"dailyByteBudget": -5}, "dailyByteBudget: Expected `int` >= 0 (got -5)"),
+        # the cloud names: what S3 and IoT Core would refuse is refused here, by key
+        ({"bucket": "My Bucket"}, "bucket: Expected `str` matching regex"),
+        ({"bucketPrefix": "Edge_Data"}, "bucketPrefix: Expected `str` matching regex"),
+        ({"batchKeyPrefix": "/telemetry"}, "batchKeyPrefix: Expected `str` matching regex"),
+        ({"imageKeyPrefix": ""}, "imageKeyPrefix: Expected `str` matching regex"),
+        ({"region": "US East"}, "region: Expected `str` matching regex"),
+        (
+            {"alertsTopic": "edgebundle/+/alerts"},
+            "alertsTopic: a topic to publish to cannot hold MQTT wildcards",
+        ),
+        ({"alertsTopic": ""}, "alertsTopic: Expected `str` of length >= 1"),
     ],
 )
 def test_bad_configuration_is_refused_by_key(raw: dict, named: str) -> None:

@@ -23,12 +23,12 @@ import sys
 import components.sync.__main__
 from components.sync.aws import AwsApi, S3Client, StsClient
 from components.sync.exceptions import UploadError
-from components.sync.sinks import S3ObjectSink
+from components.sync.sinks import S3ObjectSink, account_bucket
 
 env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
        "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
 api = AwsApi.from_environment("us-east-1", env)
-sink = S3ObjectSink(S3Client(api), components.sync.__main__._bucket_resolver(StsClient(api), "us-east-1"))
+sink = S3ObjectSink(S3Client(api), account_bucket(StsClient(api), "edge-bundle-data", "us-east-1"))
 try:
     sink.put("k", b"x")
 except UploadError as err:

@@ -11,35 +11,34 @@ import pytest
 
 from components.common.live_config import validate_config
 from components.common.messages import reading_batch_message
+from components.sync.component import SyncComponent
 from components.sync.config import SyncConfig
 from components.sync.encoding import decode_batch
-from components.sync.service import SyncService
 from components.sync.sinks import MemoryMessageSink, MemoryObjectSink
 from components.sync.store.base import DEADBAND_DROPPED, DUPLICATES, MALFORMED
 from components.sync.store.sqlite import SqliteStore
-from components.sync.uploader import UploadTargets
 
 from .conftest import reading
 
-TARGETS = UploadTargets("dev-1", "telemetry", "images", "edgebundle/{thing}/alerts")
+THING = "dev-1"
 
 
-def make_service(tmp_path: Path, **raw: object) -> SyncService:
+def make_service(tmp_path: Path, **raw: object) -> SyncComponent:
     config = validate_config(
         SyncConfig, {"storeDir": str(tmp_path / "store"), "batch": {"maxAgeSeconds": 0}, **raw}
     )
     store = SqliteStore(tmp_path / "store" / "sync.db")
-    return SyncService(config, store, MemoryObjectSink(), MemoryMessageSink(), TARGETS)
+    return SyncComponent(config, store, MemoryObjectSink(), MemoryMessageSink(), THING)
 
 
 @pytest.fixture
-def service(tmp_path: Path) -> Iterator[SyncService]:
+def service(tmp_path: Path) -> Iterator[SyncComponent]:
     svc = make_service(tmp_path)
     yield svc
     svc.store.close()
 
 
-def delivered(service: SyncService) -> list[dict[str, Any]]:
+def delivered(service: SyncComponent) -> list[dict[str, Any]]:
     for _ in range(1000):
         if not service.uploader.step():
             break
@@ -50,7 +49,7 @@ def delivered(service: SyncService) -> list[dict[str, Any]]:
     ]
 
 
-def test_batched_and_single_readings_are_stored_one_by_one_and_delivered_once(service: SyncService) -> None:
+def test_batched_and_single_readings_are_stored_one_by_one_and_delivered_once(service: SyncComponent) -> None:
     # GIVEN readings of two sensors, some alone and some in batches, one batch arriving twice
     singles = [reading(seq, "a") for seq in range(0, 10)]
     batch_a = [reading(seq, "a") for seq in range(10, 30)]
@@ -71,7 +70,7 @@ def test_batched_and_single_readings_are_stored_one_by_one_and_delivered_once(se
     assert counters["delivered"] == len(expected) and counters[DUPLICATES] == len(batch_a)
 
 
-def test_a_batch_with_one_bad_reading_is_refused_whole_and_counted_once(service: SyncService) -> None:
+def test_a_batch_with_one_bad_reading_is_refused_whole_and_counted_once(service: SyncComponent) -> None:
     good = [reading(seq) for seq in range(5)]
     bad = reading_batch_message("sensing", [*good, {**reading(5), "seq": -1}])
     assert service.ingestor.offer("readings", bad) is False

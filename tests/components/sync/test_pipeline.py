@@ -14,18 +14,17 @@ import pytest
 from components.common.exceptions import ConfigError
 from components.common.live_config import validate_config
 from components.sync.batching import parse_batch_key
+from components.sync.component import SyncComponent
 from components.sync.config import SyncConfig
 from components.sync.encoding import decode_batch
 from components.sync.exceptions import UploadError
-from components.sync.service import SyncService
 from components.sync.sinks import MemoryMessageSink, MemoryObjectSink
 from components.sync.store.base import MALFORMED
 from components.sync.store.sqlite import SqliteStore
-from components.sync.uploader import UploadTargets
 
 from .conftest import alert, reading
 
-TARGETS = UploadTargets("dev-1", "telemetry", "images", "edgebundle/{thing}/alerts")
+THING = "dev-1"
 
 
 class AckLostSink(MemoryObjectSink):
@@ -42,22 +41,22 @@ class AckLostSink(MemoryObjectSink):
             raise UploadError(f"{key}: connection reset before the response", link_down=True)
 
 
-def make_service(tmp_path: Path, objects: Any = None, **raw: Any) -> SyncService:
+def make_service(tmp_path: Path, objects: Any = None, **raw: Any) -> SyncComponent:
     config = validate_config(
         SyncConfig, {"storeDir": str(tmp_path / "store"), "batch": {"maxAgeSeconds": 0}, **raw}
     )
     store = SqliteStore(tmp_path / "store" / "sync.db")
-    return SyncService(config, store, objects or MemoryObjectSink(), MemoryMessageSink(), TARGETS)
+    return SyncComponent(config, store, objects or MemoryObjectSink(), MemoryMessageSink(), THING)
 
 
 @pytest.fixture
-def service(tmp_path: Path) -> Iterator[SyncService]:
+def service(tmp_path: Path) -> Iterator[SyncComponent]:
     svc = make_service(tmp_path)
     yield svc
     svc.store.close()
 
 
-def drain(service: SyncService, limit: int = 1000) -> None:
+def drain(service: SyncComponent, limit: int = 1000) -> None:
     for _ in range(limit):
         if not service.uploader.step():
             return
@@ -72,7 +71,7 @@ def delivered_readings(objects: MemoryObjectSink) -> list[tuple[str, int]]:
     return found
 
 
-def test_readings_land_in_s3_batches_and_alerts_on_iot_core(service: SyncService) -> None:
+def test_readings_land_in_s3_batches_and_alerts_on_iot_core(service: SyncComponent) -> None:
     # GIVEN readings from two sensors and an alert on the topics
     for seq in range(50):
         service.ingestor.offer("readings", reading(seq, "a"))
@@ -102,7 +101,7 @@ def test_readings_land_in_s3_batches_and_alerts_on_iot_core(service: SyncService
     assert service.status()["counters"]["readings"]["delivered"] == 100
 
 
-def test_an_outage_loses_nothing_and_creates_no_duplicate_objects(service: SyncService) -> None:
+def test_an_outage_loses_nothing_and_creates_no_duplicate_objects(service: SyncComponent) -> None:
     objects = service.uploader.objects
     assert isinstance(objects, MemoryObjectSink)
     objects.online = False
@@ -158,7 +157,7 @@ def test_the_budget_pauses_bulk_but_never_alerts(tmp_path: Path) -> None:
     service.store.close()
 
 
-def test_alerts_wait_in_the_store_while_iot_core_is_disconnected(service: SyncService) -> None:
+def test_alerts_wait_in_the_store_while_iot_core_is_disconnected(service: SyncComponent) -> None:
     service.link.mqtt_status(False)
     service.ingestor.offer("alerts", alert(1))
     service.ingestor.flush()
@@ -171,7 +170,7 @@ def test_alerts_wait_in_the_store_while_iot_core_is_disconnected(service: SyncSe
     assert len(messages.messages) == 1
 
 
-def test_malformed_messages_are_counted_and_skipped(service: SyncService) -> None:
+def test_malformed_messages_are_counted_and_skipped(service: SyncComponent) -> None:
     bad = [
         "not an object",
         {"schema": "edgebundle.reading.v9"},
@@ -196,7 +195,7 @@ def test_ttl_expiry_is_applied_before_upload(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "sync.db")
     objects = MemoryObjectSink()
     objects.online = False
-    service = SyncService(config, store, objects, MemoryMessageSink(), TARGETS, clock=lambda: clock["t"])
+    service = SyncComponent(config, store, objects, MemoryMessageSink(), THING, clock=lambda: clock["t"])
     from components.common.messages import health_message
 
     service.ingestor.offer("health", health_message("sensing", 1, clock["t"], {"cpu": 1}))
@@ -224,7 +223,7 @@ def test_spooled_images_are_uploaded_with_metadata_then_removed(tmp_path: Path) 
     service.store.close()
 
 
-def test_live_policy_change_applies_and_store_dir_change_is_refused(service: SyncService) -> None:
+def test_live_policy_change_applies_and_store_dir_change_is_refused(service: SyncComponent) -> None:
     changed = msgspec.structs.replace(service.config, daily_byte_budget=5)
     service.apply(changed)
     assert service.budget.limit_bytes == 5 and service.status()["dailyByteBudget"] == 5
@@ -232,7 +231,7 @@ def test_live_policy_change_applies_and_store_dir_change_is_refused(service: Syn
         service.apply(msgspec.structs.replace(service.config, store_dir="elsewhere"))
 
 
-def test_threads_commit_within_the_window_and_stop_cleanly(service: SyncService) -> None:
+def test_threads_commit_within_the_window_and_stop_cleanly(service: SyncComponent) -> None:
     service.start()
     try:
         for seq in range(10):
@@ -267,7 +266,7 @@ def test_a_transient_commit_error_keeps_the_records_queued_until_it_clears(tmp_p
     config = validate_config(SyncConfig, {"storeDir": str(tmp_path), "commitIntervalMs": 10})
     store = FlakyDiskStore(tmp_path / "sync.db")
     store.error = sqlite3.OperationalError("disk I/O error")
-    service = SyncService(config, store, MemoryObjectSink(), MemoryMessageSink(), TARGETS)
+    service = SyncComponent(config, store, MemoryObjectSink(), MemoryMessageSink(), THING)
     service.ingestor.offer("readings", reading(1))
     with pytest.raises(sqlite3.OperationalError):
         service.ingestor.flush()
@@ -284,7 +283,7 @@ def test_a_damaged_file_at_run_time_stops_the_service_for_a_clean_restart(tmp_pa
     config = validate_config(SyncConfig, {"storeDir": str(tmp_path), "commitIntervalMs": 10})
     store = FlakyDiskStore(tmp_path / "sync.db")
     store.error = sqlite3.DatabaseError("database disk image is malformed")
-    service = SyncService(config, store, MemoryObjectSink(), MemoryMessageSink(), TARGETS)
+    service = SyncComponent(config, store, MemoryObjectSink(), MemoryMessageSink(), THING)
     service.start()
     try:
         service.ingestor.offer("readings", reading(1))
@@ -295,7 +294,9 @@ def test_a_damaged_file_at_run_time_stops_the_service_for_a_clean_restart(tmp_pa
         store.close()
 
 
-def test_after_an_outage_the_highest_priority_stream_drains_first_oldest_first(service: SyncService) -> None:
+def test_after_an_outage_the_highest_priority_stream_drains_first_oldest_first(
+    service: SyncComponent,
+) -> None:
     from components.common.messages import anomaly_message, health_message
 
     objects = service.uploader.objects

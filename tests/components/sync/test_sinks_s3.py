@@ -17,7 +17,6 @@ from botocore.credentials import Credentials as BotoCredentials
 
 from bundlespec import load_spec
 from components.common.live_config import validate_config
-from components.sync.__main__ import _bucket_resolver
 from components.sync.aws import (
     AwsApi,
     AwsLinkError,
@@ -33,13 +32,12 @@ from components.sync.aws import (
     StsClient,
     credentials_from_environment,
 )
+from components.sync.component import SyncComponent
 from components.sync.config import SyncConfig
 from components.sync.encoding import decode_batch
 from components.sync.exceptions import UploadError
-from components.sync.service import SyncService
-from components.sync.sinks import MemoryMessageSink, S3ObjectSink
+from components.sync.sinks import MemoryMessageSink, S3ObjectSink, account_bucket
 from components.sync.store.sqlite import SqliteStore
-from components.sync.uploader import UploadTargets
 from localcore.cloud.connectivity import OFFLINE, ONLINE, Connectivity
 from localcore.cloud.moto_server import MotoCloud
 from localcore.cloud.proxy import FaultProxy
@@ -47,7 +45,7 @@ from localcore.cloud.tes import TES_COMPONENT, TokenExchangeService, moto_role_c
 
 from .conftest import reading
 
-TARGETS = UploadTargets("dev-1", "telemetry", "images", "edgebundle/{thing}/alerts")
+THING = "dev-1"
 FAKE = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "session-token-example")
 
 
@@ -147,10 +145,12 @@ def test_batches_reach_moto_with_token_exchange_credentials(
 ) -> None:
     # GIVEN the sink built as the entry point builds it, bucket named through STS
     api = AwsApi.from_environment(cloud.region, component_env(tes, cloud.url))
-    sink = S3ObjectSink(S3Client(api), _bucket_resolver(StsClient(api), cloud.region))
+    sink = S3ObjectSink(
+        S3Client(api), account_bucket(StsClient(api), load_spec().data.bucket_prefix, cloud.region)
+    )
     config = validate_config(SyncConfig, {"storeDir": str(tmp_path), "batch": {"maxAgeSeconds": 0}})
     store = SqliteStore(tmp_path / "sync.db")
-    service = SyncService(config, store, sink, MemoryMessageSink(), TARGETS)
+    service = SyncComponent(config, store, sink, MemoryMessageSink(), THING)
     # WHEN readings are ingested and drained
     for seq in range(30):
         service.ingestor.offer("readings", reading(seq))
@@ -207,7 +207,9 @@ def test_bucket_resolution_offline_is_link_down_and_retried_later(
 ) -> None:
     connectivity, proxy = proxied
     api = AwsApi.from_environment(cloud.region, component_env(tes, proxy.url))
-    sink = S3ObjectSink(S3Client(api), _bucket_resolver(StsClient(api), cloud.region))
+    sink = S3ObjectSink(
+        S3Client(api), account_bucket(StsClient(api), load_spec().data.bucket_prefix, cloud.region)
+    )
     connectivity.set_state(OFFLINE)
     with pytest.raises(UploadError, match="resolving the bucket") as info:
         _ = sink.bucket

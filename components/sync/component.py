@@ -1,7 +1,9 @@
-"""The running sync component: ingest, upload and status threads around one store.
+"""The sync component: ingest, upload and status threads around one store, reconfigurable live.
 
-Built from a validated :class:`SyncConfig` and the clients the entry point created; the tests
-build it with in-memory sinks, the entry point with S3 and IPC.
+:class:`SyncComponent` is built by the entry point from the deployment's configuration, the opened
+store and the clients (S3, IoT Core, IPC); the tests build it with in-memory sinks. Like the other
+components it is started once its first configuration is applied (``LiveConfig`` calls
+:meth:`SyncComponent.apply` with each validated configuration) and subscribes to its topics itself.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from components.common import topics
 from components.common.exceptions import ConfigError
+from components.common.ipc import Closeable
 from components.common.logs import kv
 from components.sync.budget import BandwidthLimiter, DailyBudget
 from components.sync.config import BatchSettings, StreamPolicy, SyncConfig, effective_policies
@@ -29,6 +33,30 @@ from components.sync.uploader import AlertRetention, Uploader, UploadTargets
 log = logging.getLogger(__name__)
 
 STORE_FILE = "sync.db"
+# Keys that pick the store, the bucket or the region: used from start to stop, changed by a restart.
+RESTART_KEYS = {
+    "store_dir": "storeDir",
+    "bucket": "bucket",
+    "bucket_prefix": "bucketPrefix",
+    "region": "region",
+}
+
+
+class TelemetrySource(Protocol):
+    """Where the telemetry and the IoT Core connection status come from (the component's IPC)."""
+
+    def subscribe_json(
+        self,
+        topic: str,
+        handler: Callable[[Any], None],
+        on_undecodable: Callable[[Exception], None] | None = None,
+    ) -> Closeable:
+        """Call ``handler`` with each JSON message on ``topic``."""
+        ...
+
+    def subscribe_iot_connection_status(self, handler: Callable[[bool], None]) -> Closeable:
+        """Call ``handler`` with True or False as the core's IoT Core connection comes and goes."""
+        ...
 
 
 def store_path(config: SyncConfig) -> Path:
@@ -36,17 +64,30 @@ def store_path(config: SyncConfig) -> Path:
     return Path(config.store_dir) / STORE_FILE
 
 
-class SyncService:
+def upload_targets(config: SyncConfig, thing: str) -> UploadTargets:
+    """The key prefixes and the alerts topic of one device, from its configuration."""
+    return UploadTargets(
+        thing=thing,
+        batch_key_prefix=config.batch_key_prefix,
+        image_key_prefix=config.image_key_prefix,
+        alerts_topic_template=config.alerts_topic,
+    )
+
+
+class SyncComponent:
     """Everything the component runs, wired together.
 
     Args:
-        config: the validated configuration.
+        config: the deployment's validated configuration (its store, bucket and region stay).
         store: the opened store.
         objects: S3 (or a fake).
         messages: IoT Core (or a fake).
-        targets: key prefixes and topics for this device.
+        thing: the device's thing name (in keys and topics).
         publisher: where status goes (None: no status reporting).
+        telemetry: what :meth:`start` subscribes to (None: messages come through
+            :meth:`message_handler` only, as in unit tests).
         store_incident: what was wrong with a database file that was moved aside at start, if anything.
+        on_failure: called once when the store becomes unusable (the entry point then stops).
         clock: Unix time.
     """
 
@@ -56,12 +97,18 @@ class SyncService:
         store: OfflineStore,
         objects: ObjectSink,
         messages: MessageSink,
-        targets: UploadTargets,
+        thing: str,
         publisher: StatusPublisher | None = None,
+        telemetry: TelemetrySource | None = None,
         store_incident: str | None = None,
+        on_failure: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
+        self.thing = thing
+        self._telemetry = telemetry
+        self._subscriptions: list[Closeable] = []
+        self._on_failure = on_failure
         self.store = store
         self.store_incident = store_incident
         self._clock = clock
@@ -80,7 +127,7 @@ class SyncService:
             clock=clock,
         )
         self.uploader = Uploader(
-            store, objects, messages, self.link, self.budget, self.limiter, targets,
+            store, objects, messages, self.link, self.budget, self.limiter, upload_targets(config, thing),
             policies=lambda: self._policies, settings=self._upload_settings,
             retention=self._alert_retention, clock=clock,
         )  # fmt: skip
@@ -100,6 +147,8 @@ class SyncService:
         self.ingestor.halted = True
         log.error(kv(event="store_unusable", error=repr(error)))
         self.failed.set()
+        if self._on_failure is not None:
+            self._on_failure()
 
     @property
     def policies(self) -> dict[str, StreamPolicy]:
@@ -124,16 +173,20 @@ class SyncService:
         """Apply a new configuration without a restart (LiveConfig's ``apply``).
 
         Raises:
-            ConfigError: the change needs a restart (``storeDir``).
+            ConfigError: the change needs a restart (``storeDir``, ``bucket``, ``bucketPrefix``,
+                ``region``).
         """
-        if config.store_dir != self.config.store_dir:
-            raise ConfigError(
-                f"storeDir: cannot change while running (got {config.store_dir!r}, in use "
-                f"{self.config.store_dir!r}); deploy it with a restart"
-            )
+        for field, key in RESTART_KEYS.items():
+            wanted, in_use = getattr(config, field), getattr(self.config, field)
+            if wanted != in_use:
+                raise ConfigError(
+                    f"{key}: cannot change while running (got {wanted!r}, in use {in_use!r}); "
+                    "deploy it with a restart"
+                )
         policies = effective_policies(config)
         self.config = config
         self._policies = policies
+        self.uploader.targets = upload_targets(config, self.thing)
         self.budget.limit_bytes = config.daily_byte_budget
         self.limiter.rate = config.bandwidth_bytes_per_second
         self.disk.watermark_bytes = config.free_disk_watermark_bytes
@@ -174,9 +227,10 @@ class SyncService:
 
         return handle
 
-    # -- threads --------------------------------------------------------------------------------------
+    # -- threads and subscriptions --------------------------------------------------------------------
     def start(self) -> None:
-        """Start the commit, upload and status threads."""
+        """Start the commit, upload and status threads, then subscribe to the telemetry topics and
+        the IoT Core connection status."""
         self._stop.clear()
         for name, target in (
             ("sync-commit", lambda: self.ingestor.run(self._stop)),
@@ -186,6 +240,19 @@ class SyncService:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
+        if self._telemetry is None:
+            return
+        for topic, stream in topics.TELEMETRY_TOPICS.items():
+            self._subscriptions.append(
+                self._telemetry.subscribe_json(
+                    topic, self.message_handler(stream), on_undecodable=self.undecodable_handler(stream)
+                )
+            )
+        try:
+            self._subscriptions.append(self._telemetry.subscribe_iot_connection_status(self.link.mqtt_status))
+        except Exception as err:  # an older nucleus: upload failures alone then tell the link state
+            log.warning(kv(event="connection_status_unavailable", error=repr(err)))
+        log.info(kv(event="started", store=store_path(self.config), thing=self.thing))
 
     def _status_loop(self) -> None:
         while self.reporter is not None and not self._stop.is_set():
@@ -196,7 +263,13 @@ class SyncService:
             self._stop.wait(self.config.status_interval_seconds)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop the threads; whatever is queued is committed first."""
+        """Unsubscribe and stop the threads; whatever is queued is committed first."""
+        for subscription in self._subscriptions:
+            try:
+                subscription.close()
+            except Exception as err:
+                log.debug(kv(event="close_failed", error=repr(err)))
+        self._subscriptions.clear()
         self._stop.set()
         self.link.wake.set()
         for thread in self._threads:
