@@ -40,6 +40,20 @@ def test_a_component_imports_no_other_component(package: str) -> None:
     assert not offending, sorted(offending)
 
 
+@pytest.mark.parametrize("package", [*PACKAGES, "common"])
+def test_no_component_reads_the_bundles_build_or_cloud_description(package: str) -> None:
+    # A component's artifact carries its code and components/common; bundle.yaml, the CDK app,
+    # the build and the local core are not on a device (components talk to a core through IPC).
+    outside = ("bundlespec", "infra", "bundlebuild", "localcore")
+    offending = {
+        f"{path.relative_to(COMPONENTS.parent)} imports {module}"
+        for path in sorted((COMPONENTS / package).rglob("*.py"))
+        for module in imported_modules(path)
+        if module.split(".")[0] in outside
+    }
+    assert not offending, sorted(offending)
+
+
 def test_the_check_sees_an_import_inside_a_function(tmp_path: Path) -> None:
     # GIVEN a module importing another component lazily WHEN it is read THEN the import is found
     source = tmp_path / "lazy.py"
