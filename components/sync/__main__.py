@@ -24,7 +24,7 @@ from components.sync.component import SyncComponent, store_path
 from components.sync.config import SyncConfig, aws_region
 from components.sync.exceptions import StoreUnusableError
 from components.sync.sinks import IpcMessageSink, S3ObjectSink, account_bucket
-from components.sync.store.sqlite import move_aside, open_store
+from components.sync.store.recovery import move_aside, open_store
 
 log = logging.getLogger("sync")
 

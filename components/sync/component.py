@@ -27,7 +27,7 @@ from components.sync.policies import DiskGuard
 from components.sync.sinks import MessageSink, ObjectSink
 from components.sync.state import StatusPublisher, StatusReporter, status_document
 from components.sync.store.base import MALFORMED, AddResult, OfflineStore
-from components.sync.store.sqlite import is_unusable
+from components.sync.store.recovery import is_unusable
 from components.sync.uploader import AlertRetention, Uploader, UploadTargets
 
 log = logging.getLogger(__name__)

@@ -15,22 +15,23 @@ A record of an IoT Core stream (alerts) that was handed to the nucleus moves fro
 ``unconfirmed`` with its original id (so a re-send keeps its place ahead of newer records), the
 time it was first sent and whether it is due for a re-send; ``records`` is exactly what still waits.
 
-The schema is versioned with ``PRAGMA user_version``: a file written by an older version is
-migrated when it opens (see ``MIGRATIONS``), inside the same transaction that checks the schema.
+The schema and its migrations are in :mod:`components.sync.store.schema`, opening the file and
+transactions in :mod:`components.sync.store.connection`, and what to do with a damaged file in
+:mod:`components.sync.store.recovery`. Left here: :class:`SqliteStore`, the one class that
+implements :class:`OfflineStore` over the connection. It runs to about 450 lines for a reason:
+each method is one of the interface's operations, and they share the connection, the lock and
+the in-memory byte, delivered and counter totals that every write keeps in step inside its
+transaction; split across modules, those would become private state reached from outside.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import sqlite3
 import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from components.common.logs import kv
-from components.sync.exceptions import StoreError, StoreUnusableError
+from components.sync.exceptions import StoreError
 from components.sync.store.base import (
     DELIVERED,
     DUPLICATES,
@@ -50,73 +51,7 @@ from components.sync.store.base import (
     StoredRecord,
     StreamLimits,
 )
-
-log = logging.getLogger(__name__)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS records (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    stream TEXT NOT NULL,
-    priority INTEGER NOT NULL,
-    source TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    ts REAL NOT NULL,
-    received REAL NOT NULL,
-    expires REAL,
-    size INTEGER NOT NULL,
-    payload BLOB NOT NULL,
-    UNIQUE (source, stream, seq)
-);
-CREATE INDEX IF NOT EXISTS records_by_age ON records (stream, id);
-CREATE INDEX IF NOT EXISTS records_by_expiry ON records (expires) WHERE expires IS NOT NULL;
-CREATE TABLE IF NOT EXISTS batches (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    stream TEXT NOT NULL,
-    source TEXT NOT NULL,
-    first_seq INTEGER NOT NULL,
-    last_seq INTEGER NOT NULL,
-    max_id INTEGER NOT NULL,
-    key TEXT NOT NULL,
-    count INTEGER NOT NULL,
-    created REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS delivered (
-    stream TEXT NOT NULL,
-    source TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    PRIMARY KEY (stream, source)
-);
-CREATE TABLE IF NOT EXISTS counters (
-    stream TEXT NOT NULL,
-    name TEXT NOT NULL,
-    value INTEGER NOT NULL,
-    PRIMARY KEY (stream, name)
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
-
-# (version, script): each brings a file of the previous version up to ``version``. Every step is
-# idempotent (IF NOT EXISTS), so a step repeated after a crash or by a racing opener is harmless.
-MIGRATIONS: tuple[tuple[int, str], ...] = (
-    (
-        1,
-        """
-CREATE TABLE IF NOT EXISTS unconfirmed (
-    id INTEGER PRIMARY KEY,  -- the id the record had in ``records``: re-sends keep their order
-    stream TEXT NOT NULL,
-    source TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    ts REAL NOT NULL,
-    received REAL NOT NULL,
-    sent REAL NOT NULL,
-    due INTEGER NOT NULL DEFAULT 0,
-    payload BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS unconfirmed_by_stream ON unconfirmed (stream, due, id);
-""",
-    ),
-)
-SCHEMA_VERSION = MIGRATIONS[-1][0]
+from components.sync.store.connection import Transaction, connect
 
 # A record belongs to a planned batch: same stream and source, sequence in the range, and committed
 # before the batch was planned (a late arrival is never part of it). Parameters: the batch's row.
@@ -125,9 +60,6 @@ _NOT_PLANNED = (
     "NOT EXISTS (SELECT 1 FROM batches b WHERE records.stream = b.stream AND records.source = b.source"
     " AND records.seq BETWEEN b.first_seq AND b.last_seq AND records.id <= b.max_id)"
 )
-
-# How long to wait for another connection's lock before calling the file locked.
-BUSY_TIMEOUT_SECONDS = 2.0
 
 
 class SqliteStore(OfflineStore):
@@ -143,48 +75,9 @@ class SqliteStore(OfflineStore):
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        try:
-            self._db = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
-            )
-        except sqlite3.Error as err:
-            raise StoreUnusableError(f"{self.path}: cannot open: {err}") from err
-        try:
-            self._prepare()
-        except sqlite3.Error as err:
-            self._db.close()
-            raise StoreUnusableError(f"{self.path}: {_describe(err)}") from err
-
-    def _prepare(self) -> None:
+        self._db = connect(self.path)
         db = self._db
-        mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise sqlite3.OperationalError(f"journal_mode is {mode}, expected wal")
-        db.execute("PRAGMA synchronous=FULL")
-        check = db.execute("PRAGMA quick_check").fetchone()[0]
-        if check != "ok":
-            raise sqlite3.DatabaseError(f"integrity check failed: {check}")
-        version = int(db.execute("PRAGMA user_version").fetchone()[0])
-        if version > SCHEMA_VERSION:
-            # Written by a newer version: its migrations only ever add, so what we use is there.
-            log.warning(kv(event="store_schema_newer", path=self.path, version=version, known=SCHEMA_VERSION))
-        steps = [script for target, script in MIGRATIONS if target > version]
-        if steps:
-            steps.append(f"PRAGMA user_version = {SCHEMA_VERSION};")
-        # Taking the write lock now tells a locked file apart before any record is accepted; the
-        # migration commits with the schema or not at all.
-        db.executescript("BEGIN IMMEDIATE;" + SCHEMA + "".join(steps) + "COMMIT;")
-        if steps:
-            log.info(
-                kv(
-                    event="store_schema_updated",
-                    path=self.path,
-                    from_version=version,
-                    to_version=SCHEMA_VERSION,
-                )
-            )
         self._bytes: dict[str, int] = {
             stream: int(total)
             for stream, total in db.execute("SELECT stream, SUM(size) FROM records GROUP BY stream")
@@ -559,65 +452,5 @@ class SqliteStore(OfflineStore):
         with self._lock:
             self._db.close()
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
-
-
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error; nests by joining the outer transaction."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-        self._outer = False
-
-    def __enter__(self) -> None:
-        self._outer = not self._db.in_transaction
-        if self._outer:
-            self._db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if not self._outer:
-            return
-        if exc_type is None:
-            self._db.execute("COMMIT")
-        else:
-            self._db.execute("ROLLBACK")
-
-
-def _describe(err: sqlite3.Error) -> str:
-    text = str(err)
-    if "locked" in text or "busy" in text:
-        return f"database is locked by another process ({text})"
-    return f"not a healthy SQLite database ({text})"
-
-
-def is_unusable(error: BaseException) -> bool:
-    """Whether an error means the database file itself is damaged (not a transient I/O or lock problem)."""
-    if isinstance(error, StoreUnusableError):
-        return True
-    return isinstance(error, sqlite3.DatabaseError) and not isinstance(error, sqlite3.OperationalError)
-
-
-def move_aside(path: Path, reason: str) -> Path:
-    """Rename a database file (and its WAL and shared-memory files) out of the way; returns the new name."""
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    target = path.with_name(f"{path.name}.unusable-{stamp}-{os.getpid()}")
-    for suffix in ("", "-wal", "-shm"):
-        source = Path(f"{path}{suffix}")
-        if source.exists():
-            source.rename(Path(f"{target}{suffix}"))
-    log.error(kv(event="store_moved_aside", path=path, moved_to=target, reason=reason))
-    return target
-
-
-def open_store(path: str | os.PathLike[str]) -> tuple[SqliteStore, str | None]:
-    """Open the store at ``path``; a corrupt or locked file is moved aside and a new store started.
-
-    Returns:
-        The store, and a description of what was wrong with the old file (None if nothing was).
-    """
-    try:
-        return SqliteStore(path), None
-    except StoreUnusableError as err:
-        moved = move_aside(Path(path), str(err))
-        return SqliteStore(path), f"{err}; moved to {moved.name}"
+    def _transaction(self) -> Transaction:
+        return Transaction(self._db)

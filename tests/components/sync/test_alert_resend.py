@@ -26,7 +26,8 @@ from components.sync.exceptions import UploadError
 from components.sync.link import LinkMonitor
 from components.sync.sinks import MemoryObjectSink
 from components.sync.store.base import DELIVERED, DUPLICATES, RESENT, RETENTION_CAPPED, NewRecord
-from components.sync.store.sqlite import SCHEMA_VERSION, SqliteStore
+from components.sync.store.schema import SCHEMA_VERSION
+from components.sync.store.sqlite import SqliteStore
 from components.sync.uploader import PURGE_INTERVAL_SECONDS
 
 from .conftest import alert, reading

@@ -18,7 +18,8 @@ from components.sync.store.base import (
     PlannedBatch,
     StreamLimits,
 )
-from components.sync.store.sqlite import SqliteStore, open_store
+from components.sync.store.recovery import open_store
+from components.sync.store.sqlite import SqliteStore
 
 
 def rec(
@@ -185,7 +186,7 @@ def test_corrupt_file_is_moved_aside_and_a_new_store_started(tmp_path: Path) -> 
 
 
 def test_locked_file_is_reported_and_moved_aside(tmp_path: Path, monkeypatch: object) -> None:
-    import components.sync.store.sqlite as sqlite_module
+    import components.sync.store.connection as sqlite_module
 
     path = tmp_path / "sync.db"
     SqliteStore(path).close()

@@ -1,0 +1,70 @@
+"""The store's SQLite connection: opened ready to use, with transactions that nest.
+
+Example::
+
+    db = connect(Path("store/sync.db"))   # WAL, synchronous=FULL, schema current
+    with Transaction(db):
+        db.execute("INSERT INTO meta (key, value) VALUES ('a', 'b')")
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from components.sync.exceptions import StoreUnusableError
+from components.sync.store.schema import prepare
+
+# How long to wait for another connection's lock before calling the file locked.
+BUSY_TIMEOUT_SECONDS = 2.0
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating it and its folder if missing) and prepare the database file at ``path``.
+
+    Raises:
+        StoreUnusableError: the file is not a healthy SQLite database or another process holds
+            its lock.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        db = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
+        )
+    except sqlite3.Error as err:
+        raise StoreUnusableError(f"{path}: cannot open: {err}") from err
+    try:
+        prepare(db, path)
+    except sqlite3.Error as err:
+        db.close()
+        raise StoreUnusableError(f"{path}: {describe(err)}") from err
+    return db
+
+
+def describe(err: sqlite3.Error) -> str:
+    """What an error opening the file says about it: locked, or not a healthy database."""
+    text = str(err)
+    if "locked" in text or "busy" in text:
+        return f"database is locked by another process ({text})"
+    return f"not a healthy SQLite database ({text})"
+
+
+class Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error; nests by joining the outer transaction."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        self._outer = False
+
+    def __enter__(self) -> None:
+        self._outer = not self._db.in_transaction
+        if self._outer:
+            self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if not self._outer:
+            return
+        if exc_type is None:
+            self._db.execute("COMMIT")
+        else:
+            self._db.execute("ROLLBACK")
