@@ -25,3 +25,20 @@ class UploadError(SyncError):
     def __init__(self, message: str, *, link_down: bool) -> None:
         super().__init__(message)
         self.link_down = link_down
+
+
+class AwsLinkError(SyncError):
+    """No answer from AWS: the connection failed, timed out or closed, or credentials are unreachable."""
+
+
+class CredentialsUnavailableError(AwsLinkError):
+    """No credentials: the token exchange service did not answer with any, or none are configured."""
+
+
+class AwsServiceError(SyncError):
+    """AWS answered with an error: ``status`` (HTTP) and ``code`` (e.g. ``NoSuchBucket``)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"HTTP {status} {code}: {message}" if message else f"HTTP {status} {code}")
+        self.status = status
+        self.code = code

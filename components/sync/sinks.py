@@ -13,9 +13,9 @@ from collections.abc import Callable
 from typing import Protocol
 
 from components.common.ipc import ComponentIpc
-from components.sync.aws import AwsLinkError, AwsServiceError, S3Client, StsClient
+from components.sync.aws import S3Client, StsClient
 from components.sync.config import bucket_name
-from components.sync.exceptions import UploadError
+from components.sync.exceptions import AwsLinkError, AwsServiceError, UploadError
 
 # S3's and STS' throttling and transient codes, as botocore's standard retry mode lists them;
 # with any 5xx they mean "try again later", like a lost link.

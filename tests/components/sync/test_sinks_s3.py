@@ -19,11 +19,8 @@ from bundlespec import load_spec
 from components.common.live_config import validate_config
 from components.sync.aws import (
     AwsApi,
-    AwsLinkError,
-    AwsServiceError,
     ContainerCredentials,
     Credentials,
-    CredentialsUnavailableError,
     Endpoint,
     HttpClient,
     MissingCredentials,
@@ -35,7 +32,7 @@ from components.sync.aws import (
 from components.sync.component import SyncComponent
 from components.sync.config import SyncConfig
 from components.sync.encoding import decode_batch
-from components.sync.exceptions import UploadError
+from components.sync.exceptions import AwsLinkError, AwsServiceError, CredentialsUnavailableError, UploadError
 from components.sync.sinks import MemoryMessageSink, S3ObjectSink, account_bucket
 from components.sync.store.sqlite import SqliteStore
 from localcore.cloud.connectivity import OFFLINE, ONLINE, Connectivity
