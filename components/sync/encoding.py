@@ -6,7 +6,8 @@ value field as first-order deltas of integers at the finest decimal resolution i
 (``21.4`` at 0.1 resolution is ``214``), and the text fields (kind, units, quality, extra keys)
 as dictionary indexes. Integer columns are zig-zag coded, cut to the bytes their largest value
 needs and byte-shuffled, so the compressor sees long runs. Every value is reproduced exactly: a
-column whose values need more than nine decimals, or are not finite, is stored as raw float64.
+column whose values need more than nine decimals, or are not finite, is stored as raw float64
+(the column codecs are :mod:`components.sync.columns`).
 Other streams (and readings that do not fit the column layout) are stored as JSON lines.
 
 Layout before compression::
@@ -28,28 +29,29 @@ from __future__ import annotations
 
 import gzip
 import io
-import itertools
 import json
 import math
-import operator
 import struct
-import sys
-from array import array
 from collections.abc import Sequence
 from typing import Any
 
 import zstandard
 
 from components.common.messages import READING_V1
+from components.sync.columns import (
+    decode_dictionary,
+    decode_floats,
+    decode_ints,
+    encode_dictionary,
+    encode_floats,
+    encode_ints,
+)
 from components.sync.exceptions import EncodingError
 
 MAGIC = b"EBB1"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_LEVEL = 9
-MAX_DECIMALS = 9
-# Integers above this cannot all be represented by float64, so scaled columns stay below it.
-_EXACT_INT_LIMIT = 2**53
 _READING_KEYS = ("schema", "source", "seq", "ts", "kind", "values", "units", "quality")
 _READING_KEY_SET = frozenset(_READING_KEYS)
 # Sequence numbers whose second-order deltas still fit in int64.
@@ -62,158 +64,6 @@ Message = dict[str, Any]
 def file_extension(compression: str) -> str:
     """The object-key suffix for a batch compressed with ``compression``."""
     return "ebb.zst" if compression == "zstd" else "ebb.gz"
-
-
-# --- integer and float columns -------------------------------------------------------------------
-# Plain Python on purpose: numpy cost the sync process ~12 MiB resident for a few vector operations
-# on batches of hundreds of records. The bytes are the ones the numpy encoder wrote (objects already
-# in S3 and re-encodes after a crash must match): int64 deltas, zig-zag to uint64, little-endian,
-# byte planes. Column values stay inside int64 (seq below 2**61, scaled floats below 2**53), so
-# Python's unbounded ints give the same numbers numpy's wrapping int64 did.
-if array("Q").itemsize != 8 or array("d").itemsize != 8:  # pragma: no cover - no such CPython platform
-    raise ImportError("components.sync.encoding needs 8-byte array('Q') and array('d') items")
-_BIG_ENDIAN = sys.byteorder == "big"
-_ONES = itertools.repeat(1)
-_SIXTY3 = itertools.repeat(63)
-
-
-# The per-value arithmetic below is map() over operator functions: the loops run in C, about twice
-# as fast as the equivalent comprehensions on a 20,000-record batch.
-def _zigzag(values: list[int]) -> list[int]:
-    """Signed int64 values as unsigned: 0, -1, 1, -2 ... become 0, 1, 2, 3 ..."""
-    if not values or min(values) >= 0:  # dictionary indexes, rising counters: just v << 1
-        return list(map(operator.lshift, values, _ONES))
-    # (v << 1) ^ (v >> 63)
-    return list(map(operator.xor, map(operator.lshift, values, _ONES), map(operator.rshift, values, _SIXTY3)))
-
-
-def _unzigzag(values: list[int]) -> list[int]:
-    # (v >> 1) ^ -(v & 1)
-    return list(
-        map(
-            operator.xor,
-            map(operator.rshift, values, _ONES),
-            map(operator.neg, map(operator.and_, values, _ONES)),
-        )
-    )
-
-
-def _shuffle_bytes(raw: bytes, width: int) -> bytes:
-    """Little-endian 8-byte items, low ``width`` bytes of each only, grouped by byte position.
-
-    Byte planes (all low bytes, then all second bytes ...) give the compressor long runs; a
-    stepped slice copies one plane at C speed.
-    """
-    return b"".join(raw[j::8] for j in range(width))
-
-
-def _shuffle(values: list[int], width: int) -> bytes:
-    """The byte planes of unsigned 64-bit ``values`` (OverflowError outside 0..2**64-1)."""
-    items = array("Q", values)
-    if _BIG_ENDIAN:  # pragma: no cover - the layout is little-endian on every host
-        items.byteswap()
-    return _shuffle_bytes(items.tobytes(), width)
-
-
-def _unshuffle(blob: bytes, width: int, count: int) -> bytes:
-    """Undo :func:`_shuffle_bytes`: ``count`` little-endian 8-byte items, high bytes zero."""
-    if len(blob) != width * count:
-        raise EncodingError(f"column holds {len(blob)} bytes, expected {width * count}")
-    full = bytearray(8 * count)
-    for j in range(width):
-        full[j::8] = blob[j * count : (j + 1) * count]
-    return bytes(full)
-
-
-def _unshuffle_ints(blob: bytes, width: int, count: int) -> list[int]:
-    items = array("Q")
-    items.frombytes(_unshuffle(blob, width, count))
-    if _BIG_ENDIAN:  # pragma: no cover
-        items.byteswap()
-    return items.tolist()
-
-
-def _encode_ints(values: Sequence[int], order: int) -> tuple[dict[str, Any], bytes]:
-    deltas = list(values)
-    for _ in range(order):
-        # d[i] = v[i] - v[i-1], with v[-1] = 0 (numpy's diff with prepend=0)
-        deltas = list(map(operator.sub, deltas, itertools.chain((0,), deltas)))
-    coded = _zigzag(deltas)
-    top = max(coded, default=0)
-    width = max(1, (top.bit_length() + 7) // 8)
-    return {"order": order, "width": width}, _shuffle(coded, width)
-
-
-def _decode_ints(meta: dict[str, Any], blob: bytes, count: int) -> list[int]:
-    values = _unzigzag(_unshuffle_ints(blob, int(meta["width"]), count))
-    for _ in range(int(meta["order"])):
-        values = list(itertools.accumulate(values))
-    return values
-
-
-def _scaled(values: list[float]) -> tuple[int, list[int]] | None:
-    """The fewest decimals that reproduce every value exactly, with the values scaled to integers
-    at that many decimals; None when raw float64 is needed (not finite, or more than
-    ``MAX_DECIMALS`` decimals, or scaled past 2**53)."""
-    if not values:
-        return 0, []
-    if not all(map(math.isfinite, values)):
-        return None
-    top = max(map(abs, values))
-    for decimals in range(MAX_DECIMALS + 1):
-        scale = 10.0**decimals
-        # The largest |value * scale| is top * scale (rounding is monotonic); past 2**53 it is
-        # not an exact integer, and more decimals only make it larger.
-        if top * scale >= _EXACT_INT_LIMIT:
-            return None
-        # Division by a power of ten is correctly rounded, so the reader's n / 10**d is this
-        # value. round() is round-half-even like numpy's rint; most grids fail on the first value.
-        # A few values first: a grid too coarse usually fails on one of them, before a full pass.
-        if any(round(value * scale) / scale != value for value in values[:16]):
-            continue
-        ints = list(map(round, map(operator.mul, values, itertools.repeat(scale))))
-        if list(map(operator.truediv, ints, itertools.repeat(scale))) == values:
-            return decimals, ints
-    return None
-
-
-def _encode_floats(values: list[float], order: int) -> tuple[dict[str, Any], bytes]:
-    scaled = _scaled(values)
-    if scaled is None:
-        raw = array("d", values)
-        if _BIG_ENDIAN:  # pragma: no cover
-            raw.byteswap()
-        return {"raw": True}, _shuffle_bytes(raw.tobytes(), 8)
-    decimals, ints = scaled
-    meta, blob = _encode_ints(ints, order)
-    return {**meta, "decimals": decimals}, blob
-
-
-def _decode_floats(meta: dict[str, Any], blob: bytes, count: int) -> list[float]:
-    if meta.get("raw"):
-        raw = array("d")
-        raw.frombytes(_unshuffle(blob, 8, count))
-        if _BIG_ENDIAN:  # pragma: no cover
-            raw.byteswap()
-        return raw.tolist()
-    scale = 10.0 ** int(meta["decimals"])
-    return list(map(operator.truediv, _decode_ints(meta, blob, count), itertools.repeat(scale)))
-
-
-def _encode_dictionary(items: Sequence[str]) -> tuple[dict[str, Any], bytes]:
-    """Distinct strings in the header, one index per record in the column."""
-    distinct: dict[str, int] = {}
-    indexes = [distinct.setdefault(item, len(distinct)) for item in items]
-    meta, blob = _encode_ints(indexes, 1)
-    return {**meta, "values": list(distinct)}, blob
-
-
-def _decode_dictionary(meta: dict[str, Any], blob: bytes, count: int) -> list[str]:
-    table = meta["values"]
-    try:
-        return [table[i] for i in _decode_ints(meta, blob, count)]
-    except IndexError as err:
-        raise EncodingError("dictionary column refers past its table") from err
 
 
 # --- layouts -----------------------------------------------------------------------------------------
@@ -269,7 +119,7 @@ def _json_dictionary(items: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], b
         except TypeError:  # unhashable values (nested objects): serialise each
             text = _canonical(item)
         texts.append(text)
-    return _encode_dictionary(texts)
+    return encode_dictionary(texts)
 
 
 def _encode_columns(records: Sequence[Message]) -> tuple[dict[str, Any], list[bytes]]:
@@ -280,10 +130,10 @@ def _encode_columns(records: Sequence[Message]) -> tuple[dict[str, Any], list[by
         specs.append({"name": name, **coded[0]})
         columns.append(coded[1])
 
-    add("ts", _encode_floats([float(r["ts"]) for r in records], order=2))
-    add("seq", _encode_ints([r["seq"] for r in records], order=2))
-    add("kind", _encode_dictionary([r["kind"] for r in records]))
-    add("quality", _encode_dictionary([r["quality"] for r in records]))
+    add("ts", encode_floats([float(r["ts"]) for r in records], order=2))
+    add("seq", encode_ints([r["seq"] for r in records], order=2))
+    add("kind", encode_dictionary([r["kind"] for r in records]))
+    add("quality", encode_dictionary([r["quality"] for r in records]))
     add("units", _json_dictionary([r["units"] for r in records]))
     standard = len(_READING_KEYS)
     extras = [
@@ -305,7 +155,7 @@ def _encode_columns(records: Sequence[Message]) -> tuple[dict[str, Any], list[by
                 presence.append(_PRESENT)
                 present.append(float(values[name]))
         add(f"has:{name}", ({"presence": True}, bytes(presence)))
-        add(f"value:{name}", _encode_floats(present, order=1))
+        add(f"value:{name}", encode_floats(present, order=1))
     header = {"layout": "columns", "source": records[0]["source"], "fields": fields, "columns": specs}
     return header, columns
 
@@ -322,19 +172,19 @@ def _decode_columns(header: dict[str, Any], columns: list[bytes], count: int) ->
         except KeyError:
             raise EncodingError(f"column {name!r} is missing") from None
 
-    ts = _decode_floats(*column("ts"), count)
-    seq = _decode_ints(*column("seq"), count)
-    kind = _decode_dictionary(*column("kind"), count)
-    quality = _decode_dictionary(*column("quality"), count)
-    units = _decode_dictionary(*column("units"), count)
-    extra = _decode_dictionary(*column("extra"), count)
+    ts = decode_floats(*column("ts"), count)
+    seq = decode_ints(*column("seq"), count)
+    kind = decode_dictionary(*column("kind"), count)
+    quality = decode_dictionary(*column("quality"), count)
+    units = decode_dictionary(*column("units"), count)
+    extra = decode_dictionary(*column("extra"), count)
     values: list[dict[str, float | None]] = [{} for _ in range(count)]
     for name in header["fields"]:
         presence = column(f"has:{name}")[1]
         if len(presence) != count:
             raise EncodingError(f"presence column of {name!r} has {len(presence)} entries, expected {count}")
         present_count = presence.count(_PRESENT)
-        numbers = iter(_decode_floats(*column(f"value:{name}"), present_count))
+        numbers = iter(decode_floats(*column(f"value:{name}"), present_count))
         for index, code in enumerate(presence):
             if code == _PRESENT:
                 values[index][name] = next(numbers)
