@@ -20,7 +20,7 @@ from msgspec import Meta
 
 from components.common.messages import Severity
 from components.common.structs import ConfigStruct, Id, Pin
-from components.sensing.drivers.simulated import SimulationSettings
+from components.sensing.drivers.simulation_settings import SimulationSettings
 
 DriverName = Literal["dht22", "dht11", "simulated", "system"]
 HARDWARE_DRIVERS: frozenset[str] = frozenset({"dht22", "dht11"})
