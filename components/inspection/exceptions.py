@@ -17,6 +17,10 @@ class CameraUnavailableError(CameraError):
     """A camera source cannot be opened: its library is missing or the device/path does not exist."""
 
 
+class CameraStalledError(CameraError):
+    """A read did not return within the stall timeout (the camera is restarted)."""
+
+
 class CameraExhaustedError(CameraError):
     """A finite source (a folder not looping, a video file) has no more frames."""
 

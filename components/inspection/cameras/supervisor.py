@@ -20,13 +20,9 @@ from typing import Any
 from components.common.logs import kv
 from components.inspection.cameras.base import Camera, Frame
 from components.inspection.config import CameraRetryConfig
-from components.inspection.exceptions import CameraError, CameraExhaustedError
+from components.inspection.exceptions import CameraError, CameraExhaustedError, CameraStalledError
 
 log = logging.getLogger(__name__)
-
-
-class CameraStalledError(CameraError):
-    """A read did not return within the stall timeout."""
 
 
 class _Reader:
