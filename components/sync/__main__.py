@@ -64,7 +64,7 @@ def build_and_run(ipc: ComponentIpc, stop: threading.Event) -> None:
             shadow=topics.SHADOW_SYNC,
             build=lambda _rejection: component,
             publisher=None,  # status goes out synchronously
-            describe=lambda config, _component: {"streams": len(component.policies), "region": region},
+            describe=lambda _config, _component: {"streams": len(component.policies), "region": region},
         )
     finally:
         store.close()
