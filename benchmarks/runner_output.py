@@ -51,7 +51,7 @@ def output_through_runner(lines: int, width: int, work: Path) -> float:
     with core:
         assert core.runner.wait_for_state("bench.Flood", "FINISHED", timeout=600)
         elapsed = time.monotonic() - started
-    assert "END-OF-FLOOD" in (work / "flood-root/logs/bench.Flood.log").read_text()[-200:]
+    assert "END-OF-FLOOD" in (work / "flood-root/logs/bench.Flood.log").read_text()[-2000:]
     return elapsed
 
 

@@ -36,7 +36,12 @@ from localcore.contracts import CloudAdapter, ComponentInfo, Unsubscribe
 from localcore.control import CommandError, ControlServer
 from localcore.ipc.recording_cloud import RecordingCloudAdapter
 from localcore.ipc.server import IpcServer
-from localcore.runner.deployment import ComponentDeployment, load_deployment, parse_deployment
+from localcore.runner.deployment import (
+    ComponentDeployment,
+    interpolates_component_configuration,
+    load_deployment,
+    parse_deployment,
+)
 from localcore.runner.errors import RunnerError
 from localcore.runner.interfaces import RunnerOptions, StateListener
 from localcore.runner.recipe import recipe_files
@@ -106,6 +111,7 @@ class LocalCore:
         self._recipe_paths = _expand_recipes(recipes)
         self._deployment = _deployment(deployment)
         self._deployment_given = deployment is not None
+        self._interpolate_configuration = interpolates_component_configuration(self._deployment)
         self._only = list(only) if only is not None else None
         self._cloud_argument = cloud
         self._project_root = (project_root or Path.cwd()).resolve()
@@ -174,6 +180,7 @@ class LocalCore:
                 project_root=self._project_root,
                 settings=self._settings,
                 log_max_bytes=self._log_max_bytes,
+                interpolate_component_configuration=self._interpolate_configuration,
             ),
         )
         lifecycle.runner = self.runner

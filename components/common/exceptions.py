@@ -24,6 +24,15 @@ class IpcError(RuntimeError):
     """An IPC call failed; the message names the operation and the resource."""
 
 
+class ShadowUnavailableError(IpcError):
+    """The core answered a shadow operation with ``ServiceError``: it serves no shadows.
+
+    Nucleus lite answers every shadow operation so (reference nucleus-lite.md, "IPC operations":
+    "Everything else, shadows and GetSecretValue included, answers ``ServiceError``"); the classic
+    nucleus' ShadowManager does for a throttled or failed request.
+    """
+
+
 class GpioUnavailableError(Exception):
     """Blinka (the ``device`` extra), the board support or the named pin cannot be used here."""
 

@@ -27,10 +27,11 @@ from awsiot.greengrasscoreipc.model import (
     PublishMessage,
     ReportedLifecycleState,
     ResourceNotFoundError,
+    ServiceError,
     SubscriptionResponseMessage,
 )
 
-from components.common.exceptions import IpcError
+from components.common.exceptions import IpcError, ShadowUnavailableError
 from components.common.logs import kv
 
 log = logging.getLogger(__name__)
@@ -211,19 +212,32 @@ class ComponentIpc:
 
     # -- shadows ---------------------------------------------------------------------------------
     def get_shadow(self, shadow: str) -> dict[str, Any] | None:
-        """The named shadow's document of this core device, or ``None`` if it does not exist."""
+        """The named shadow's document of this core device, or ``None`` if it does not exist.
+
+        Raises:
+            ShadowUnavailableError: the core answered ``ServiceError`` (no shadow service).
+        """
         try:
             response = self.client.get_thing_shadow(thing_name=self.thing_name, shadow_name=shadow)
         except ResourceNotFoundError:
             return None
+        except ServiceError as err:
+            raise _unavailable("GetThingShadow", shadow, err) from err
         document: dict[str, Any] = json.loads(response.payload)
         return document
 
     def update_shadow(self, shadow: str, document: dict[str, Any]) -> dict[str, Any]:
-        """Update the named shadow; returns the accepted response document."""
-        response = self.client.update_thing_shadow(
-            thing_name=self.thing_name, shadow_name=shadow, payload=json.dumps(document).encode()
-        )
+        """Update the named shadow; returns the accepted response document.
+
+        Raises:
+            ShadowUnavailableError: the core answered ``ServiceError`` (no shadow service).
+        """
+        try:
+            response = self.client.update_thing_shadow(
+                thing_name=self.thing_name, shadow_name=shadow, payload=json.dumps(document).encode()
+            )
+        except ServiceError as err:
+            raise _unavailable("UpdateThingShadow", shadow, err) from err
         accepted: dict[str, Any] = json.loads(response.payload)
         return accepted
 
@@ -234,6 +248,12 @@ class ComponentIpc:
     def close(self) -> None:
         """Close the IPC connection."""
         self.client.close()
+
+
+def _unavailable(operation: str, shadow: str, error: ServiceError) -> ShadowUnavailableError:
+    # Nucleus lite's errors carry no message (the SDK's .message is None): say so rather than "None".
+    detail = error.message or "no message"
+    return ShadowUnavailableError(f"{operation} {shadow}: the core answered ServiceError ({detail})")
 
 
 def ordered_event_executor(component: str) -> ThreadPoolExecutor:

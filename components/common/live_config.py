@@ -7,6 +7,12 @@ into the component's configuration model (a :class:`~components.common.structs.C
 one is refused, the old configuration keeps running, and the shadow's ``reported`` state says
 which configuration is in effect or why the change was refused.
 
+A core that serves no shadows (nucleus lite answers every shadow operation with ``ServiceError``,
+reference nucleus-lite.md) does not stop the component: it runs with its deployment's
+configuration, still follows configuration updates, and the log says once which features are off
+(``event=shadow_unavailable``). A later successful read turns them back on
+(``event=shadow_available``).
+
 Shadow layout (named shadow of the core device)::
 
     {"state": {"desired":  {"config": {...partial overrides...}},
@@ -22,7 +28,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from components.common.exceptions import ConfigError, StructError
+from components.common.exceptions import ConfigError, ShadowUnavailableError, StructError
 from components.common.ipc import Closeable, ComponentIpc
 from components.common.logs import kv
 from components.common.structs import ConfigStruct, convert, to_json_dict
@@ -33,6 +39,10 @@ ConfigT = TypeVar("ConfigT", bound=ConfigStruct)
 
 # Keys the nucleus keeps in a component's configuration that are not the component's own settings.
 NUCLEUS_KEYS = frozenset({"accessControl"})
+# What a component loses while its core serves no shadows (the shadow_unavailable log line).
+SHADOW_FEATURES = (
+    "per-device overrides from the shadow's desired.config; the reported config, status and error"
+)
 
 
 def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
@@ -89,6 +99,8 @@ class LiveConfig(Generic[ConfigT]):
         self._subscriptions: list[Closeable] = []
         self.current: ConfigT | None = None
         self.last_error: str | None = None
+        # False while the core answers shadow operations with ServiceError (nucleus lite).
+        self.shadow_available = True
 
     def start(self) -> ConfigT:
         """Load, validate and apply the configuration, then follow changes.
@@ -116,8 +128,7 @@ class LiveConfig(Generic[ConfigT]):
             base = self._ipc.get_config() or {}
             desired: dict[str, Any] = {}
             if not ignore_shadow:
-                document = self._ipc.get_shadow(self._shadow) or {}
-                desired = ((document.get("state") or {}).get("desired") or {}).get("config") or {}
+                desired = self._desired_config()
             raw = deep_merge(
                 base if isinstance(base, dict) else {}, desired if isinstance(desired, dict) else {}
             )
@@ -136,7 +147,35 @@ class LiveConfig(Generic[ConfigT]):
             log.info(kv(event="config_applied", shadow=self._shadow))
             self._report("applied", None)
 
+    def _desired_config(self) -> Any:
+        """The shadow's ``desired.config``; ``{}`` (the deployment's configuration alone) if the core
+        serves no shadows."""
+        try:
+            document = self._ipc.get_shadow(self._shadow) or {}
+        except ShadowUnavailableError as err:
+            self._shadow_lost(err)
+            return {}
+        if not self.shadow_available:
+            self.shadow_available = True
+            log.info(kv(event="shadow_available", shadow=self._shadow, on=SHADOW_FEATURES))
+        return ((document.get("state") or {}).get("desired") or {}).get("config") or {}
+
+    def _shadow_lost(self, err: ShadowUnavailableError) -> None:
+        if self.shadow_available:
+            self.shadow_available = False
+            log.warning(
+                kv(
+                    event="shadow_unavailable",
+                    shadow=self._shadow,
+                    running_with="the deployment's configuration",
+                    off=SHADOW_FEATURES,
+                    error=err,
+                )
+            )
+
     def _report(self, status: str, error: str | None) -> None:
+        if not self.shadow_available:
+            return  # said once in _shadow_lost; the log still has every applied or refused change
         effective = to_json_dict(self.current) if self.current is not None else None
         try:
             self._ipc.update_shadow(

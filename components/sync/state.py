@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from components.common import topics
+from components.common.exceptions import ShadowUnavailableError
 from components.common.logs import kv
 from components.common.messages import health_message
 from components.common.structs import to_json_dict
@@ -108,6 +109,7 @@ class StatusReporter:
         self._build = build
         self._clock = clock
         self._seq = 0
+        self._shadow_unavailable = False
 
     def report(self) -> dict[str, Any]:
         """Build, publish and write the status once; failures are logged, never raised."""
@@ -121,6 +123,12 @@ class StatusReporter:
             log.warning(kv(event="status_publish_failed", error=repr(err)))
         try:
             self._publisher.update_shadow(topics.SHADOW_SYNC, {"state": {"reported": document}})
+            self._shadow_unavailable = False
+        except ShadowUnavailableError as err:
+            # A core without shadows (nucleus lite) refuses every report: say so once, not each time.
+            if not self._shadow_unavailable:
+                self._shadow_unavailable = True
+                log.warning(kv(event="shadow_report_unavailable", shadow=topics.SHADOW_SYNC, error=err))
         except Exception as err:
             log.warning(kv(event="shadow_report_failed", error=repr(err)))
         return document

@@ -1,4 +1,8 @@
-"""``python -m infra.device_config THING --stack NAME --out DIR``: provision one device's files."""
+"""``python -m infra.device_config THING --stack NAME [--out DIR]``: provision one device's files.
+
+They go to ``~/.edge-bundle/provision/<thing>`` unless ``--out`` names another folder, which must
+not be a place in a git work tree that git would track (see :mod:`infra.device_config.output`).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from typing import Any
 from components.common.logs import kv
 from infra.device_config.identity import fetch_device_identity
 from infra.device_config.init_config import write_device_files
+from infra.device_config.output import check_not_tracked, default_out_dir
 from infra.exceptions import DeviceConfigError
 
 ROOT_CA_URL = "https://www.amazontrust.com/repository/AmazonRootCA1.pem"
@@ -27,7 +32,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--stack", default="EdgeBundle", help="CloudFormation stack name (default EdgeBundle)"
     )
     parser.add_argument(
-        "--out", required=True, type=Path, help="folder to write config.yaml and the cert files"
+        "--out",
+        type=Path,
+        help="folder for config.yaml, the certificate and the private key (default "
+        "~/.edge-bundle/provision/THING; inside a git work tree only if git ignores it)",
     )
     parser.add_argument("--region", help="AWS region (default: bundle.yaml region)")
     parser.add_argument("--root", default="/greengrass/v2", help="Greengrass root on the device")
@@ -60,6 +68,8 @@ def run(
     from bundlespec import load_spec
 
     region = args.region or load_spec().region
+    out_dir = args.out if args.out is not None else default_out_dir(args.thing)
+    check_not_tracked(out_dir)  # before any AWS call: a refused folder costs nothing
     identity = fetch_device_identity(
         args.thing,
         args.stack,
@@ -68,7 +78,7 @@ def run(
         iot=clients("iot", region),
         secretsmanager=clients("secretsmanager", region),
     )
-    return write_device_files(identity, read_root_ca(args.root_ca, root_ca), args.out, root=args.root)
+    return write_device_files(identity, read_root_ca(args.root_ca, root_ca), out_dir, root=args.root)
 
 
 def _boto3_client(service: str, region: str) -> Any:
@@ -86,8 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DeviceConfigError, OSError) as err:
         print(f"device_config: {err}", file=sys.stderr)
         return 2
-    log.info(kv(event="device_config_written", thing=args.thing, out=args.out, files=len(written)))
-    print(f"Wrote {', '.join(p.name for p in written)} to {args.out}")
+    out_dir = written[0].parent
+    log.info(kv(event="device_config_written", thing=args.thing, out=out_dir, files=len(written)))
+    print(f"Wrote {', '.join(p.name for p in written)} to {out_dir} (the key readable by you only)")
     return 0
 
 

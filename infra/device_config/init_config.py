@@ -7,7 +7,6 @@ region, role alias and endpoints. Paths are where the files will be on the devic
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import yaml
 
 from infra.constants import NUCLEUS, PUBLIC_COMPONENT_VERSIONS
 from infra.device_config.identity import DeviceIdentity
+from infra.device_config.output import prepare_out_dir, write_file
 
 CERTIFICATE_FILE = "device.pem.crt"
 PRIVATE_KEY_FILE = "private.pem.key"
@@ -48,25 +48,20 @@ def init_config(identity: DeviceIdentity, *, root: str = "/greengrass/v2") -> di
 
 
 def write_device_files(identity: DeviceIdentity, root_ca_pem: str, out_dir: Path, *, root: str) -> list[Path]:
-    """Write the config and credential files into ``out_dir``; the key is readable by its owner only."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = [
-        _write(
+    """Write the config and credential files into ``out_dir`` (created with mode 0700 if missing).
+
+    Each file is created with its final mode (the key 0600, the others 0644) and renamed into
+    place, so the key is never readable by others, not even while it is written.
+
+    Raises:
+        DeviceConfigError: ``out_dir`` is not a folder only its owner can open.
+    """
+    out_dir = prepare_out_dir(out_dir)
+    return [
+        write_file(
             out_dir / CONFIG_FILE, yaml.safe_dump(init_config(identity, root=root), sort_keys=False), 0o644
         ),
-        _write(out_dir / CERTIFICATE_FILE, identity.certificate_pem, 0o644),
-        _write(out_dir / PRIVATE_KEY_FILE, identity.private_key, 0o600),
-        _write(out_dir / ROOT_CA_FILE, root_ca_pem, 0o644),
+        write_file(out_dir / CERTIFICATE_FILE, identity.certificate_pem, 0o644),
+        write_file(out_dir / PRIVATE_KEY_FILE, identity.private_key, 0o600),
+        write_file(out_dir / ROOT_CA_FILE, root_ca_pem, 0o644),
     ]
-    return written
-
-
-def _write(path: Path, text: str, mode: int) -> Path:
-    # Create with the final mode so the key is never readable by others, not even for a moment.
-    partial = path.with_name(f".{path.name}.partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(partial, mode)
-    partial.replace(path)
-    return path

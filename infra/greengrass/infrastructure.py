@@ -59,12 +59,13 @@ def sync_configuration(spec: BundleSpec, *, bucket: str, recipe: Recipe) -> dict
 
 
 def nucleus_configuration(role_alias: str) -> dict[str, Any]:
-    """The nucleus: our role alias for the token exchange service, and recipe variables in configs.
+    """The nucleus: our role alias for the token exchange service.
 
-    ``interpolateComponentConfiguration`` lets ``{iot:thingName}`` in our recipes' accessControl
-    resolve to the device's thing name (nucleus 2.6.0 and later).
+    Not ``interpolateComponentConfiguration``: our recipes' accessControl uses no recipe variable
+    (the thing is a wildcard in their shadow resources), so they work the same when a console or
+    GDK deployment leaves it at its default, false, and this deployment does not hide it.
     """
-    return {"iotRoleAlias": role_alias, "interpolateComponentConfiguration": True}
+    return {"iotRoleAlias": role_alias}
 
 
 class GreengrassDeployment(Construct):

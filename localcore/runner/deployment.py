@@ -12,12 +12,15 @@ The shape of a Greengrass deployment's ``components`` (JSON or YAML)::
           systemResourceLimits: {memory: 102400, cpus: 0.5}   # memory in KB
 
 It overlays configuration and limits: components it does not name still run with their defaults.
+The ``aws.greengrass.Nucleus`` entry's merge holds the nucleus' own settings; the runner reads
+``interpolateComponentConfiguration`` from it (:func:`interpolates_component_configuration`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,9 @@ import yaml
 
 from localcore.runner.errors import DeploymentError
 from localcore.runner.limits import ResourceLimits
+
+NUCLEUS = "aws.greengrass.Nucleus"
+INTERPOLATE_COMPONENT_CONFIGURATION = "interpolateComponentConfiguration"
 
 
 @dataclass(frozen=True)
@@ -162,3 +168,31 @@ def _limits(source: Path | str, where: str, run_with: Any) -> ResourceLimits:
             source, f"{where}.cpus", f"expected a positive number of CPU cores, got {cpus!r}"
         )
     return ResourceLimits(memory_kb=memory, cpus=float(cpus) if cpus is not None else None)
+
+
+def interpolates_component_configuration(
+    deployment: Mapping[str, ComponentDeployment], source: Path | str = "deployment"
+) -> bool:
+    """The nucleus setting ``interpolateComponentConfiguration`` of a deployment; false without one.
+
+    Recipe variables such as ``{iot:thingName}`` in a component's configuration, ``accessControl``
+    included, are replaced only when it is true; lifecycle scripts are always interpolated
+    (nucleus ``DeviceConfiguration.getInterpolateComponentConfiguration``: ``dflt(false)``;
+    reference greengrass-deployments.md section 1.3, greengrass-ipc.md section 4.3).
+
+    Raises:
+        DeploymentError: the value is neither true nor false; names the key path.
+    """
+    entry = deployment.get(NUCLEUS)
+    value = _get(entry.merge, INTERPOLATE_COMPONENT_CONFIGURATION) if entry and entry.merge else None
+    if value is None:
+        return False
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"  # a console merge may give it as a string
+    if not isinstance(value, bool):
+        raise DeploymentError(
+            source,
+            f"components.{NUCLEUS}.configurationUpdate.merge.{INTERPOLATE_COMPONENT_CONFIGURATION}",
+            f"expected true or false, got {value!r}",
+        )
+    return value

@@ -66,3 +66,6 @@ class RunnerOptions:
     settings: SupervisorSettings = field(default_factory=SupervisorSettings)
     log_max_bytes: int = 10 * 1024 * 1024
     log_backups: int = 3
+    # The nucleus' interpolateComponentConfiguration (default false): recipe variables in
+    # accessControl are replaced only when it is true.
+    interpolate_component_configuration: bool = False

@@ -44,6 +44,14 @@ def _rotating(
 class ComponentLog:
     """``<root>/logs/<Component>.log``: a component's output and the runner's notes about it.
 
+    Lines have the nucleus' text format (``aws-greengrass-logging-java``,
+    ``GreengrassLogMessage.getTextMessage``: ``<time> [<LEVEL>] (<thread>) <logger>:
+    <eventType>. <message>. {<contexts>}``), and the nucleus' levels: a line the component wrote
+    on stdout is INFO, one on stderr is WARN (``ShellRunner.java``), e.g.::
+
+        2026-11-28T12:00:00.000Z [INFO] (Copier) com.example.A: stdout. hello. {scriptName=services.com.example.A.lifecycle.Run, serviceName=com.example.A, currentState=RUNNING}
+        2026-11-28T12:00:00.001Z [WARN] (Copier) com.example.A: stderr. oops. {scriptName=services.com.example.A.lifecycle.Run, serviceName=com.example.A, currentState=RUNNING}
+
     Written directly rather than through ``logging``: a component may print hundreds of thousands
     of lines a second, and ``RotatingFileHandler`` formats each record twice and flushes it alone.
     Lines arriving together get one timestamp and one write. Thread-safe; rotates like
@@ -62,21 +70,40 @@ class ComponentLog:
         self._component = component
         self._max_bytes = max_bytes
         self._backups = backups
+        self._state = "NEW"
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file: IO[str] | None = path.open("a", encoding="utf-8", errors="replace")
         self._size = path.stat().st_size
 
-    def info(self, message: str) -> None:
-        """One line from the runner (state changes, exit codes, timeouts)."""
-        self.write_lines("", [message])
+    def set_state(self, state: str) -> None:
+        """The component's lifecycle state, written as ``currentState`` on later lines."""
+        self._state = state
 
-    def write_lines(self, prefix: str, lines: list[str]) -> None:
-        """``lines`` (without newlines), each as ``<time> INFO <Component>: <prefix><line>``."""
+    def info(self, message: str) -> None:
+        """One line from the runner (state changes, exit codes, timeouts), at INFO."""
+        contexts = f"{{serviceName={self._component}, currentState={self._state}}}"
+        self._write(f"{_timestamp()} [INFO] (localcore) {self._component}: {message}. {contexts}\n")
+
+    def write_output(self, step: str, stream: str, lines: list[str]) -> None:
+        """``lines`` (without newlines) a lifecycle ``step`` wrote on ``stream`` (stdout or stderr).
+
+        As the nucleus: stdout at INFO, stderr at WARN, each line trimmed, an empty one without
+        its message part (``getFormattedMessage`` drops empty parts).
+        """
         if not lines:
             return
-        head = f"{_timestamp()} INFO {self._component}: {prefix}"
-        text = "".join(f"{head}{line}\n" for line in lines)
+        level = "WARN" if stream == "stderr" else "INFO"
+        head = f"{_timestamp()} [{level}] (Copier) {self._component}: {stream}. "
+        script = f"services.{self._component}.lifecycle.{step[:1].upper()}{step[1:]}"
+        contexts = f"{{scriptName={script}, serviceName={self._component}, currentState={self._state}}}"
+        text = "".join(
+            f"{head}{trimmed}. {contexts}\n" if (trimmed := line.strip()) else f"{head}{contexts}\n"
+            for line in lines
+        )
+        self._write(text)
+
+    def _write(self, text: str) -> None:
         size = len(text.encode("utf-8", errors="replace"))
         with self._lock:
             if self._file is None:

@@ -2,7 +2,8 @@
 
 The nucleus runs each step through the shell (``ShellRunner``); localcore does the same, in a new
 session so a whole tree of processes can be signalled at once and nothing it starts outlives it.
-stdout and stderr are read by two threads into the component's rotating log, so a component that
+stdout and stderr are read by two threads into the component's rotating log, stdout lines at INFO
+and stderr lines at WARN as the nucleus files them (``ShellRunner.java``), so a component that
 prints megabytes only costs disk bounded by the rotation, never the core's memory.
 """
 
@@ -144,7 +145,6 @@ class StepProcess:
         """Copy the pipe into the log: whatever is available, in one write per chunk."""
         if stream is None:
             return
-        prefix = f"{self.step}.{name}: "
         pending = b""
         fd = stream.fileno()
         try:
@@ -157,9 +157,9 @@ class StepProcess:
                 if len(pending) > MAX_LINE_BYTES:  # one runaway line must not fill memory
                     complete.append(pending)
                     pending = b""
-                self._output.write_lines(prefix, [_text(line) for line in complete])
+                self._output.write_output(self.step, name, [_text(line) for line in complete])
             if pending:
-                self._output.write_lines(prefix, [_text(pending)])
+                self._output.write_output(self.step, name, [_text(pending)])
         except (OSError, ValueError):
             return
         finally:

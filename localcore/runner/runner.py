@@ -58,7 +58,7 @@ from localcore.runner.supervisor import (
     ComponentSupervisor,
     LaunchContext,
 )
-from localcore.runner.variables import Interpolator, work_path
+from localcore.runner.variables import CROSS_COMPONENT, SAME_COMPONENT, Interpolator, work_path
 
 _log = logging.getLogger("localcore.runner")
 
@@ -105,6 +105,7 @@ class Runner:
         self._limits = LimitEnforcer.detect("core")
         self._artifacts = ArtifactResolver(self.root, self._options.project_root)
         self._defaults_record = DefaultsRecord(self.root)
+        self._literal_variables_noted: set[str] = set()
         self._interpolator = Interpolator(
             root=self.root,
             thing_name=thing_name,
@@ -174,6 +175,12 @@ class Runner:
     def start(self) -> None:
         """Configure, register and start every runnable component, dependencies first."""
         _log.info(kv(event="resource_limits", mechanism=self._limits.mechanism))
+        _log.info(
+            kv(
+                event="nucleus_settings",
+                interpolateComponentConfiguration=self._options.interpolate_component_configuration,
+            )
+        )
         for name in list(self._order):
             recipe = self._recipes[name]
             try:
@@ -453,8 +460,30 @@ class Runner:
             return {}
 
     def _access_control(self, name: str) -> Any:
+        """``name``'s accessControl as the IPC server enforces it.
+
+        Its recipe variables are replaced only when the nucleus' interpolateComponentConfiguration
+        is true; otherwise ``{iot:thingName}`` stays literal and matches no real resource, as on a
+        device whose deployment does not set it (the core's log says so once per component).
+        """
         policy = self._configuration_of(name).get("accessControl")
-        return self._interpolator.interpolate_tree(name, policy) if policy is not None else None
+        if policy is None:
+            return None
+        if self._options.interpolate_component_configuration:
+            return self._interpolator.interpolate_tree(name, policy)
+        literal = sorted(set(_variables_in(policy)))
+        if literal and name not in self._literal_variables_noted:
+            self._literal_variables_noted.add(name)
+            _log.warning(
+                kv(
+                    event="access_control_variables_not_interpolated",
+                    component=name,
+                    variables=",".join(literal),
+                    hint="the nucleus setting interpolateComponentConfiguration is false: these "
+                    "resources match only their literal text",
+                )
+            )
+        return policy
 
     def _on_access_control_change(self, component: str, key_path: list[str]) -> None:
         # Subscribed to the whole tree: the store refuses subscriptions to keys that do not exist yet.
@@ -494,3 +523,16 @@ class Runner:
             step_setenv=step.setenv if step is not None else {},
             interpolate=lambda text: self._interpolator.interpolate(name, text),
         )
+
+
+def _variables_in(value: Any) -> Iterable[str]:
+    """Every recipe variable (``{iot:thingName}``, ``{A:configuration:/x}``) in a JSON-like tree."""
+    if isinstance(value, str):
+        yield from (match.group(0) for match in CROSS_COMPONENT.finditer(value))
+        yield from (match.group(0) for match in SAME_COMPONENT.finditer(value))
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _variables_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _variables_in(item)

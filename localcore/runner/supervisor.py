@@ -482,4 +482,5 @@ class ComponentSupervisor:
             # Announced under the (re-entrant) lock so listeners hear transitions in the order
             # they happened across all components: a dependent never seems to start first.
             self.context.output.info(f"state: {old} -> {new}" + (f" ({detail})" if detail else ""))
+            self.context.output.set_state(new)
             self._on_state(self.name, old, new)

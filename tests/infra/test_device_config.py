@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import stat
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -221,3 +223,148 @@ def test_main_writes_the_files_with_a_given_root_ca(
     assert (tmp_path / "d" / "AmazonRootCA1.pem").read_text() == ROOT_CA
     assert yaml.safe_load((tmp_path / "d" / "config.yaml").read_text())["system"]["rootpath"] == "/opt/gg"
     assert "PRIVATE KEY" not in capsys.readouterr().out
+
+
+# --- where the files go, and with which modes --------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_by_default_the_files_go_outside_the_repository_into_a_private_folder(
+    deployed: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    args = parse_args(["dev-1", "--stack", "EdgeBundle", "--region", REGION])
+    assert args.out is None
+    written = run(args, clients=_client, root_ca=lambda: ROOT_CA)
+    out = home / ".edge-bundle" / "provision" / "dev-1"
+    assert {p.parent for p in written} == {out}
+    # every folder made for it is 0700, the key 0600, the rest 0644, nothing else left behind
+    for folder in (home / ".edge-bundle", home / ".edge-bundle" / "provision", out):
+        assert _mode(folder) == 0o700, folder
+    assert {p.name: _mode(p) for p in out.iterdir()} == {
+        "config.yaml": 0o644,
+        "device.pem.crt": 0o644,
+        "private.pem.key": 0o600,
+        "AmazonRootCA1.pem": 0o644,
+    }
+
+
+@pytest.mark.parametrize("umask", [0o000, 0o077])
+def test_modes_do_not_depend_on_the_umask(deployed: dict[str, Any], tmp_path: Path, umask: int) -> None:
+    previous = os.umask(umask)
+    try:
+        run(_args(tmp_path / "dev-1"), clients=_client, root_ca=lambda: ROOT_CA)
+    finally:
+        os.umask(previous)
+    out = tmp_path / "dev-1"
+    assert _mode(out) == 0o700
+    assert _mode(out / "private.pem.key") == 0o600
+    assert _mode(out / "config.yaml") == 0o644
+
+
+def test_the_key_has_its_mode_before_a_byte_is_written_and_replaces_an_old_file(
+    deployed: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "dev-1"
+    out.mkdir(mode=0o700)
+    old = out / "private.pem.key"
+    old.write_text("an old, world-readable key")
+    old.chmod(0o644)
+    modes_at_write: dict[str, int] = {}
+    real_fdopen = os.fdopen
+
+    class Watched:
+        def __init__(self, handle: Any) -> None:
+            self._handle = handle
+
+        def write(self, text: str) -> int:
+            name = Path(os.readlink(f"/proc/self/fd/{self._handle.fileno()}")).name
+            modes_at_write[name] = stat.S_IMODE(os.fstat(self._handle.fileno()).st_mode)
+            return int(self._handle.write(text))
+
+        def __getattr__(self, attribute: str) -> Any:
+            return getattr(self._handle, attribute)
+
+        def __enter__(self) -> Watched:
+            self._handle.__enter__()
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self._handle.__exit__(*exc)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "fdopen", lambda *a, **k: Watched(real_fdopen(*a, **k)))
+        run(_args(out), clients=_client, root_ca=lambda: ROOT_CA)
+    key_writes = {name: mode for name, mode in modes_at_write.items() if name.startswith(".private.pem.key.")}
+    assert list(key_writes.values()) == [0o600]
+    assert _mode(old) == 0o600 and "PRIVATE KEY" in old.read_text()
+    assert sorted(p.name for p in out.iterdir()) == [
+        "AmazonRootCA1.pem",
+        "config.yaml",
+        "device.pem.crt",
+        "private.pem.key",
+    ]
+
+
+def test_an_existing_folder_others_can_open_is_refused(deployed: dict[str, Any], tmp_path: Path) -> None:
+    out = tmp_path / "shared"
+    out.mkdir()
+    out.chmod(0o755)
+    with pytest.raises(DeviceConfigError, match=r"only its owner can open \(mode 0700\), got 0755"):
+        run(_args(out), clients=_client, root_ca=lambda: ROOT_CA)
+    assert list(out.iterdir()) == []
+
+
+def _git_work_tree(path: Path) -> Path:
+    path.mkdir()
+    subprocess.run(["git", "init", "-q", str(path)], check=True)
+    (path / ".gitignore").write_text("provision/\n")
+    return path
+
+
+def test_a_folder_git_would_track_is_refused_before_any_aws_call(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = _git_work_tree(tmp_path / "repo")
+    calls: list[str] = []
+
+    def no_aws(service: str, region: str) -> Any:
+        calls.append(service)
+        raise AssertionError("no AWS call expected")
+
+    args = _args(repo / "keys" / "dev-1")
+    with pytest.raises(DeviceConfigError, match=r"inside the git work tree .*repo and not ignored"):
+        run(args, clients=no_aws, root_ca=lambda: ROOT_CA)
+    assert calls == [] and not (repo / "keys").exists()
+    ca = tmp_path / "ca.pem"
+    ca.write_text(ROOT_CA)
+    argv = ["dev-1", "--out", str(repo / "keys"), "--region", REGION, "--root-ca", str(ca)]
+    assert main(argv) == 2
+    assert "could be committed" in capsys.readouterr().err
+
+
+def test_a_folder_git_ignores_is_accepted(deployed: dict[str, Any], tmp_path: Path) -> None:
+    repo = _git_work_tree(tmp_path / "repo")
+    run(_args(repo / "provision" / "dev-1"), clients=_client, root_ca=lambda: ROOT_CA)
+    assert _mode(repo / "provision" / "dev-1" / "private.pem.key") == 0o600
+    status = subprocess.run(
+        ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=all"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "private.pem.key" not in status.stdout
+
+
+def test_the_project_ignores_provision() -> None:
+    ignored = subprocess.run(
+        ["git", "-C", str(ROOT), "check-ignore", "-q", "provision/dev-1/private.pem.key"], check=False
+    )
+    assert ignored.returncode == 0

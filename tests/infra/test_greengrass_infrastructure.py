@@ -55,10 +55,9 @@ def test_component_configuration_sets_the_role_alias_shadow_sync_and_our_setting
     unit_templates: Any, spec: Any
 ) -> None:
     deployment = _deployment(unit_templates)["Properties"]
-    assert _merge(deployment, NUCLEUS) == {
-        "iotRoleAlias": spec.fleet.role_alias,
-        "interpolateComponentConfiguration": True,
-    }
+    # Only the role alias: the recipes need no interpolateComponentConfiguration (tests/recipes),
+    # so the fleet deployment exercises the same nucleus settings as a console or GDK one.
+    assert _merge(deployment, NUCLEUS) == {"iotRoleAlias": spec.fleet.role_alias}
     shadows = _merge(deployment, SHADOW_MANAGER)["synchronize"]
     assert shadows["coreThing"] == {"classic": False, "namedShadows": list(SYNCED_SHADOWS)}
     assert shadows["direction"] == "betweenDeviceAndCloud"

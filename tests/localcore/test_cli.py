@@ -166,7 +166,10 @@ def test_status_config_restart_and_logs_against_a_running_core(
         assert "component test.life.Nope not found" in capsys.readouterr().err
 
         assert main(["logs", "test.life.Steady", "-n", "50", "--root", root]) == 0
-        assert "run.stdout: steady" in capsys.readouterr().out
+        assert (
+            "[INFO] (Copier) test.life.Steady: stdout. steady. {scriptName=services.test.life.Steady.lifecycle.Run,"
+            in capsys.readouterr().out
+        )
     # a stopped core's configuration is still readable
     assert main(["config", "get", "test.life.Configured", "mode", "--root", root]) == 0
     assert capsys.readouterr().out.strip() == "turbo"

@@ -27,7 +27,13 @@ from components.sensing.config import SensingConfig
 from components.sync.config import SyncConfig
 
 ROOT = Path(__file__).resolve().parents[2]
-THING = "{iot:thingName}"
+# Where a resource names the core's thing. Not "{iot:thingName}": the nucleus interpolates
+# accessControl only when its interpolateComponentConfiguration is true, false by default
+# (reference greengrass-ipc.md 4.3), so a console or GDK deployment would leave it literal and
+# deny every shadow call. "*" in a local topic or shadow resource matches any characters
+# (STANDARD); "+" in an IoT Core topic matches one level (MQTT_STYLE).
+THING = "*"
+IOT_CORE_THING = "+"
 ARTIFACT = {"Uri": "s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/edgebundle.zip", "Unarchive": "ZIP"}
 
 
@@ -73,7 +79,7 @@ def _sync_grants() -> dict[str, set[str]]:
     return {
         "aws.greengrass#SubscribeToTopic": {*topics.TELEMETRY_TOPICS, _delta(topics.SHADOW_SYNC)},
         "aws.greengrass#PublishToTopic": {topics.SYNC_STATUS},
-        "aws.greengrass#PublishToIoTCore": {load_spec().iot.alerts_topic.format(thing=THING)},
+        "aws.greengrass#PublishToIoTCore": {load_spec().iot.alerts_topic.format(thing=IOT_CORE_THING)},
         **_shadow_grants(topics.SHADOW_SYNC),
     }
 
@@ -143,7 +149,14 @@ def test_access_control_grants_exactly_what_the_code_uses(component: ComponentRe
             for operation in policy["operations"]:
                 granted.setdefault(operation, set()).update(policy["resources"])
     assert granted == component.grants()
-    assert not any("*" in resource for resources in granted.values() for resource in resources)
+    resources = {resource for listed in granted.values() for resource in listed}
+    # A wildcard stands only for the thing, in its own topic level, nowhere else.
+    for resource in resources:
+        levels = resource.split("/")
+        assert all(level in (THING, IOT_CORE_THING) or not set(level) & {"*", "+", "#"} for level in levels)
+        if THING in levels or IOT_CORE_THING in levels:
+            assert levels.index(THING if THING in levels else IOT_CORE_THING) in (1, 2), resource
+    assert not any("{" in resource for resource in resources), "recipe variables need interpolation"
 
 
 @by_name

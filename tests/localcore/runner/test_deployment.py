@@ -198,13 +198,22 @@ def test_an_access_control_change_at_run_time_reaches_the_ipc_server(tmp_path: P
 
     message = PublishMessage(json_message=JsonMessage(message={"a": 1}))
 
-    with running_core(tmp_path, lifecycle("configured"), thing_name="line-3", control=True) as core:
+    interpolating = {
+        "components": {
+            "aws.greengrass.Nucleus": {
+                "configurationUpdate": {"merge": {"interpolateComponentConfiguration": True}}
+            }
+        }
+    }
+    with running_core(
+        tmp_path, lifecycle("configured"), thing_name="line-3", control=True, deployment=interpolating
+    ) as core:
         core.wait_for_state(CONFIGURED, "RUNNING")
         client = core.client_for(CONFIGURED)
         # GIVEN a component without any grant: its publish is refused
         with pytest.raises(UnauthorizedError):
             client.publish_to_topic(topic="factory/line-3/x", publish_message=message)
-        # WHEN an operator grants it (recipe variables work there too)
+        # WHEN an operator grants it (recipe variables work there too: the nucleus interpolates them)
         policy = {
             "aws.greengrass.ipc.pubsub": {
                 "p1": {

@@ -167,7 +167,10 @@ def test_shutdown_that_hangs_is_killed_and_the_core_still_stops(tmp_path: Path) 
         core.wait_for_log("test.life.HangsOnShutdown", "started")
     # THEN the Shutdown script was killed at its Timeout, the Run process (ignoring SIGTERM) SIGKILLed
     log = core.log("test.life.HangsOnShutdown")
-    assert "shutdown.stdout: shutting down" in log
+    assert (
+        "[INFO] (Copier) test.life.HangsOnShutdown: stdout. shutting down. {scriptName=services.test.life.HangsOnShutdown.lifecycle.Shutdown,"
+        in log
+    )
     assert "shutdown: timed out after 1s, killed" in log
     assert "run: still running 0.5s after SIGTERM, sending SIGKILL" in log
     assert core.runner.state("test.life.HangsOnShutdown") == "FINISHED"
@@ -211,7 +214,7 @@ def test_a_component_that_exits_at_once_and_one_that_reports_running(local_core:
     core.wait_for_state("test.life.Finishes", "FINISHED")
     # A Startup step that never exits is RUNNING once the component says so over IPC
     core.wait_for_state("test.life.ReportsRunning", "RUNNING")
-    assert "startup.stdout: reported" in core.wait_for_log("test.life.ReportsRunning", "reported")
+    assert "lifecycle.Startup," in core.wait_for_log("test.life.ReportsRunning", "stdout. reported.")
     assert core.ipc.reported_state("test.life.ReportsRunning") == "RUNNING"
 
 
@@ -220,7 +223,9 @@ def test_a_component_printing_megabytes_costs_bounded_disk(tmp_path: Path) -> No
         core.wait_for_state("test.life.Floods", "FINISHED")
         # the bystander is untouched and the whole output arrived (the last line is in the log)
         assert core.state("test.life.Steady") == "RUNNING"
-        assert "run.stdout: flood-end" in core.log("test.life.Floods")
+        assert "stdout. flood-end. {scriptName=services.test.life.Floods.lifecycle.Run," in core.log(
+            "test.life.Floods"
+        )
     logs = sorted((core.root / "logs").glob("test.life.Floods.log*"))
     assert [p.name for p in logs] == [
         "test.life.Floods.log",
@@ -309,7 +314,9 @@ def test_startup_daemon_is_ended_with_the_component_and_bootstrap_runs_once(tmp_
         # THEN the daemon did not outlive the core
         assert not _alive(pid)
         log = core.log("test.life.BackgroundDaemon")
-        assert "shutdown.stdout: shutdown ran" in log
+        assert (
+            "stdout. shutdown ran. {scriptName=services.test.life.BackgroundDaemon.lifecycle.Shutdown," in log
+        )
         assert "startup: ended the processes it left running" in log
     # Bootstrap (exit 100 = "restart the nucleus": nothing to do locally) ran once for this version
     assert (core.root / "bootstrap.txt").read_text().split() == ["bootstrapped"]

@@ -5,12 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from localcore.runner.deployment import NUCLEUS, interpolates_component_configuration, parse_deployment
+from localcore.runner.errors import DeploymentError
 from localcore.runner.variables import Interpolator, configuration_text, resolve_pointer
 
 from .conftest import RECIPES
+
+# A deployment that sets the nucleus' interpolateComponentConfiguration, as infra/ used to.
+INTERPOLATING = {
+    "components": {NUCLEUS: {"configurationUpdate": {"merge": {"interpolateComponentConfiguration": True}}}}
+}
 
 CONFIG: dict[str, dict[str, Any]] = {
     "app": {
@@ -108,7 +116,7 @@ def test_pointer_and_text_helpers() -> None:
 def test_variables_reach_a_real_component(local_core: Any) -> None:
     # GIVEN a component that writes every variable it sees, with a file: and a ZIP artifact
     recipes = [RECIPES / "variables.yaml", RECIPES / "variables_dep.yaml", RECIPES / "unrelated.yaml"]
-    core = local_core(recipes, thing_name="line-thing")
+    core = local_core(recipes, thing_name="line-thing", deployment=INTERPOLATING)
     core.wait_for_state("test.Variables", "FINISHED")
     root = core.root
     lines = dict(
@@ -128,7 +136,8 @@ def test_variables_reach_a_real_component(local_core: Any) -> None:
     assert lines["dep.work"] == f"{root}/work/test.VariablesDep"
     assert lines["notdep.configuration"] == "{test.Unrelated:configuration:/greeting}"
     assert (lines["hello"], lines["unzipped"]) == ("hello artifact", "zipped data")
-    # AND accessControl was registered with its variables replaced
+    # AND accessControl was registered with its variables replaced (the deployment lets the
+    # nucleus interpolate component configuration)
     assert core.runner._access_control("test.Variables") == {
         "aws.greengrass.ipc.pubsub": {
             "test.Variables:pubsub:1": {
@@ -137,3 +146,52 @@ def test_variables_reach_a_real_component(local_core: Any) -> None:
             }
         }
     }
+
+
+def test_access_control_variables_stay_literal_unless_the_nucleus_interpolates_configuration(
+    local_core: Any,
+) -> None:
+    """The nucleus replaces recipe variables in configuration, accessControl included, only when
+    its ``interpolateComponentConfiguration`` is true, which defaults to false (nucleus
+    ``DeviceConfiguration.java``: ``getTopic(DEVICE_PARAM_INTERPOLATE_COMPONENT_CONFIGURATION)
+    .dflt(false)``; reference greengrass-ipc.md 4.3 and 5, greengrass-deployments.md 1.3).
+    Lifecycle scripts are interpolated either way."""
+    recipes = [RECIPES / "variables.yaml", RECIPES / "variables_dep.yaml", RECIPES / "unrelated.yaml"]
+    core = local_core(recipes, thing_name="line-thing")
+    core.wait_for_state("test.Variables", "FINISHED")
+    lines = dict(
+        line.split("=", 1)
+        for line in (core.root / "work/test.Variables/variables.txt").read_text().splitlines()
+    )
+    assert lines["iot.thingName"] == "line-thing"
+    policy = core.runner._access_control("test.Variables")
+    assert policy["aws.greengrass.ipc.pubsub"]["test.Variables:pubsub:1"]["resources"] == [
+        "factory/{iot:thingName}/{configuration:/name}"
+    ]
+    core_log = (core.root / "logs/greengrass.log").read_text()
+    assert "event=nucleus_settings interpolateComponentConfiguration=False" in core_log
+    assert "event=access_control_variables_not_interpolated component=test.Variables" in core_log
+    assert "variables={configuration:/name},{iot:thingName}" in core_log
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(True, True), (False, False), ("TRUE", True), ("false", False), (None, False)]
+)
+def test_the_nucleus_setting_is_read_from_the_deployment(value: Any, expected: bool) -> None:
+    merge = {} if value is None else {"InterpolateComponentConfiguration": value}
+    deployment = parse_deployment({"components": {NUCLEUS: {"configurationUpdate": {"merge": merge}}}}, "d")
+    assert interpolates_component_configuration(deployment) is expected
+    assert interpolates_component_configuration({}) is False
+
+
+def test_a_setting_that_is_not_a_boolean_is_refused_naming_the_key() -> None:
+    merge = {"interpolateComponentConfiguration": "yes"}
+    deployment = parse_deployment({"components": {NUCLEUS: {"configurationUpdate": {"merge": merge}}}}, "d")
+    with pytest.raises(DeploymentError) as raised:
+        interpolates_component_configuration(deployment, "d.yaml")
+    message = str(raised.value)
+    assert (
+        "components.aws.greengrass.Nucleus.configurationUpdate.merge.interpolateComponentConfiguration"
+        in message
+    )
+    assert "expected true or false, got 'yes'" in message
