@@ -47,7 +47,7 @@ from components.inspection.pipeline import Inspector, Serving  # noqa: E402
 from components.inspection.preprocess import Preprocessor  # noqa: E402
 from components.inspection.spool import ImageSpool, SpoolWriter  # noqa: E402
 from components.sensing.component import SequenceNumbers  # noqa: E402
-from models.data.parts import PartGenerator, part_dataset  # noqa: E402
+from components.inspection.cameras.parts import PartGenerator, part_dataset  # noqa: E402
 from models.heldout import PARTS_HELDOUT  # noqa: E402
 
 

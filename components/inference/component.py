@@ -20,6 +20,7 @@ from components.common import topics
 from components.common.ipc import Closeable
 from components.common.logs import kv
 from components.common.messages import health_message
+from components.common.model_card import ScoreOutput
 from components.inference.config import HostedModelConfig, InferenceConfig
 from components.inference.exceptions import ModelSwapRejected
 from components.inference.host import LoadedModel, load_model, model_identity
@@ -68,17 +69,18 @@ class InferenceComponent:
         worker = self.workers.get(hosted.name)
         running = worker.model if worker is not None else None
         if running is not None and running.identity == model_identity(hosted, config.num_threads):
-            spec = running.spec
+            output = running.card.card.output
+            assert isinstance(output, ScoreOutput)
             return dataclasses.replace(
                 running,
                 config=hosted,
-                version=hosted.version or spec.version,
-                threshold=hosted.threshold if hosted.threshold is not None else spec.threshold,
+                version=hosted.version or running.hosted.version,
+                threshold=hosted.threshold if hosted.threshold is not None else output.threshold,
             )
         loaded = load_model(hosted, config.num_threads, config.manifest_path)
-        if worker is not None and loaded.runtime.inputs[0].shape[1] != worker.windows.size:
+        if worker is not None and loaded.window.length != worker.windows.size:
             raise ModelSwapRejected(
-                f"model {hosted.name!r}: windows of {loaded.runtime.inputs[0].shape[1]} readings, "
+                f"model {hosted.name!r}: windows of {loaded.window.length} readings, "
                 f"the running model uses {worker.windows.size}; deploy it under a new name instead"
             )
         return loaded

@@ -32,6 +32,7 @@ from components.inspection.actuator import PulseActuator, RejectOutput, build_ou
 from components.inspection.cameras.factory import CameraFactory, build_camera
 from components.inspection.cameras.supervisor import CameraSupervisor
 from components.inspection.config import InspectionConfig
+from components.inspection.decision import check_reject_classes
 from components.inspection.exceptions import (
     ActuatorUnavailableError,
     FrameError,
@@ -179,9 +180,12 @@ class InspectionComponent:
             current = self.serving
             model = self._model_for(config)
             try:
-                preprocessor = Preprocessor(model.runtime.inputs[0], model.spec.preprocessing, config.crop)
+                preprocessor = Preprocessor(model.runtime.inputs[0], model.image_input, config.crop)
             except (ValueError, ModelError) as err:
                 raise ModelSwapRejected(f"model {config.model.model}/{config.model.variant}: {err}") from err
+            problem = check_reject_classes(model.card, config.decision.reject_classes)
+            if problem is not None:
+                raise ModelSwapRejected(f"model {model.name}: {problem}")
             spool = self._spool_for(config)
             try:
                 actuator = self._actuator_for(config)

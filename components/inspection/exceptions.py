@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from components.common.live_config import ConfigError
+# Defined once for both model-hosting components; re-exported for this component's callers.
+from components.common.model_host import ModelSwapRejected
 
 
 class InspectionError(Exception):
@@ -33,9 +34,13 @@ class SpoolWriteError(InspectionError):
     """An image or its metadata could not be written to the spool."""
 
 
-class ModelSwapRejected(ConfigError):
-    """A configured defect model failed validation; the running model keeps serving.
-
-    A :class:`ConfigError`, so ``LiveConfig`` reports the reason in the ``inspection-config``
-    shadow and keeps the previous configuration.
-    """
+__all__ = [
+    "ActuatorUnavailableError",
+    "CameraError",
+    "CameraExhaustedError",
+    "CameraUnavailableError",
+    "FrameError",
+    "InspectionError",
+    "ModelSwapRejected",
+    "SpoolWriteError",
+]

@@ -24,8 +24,15 @@ from components.common.model_errors import ModelError
 from components.inspection.actuator import PulseActuator
 from components.inspection.cameras.base import Frame
 from components.inspection.config import InspectionConfig
-from components.inspection.decision import QualityFigures, decide
+from components.inspection.decision import (
+    QualityFigures,
+    decide,
+    decisive_probability,
+    detection_counts,
+    rejecting_detections,
+)
 from components.inspection.model import DefectModel
+from components.inspection.overlay import draw_boxes
 from components.inspection.preprocess import Preprocessor
 from components.inspection.spool import SpoolWriter
 
@@ -121,12 +128,14 @@ class Inspector:
             ModelError: the model refused the input (nothing is published).
         """
         batch = serving.preprocessor(frame.image)
-        raw = serving.model.probability(batch)
+        decision_config = serving.config.decision
+        prediction = serving.model.predict(batch)
+        kind = serving.model.kind
+        raw = decisive_probability(kind, prediction, decision_config.reject_classes)
         if not math.isfinite(raw):
             # A NaN would compare as "not above the threshold" and accept the part: refuse it.
             raise ModelError(f"{serving.model.path}: non-finite defect probability {raw}")
         probability = min(1.0, max(0.0, raw))
-        decision_config = serving.config.decision
         decision = decide(probability, decision_config.threshold, decision_config.review_threshold)
         actuated = serving.actuator.pulse() if decision == "reject" else False
         part = part_id or frame.name or f"part-{frame.index}"
@@ -138,6 +147,13 @@ class Inspector:
             or (decision == "accept" and self._sample() < spool_config.good_sample_rate)
         )
         stem = spool_stem(frame.captured, part, seq) if keep else None
+        extra: dict[str, Any] = {}
+        if kind == "classification":
+            extra["classes"] = prediction.to_json(kind)["classes"]
+        elif kind == "detection":
+            extra["detections"] = prediction.to_json(kind)["detections"]
+            if decision_config.count_detections:
+                extra["counts"] = detection_counts(prediction)
         latency_ms = (time.perf_counter() - frame.captured_perf) * 1000.0
         message = inspection_message(
             COMPONENT_SOURCE,
@@ -155,6 +171,7 @@ class Inspector:
             actuated=actuated,
             image=f"{stem}.png" if stem else None,
             groundTruth=frame.defect,
+            **extra,
         )
         self._publisher.publish(topics.INSPECTION_DECISIONS, message)
         self.latency.add(latency_ms)
@@ -163,8 +180,14 @@ class Inspector:
         defective = frame.defective
         if defective is not None:
             self.quality.add(decision, defective)
-        if stem is not None and serving.spool.submit(stem, frame.image, self._metadata(message, frame)):
-            self.spooled += 1
+        if stem is not None:
+            image = frame.image
+            if prediction.detections:
+                # The spooled copy shows what was found: reject-class boxes bright, others dim.
+                rejecting = rejecting_detections(prediction, decision_config.reject_classes)
+                image = draw_boxes(image, prediction.detections, highlight=rejecting)
+            if serving.spool.submit(stem, image, self._metadata(message, frame)):
+                self.spooled += 1
         return message
 
     @staticmethod

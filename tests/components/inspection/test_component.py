@@ -161,7 +161,7 @@ def test_a_bad_model_swap_is_refused_and_the_old_model_keeps_serving(
         ({"path": str(truncated), "sha256": sha(truncated)}, "cannot load it|truncated"),
         ({"path": str(wrong_shape), "sha256": sha(wrong_shape)}, "input 0"),
         ({"variant": "int4"}, "has no variant 'int4'"),
-        ({"model": "sensor_anomaly"}, "not an image preprocessing"),
+        ({"model": "sensor_anomaly"}, "this component feeds 'image' models"),
     ]
     for model, reason in cases:
         with pytest.raises(ModelSwapRejected, match=reason):

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 from components.common.model_manifest import Manifest
+from components.common.preprocessing import part_images_v1
+from components.inspection.cameras.parts import part_dataset
 from components.inspection.config import ModelConfig
 from components.inspection.decision import decide
 from components.inspection.model import DefectModel, load_defect_model
 from components.inspection.preprocess import Preprocessor
-from models.data.parts import part_dataset
 from models.heldout import PARTS_HELDOUT
-from models.preprocessing import part_images_v1
 
 VARIANTS = Manifest.load().variants("part_defect")
 

@@ -10,11 +10,11 @@ import pytest
 
 from components.common.model_manifest import TensorSpec
 from components.common.model_runtime import quantize
+from components.common.preprocessing import PART_IMAGE_V1, part_images_v1
+from components.inspection.cameras.parts import PartGenerator
 from components.inspection.config import CropConfig
 from components.inspection.exceptions import FrameError
 from components.inspection.preprocess import Preprocessor, affine_normalization
-from models.data.parts import PartGenerator
-from models.preprocessing import PART_IMAGE_V1, part_images_v1
 
 FLOAT_INPUT = TensorSpec(name="image", shape=(1, 64, 64, 1), dtype="float32")
 # The kind of input tensor full-integer quantization gives an image model scaled to [0, 1].
