@@ -41,6 +41,7 @@ from typing import Annotated, ClassVar, Literal
 from msgspec import Meta
 
 from components.common.model_errors import ModelCardError
+from components.common.preprocessing import WINDOW
 from components.common.structs import ConfigStruct, Id, StructError, convert
 
 CARD_SCHEMA = "edgebundle.model-card.v1"
@@ -77,6 +78,8 @@ class SensorWindowInput(ConfigStruct, frozen=True, tag_field="source", tag="sens
             raise ValueError(
                 f"sensor_window_v1 reads fields ['temperature', 'humidity'], got {list(self.fields)}"
             )
+        if self.preprocessing == "sensor_window_v1" and self.length != WINDOW:
+            raise ValueError(f"sensor_window_v1 windows are {WINDOW} readings long, got length {self.length}")
 
 
 class Normalisation(ConfigStruct, frozen=True):

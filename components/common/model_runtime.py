@@ -165,6 +165,7 @@ class ModelRuntime:
             stateful model).
         runtime: force ``"ai-edge-litert"`` or ``"tflite-runtime"``.
         stateful: the model keeps state between invokes (also detected from its ops).
+        interpreter_class: an ``Interpreter``-like class to use instead of the runtime's (tests).
 
     Raises:
         ModelParseError: the interpreter cannot load the bytes.
@@ -180,10 +181,14 @@ class ModelRuntime:
         warmup: int = 2,
         runtime: str | None = None,
         stateful: bool = False,
+        interpreter_class: Callable[..., Any] | None = None,
     ) -> None:
         if num_threads < 1:
             raise ValueError(f"num_threads must be >= 1, got {num_threads}")
-        self.runtime_name, self._interpreter_class = load_interpreter_class(runtime)
+        if interpreter_class is None:
+            self.runtime_name, self._interpreter_class = load_interpreter_class(runtime)
+        else:
+            self.runtime_name, self._interpreter_class = "injected", interpreter_class
         self.source = source
         self.num_threads = num_threads
         self._content = content

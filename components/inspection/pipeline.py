@@ -186,19 +186,19 @@ class Inspector:
                 # The spooled copy shows what was found: reject-class boxes bright, others dim.
                 rejecting = rejecting_detections(prediction, decision_config.reject_classes)
                 image = draw_boxes(image, prediction.detections, highlight=rejecting)
-            if serving.spool.submit(stem, image, self._metadata(message, frame)):
+            if serving.spool.submit(stem, image, self._metadata(message, frame, image)):
                 self.spooled += 1
         return message
 
     @staticmethod
-    def _metadata(message: dict[str, Any], frame: Frame) -> dict[str, Any]:
-        height, width = frame.image.shape[:2]
+    def _metadata(message: dict[str, Any], frame: Frame, image: np.ndarray) -> dict[str, Any]:
+        height, width = image.shape[:2]
         return {
             **message,
             "ts": frame.captured,
             "width": width,
             "height": height,
-            "channels": 1 if frame.image.ndim == 2 else 3,
+            "channels": 1 if image.ndim == 2 else 3,
         }
 
     def uninspectable(self, serving: Serving, part_id: str, reason: str) -> dict[str, Any]:
