@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from components.common import topics
+from components.common.health import DEFAULT_INTERVAL_SECONDS, HealthLoop
 from components.common.ipc import Closeable
 from components.common.logs import kv
 from components.common.messages import health_message
@@ -62,7 +63,14 @@ class InferenceComponent:
         self.workers: dict[str, ModelWorker] = {}
         self._subscriptions: dict[str, Closeable] = {}
         self._stop = threading.Event()
-        self._health_thread: threading.Thread | None = None
+        self._health = HealthLoop(
+            "inference-health",
+            self.publish_health,
+            lambda: (
+                self.config.health_interval_seconds if self.config is not None else DEFAULT_INTERVAL_SECONDS
+            ),
+            self._stop,
+        )
 
     # -- configuration -----------------------------------------------------------------------------
     def _prepare(self, hosted: HostedModelConfig, config: InferenceConfig) -> LoadedModel:
@@ -142,8 +150,7 @@ class InferenceComponent:
     # -- running -----------------------------------------------------------------------------------
     def start(self) -> None:
         """Start publishing health (workers start as models are applied)."""
-        self._health_thread = threading.Thread(target=self._health_loop, name="inference-health", daemon=True)
-        self._health_thread.start()
+        self._health.start()
 
     def stop(self) -> None:
         """Unsubscribe, score what is queued, stop the workers."""
@@ -151,8 +158,7 @@ class InferenceComponent:
         with self._lock:
             for name in list(self.workers):
                 self._remove(name)
-        if self._health_thread is not None:
-            self._health_thread.join(2.0)
+        self._health.join(2.0)
 
     def health(self) -> dict[str, Any]:
         """The component's health metrics: per model, and the last refused configuration."""
@@ -172,13 +178,3 @@ class InferenceComponent:
         self._publisher.publish(
             topics.INFERENCE_STATUS, health_message(COMPONENT_SOURCE, seq, now, self.health())
         )
-
-    def _health_loop(self) -> None:
-        while True:
-            interval = self.config.health_interval_seconds if self.config is not None else 10.0
-            if self._stop.wait(interval):
-                return
-            try:
-                self.publish_health()
-            except Exception as err:
-                log.warning(kv(event="health_failed", error=repr(err)))

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from components.common import topics
+from components.common.health import DEFAULT_INTERVAL_SECONDS, HealthLoop
 from components.common.ipc import Closeable
 from components.common.live_config import ConfigError
 from components.common.logs import kv
@@ -115,6 +116,16 @@ class InspectionComponent:
         self.bad_frames = 0
         self.last_frame_error: str | None = None
         self._threads: list[threading.Thread] = []
+        self._health = HealthLoop(
+            "inspection-health",
+            self.publish_health,
+            lambda: (
+                self.serving.config.health_interval_seconds
+                if self.serving is not None
+                else DEFAULT_INTERVAL_SECONDS
+            ),
+            self._stop,
+        )
         self._started_perf = time.perf_counter()
 
     # -- configuration -----------------------------------------------------------------------------
@@ -259,10 +270,10 @@ class InspectionComponent:
     # -- running -----------------------------------------------------------------------------------
     def start(self) -> None:
         """Start the inspection and health threads (after the first :meth:`apply`)."""
-        for name, target in (("inspection-loop", self._loop), ("inspection-health", self._health_loop)):
-            thread = threading.Thread(target=target, name=name, daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        thread = threading.Thread(target=self._loop, name="inspection-loop", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        self._health.start()
 
     def _take_pending_camera(self) -> CameraSupervisor | None:
         with self._lock:
@@ -324,6 +335,7 @@ class InspectionComponent:
             self._trigger_cond.notify_all()
         for thread in self._threads:
             thread.join(5.0)
+        self._health.join(5.0)
         with self._lock:
             if self._trigger_subscription is not None:
                 self._trigger_subscription.close()
@@ -374,14 +386,3 @@ class InspectionComponent:
         self._publisher.publish(
             topics.INSPECTION_HEALTH, health_message(COMPONENT_SOURCE, seq, self._clock(), self.health())
         )
-
-    def _health_loop(self) -> None:
-        while True:
-            serving = self.serving
-            interval = serving.config.health_interval_seconds if serving is not None else 10.0
-            if self._stop.wait(interval):
-                return
-            try:
-                self.publish_health()
-            except Exception as err:
-                log.warning(kv(event="health_failed", error=repr(err)))
