@@ -66,7 +66,7 @@ def build_detector(keras: Any, classes: int) -> tuple[Any, Any]:
     rows, cols = np.mgrid[0:GRID, 0:GRID].astype(np.float32)
     offsets = np.stack([rows, cols], axis=-1).reshape(1, GRID * GRID, 2)
 
-    class DecodeBoxes(keras.layers.Layer):  # type: ignore[misc,name-defined]
+    class DecodeBoxes(keras.layers.Layer):
         def call(self, t: Any) -> Any:
             t = ops.reshape(t, (-1, GRID * GRID, 4))
             centre = (ops.sigmoid(t[..., :2]) + tf.constant(offsets)) / GRID

@@ -187,7 +187,7 @@ CardOutput = ScoreOutput | ClassificationOutput | DetectionOutput | RawOutput
 class ModelCard(ConfigStruct, frozen=True, kw_only=True):
     """One model's card; see the module docstring."""
 
-    schema: Literal["edgebundle.model-card.v1"] = CARD_SCHEMA
+    schema: Literal["edgebundle.model-card.v1"] = "edgebundle.model-card.v1"
     name: Id
     version: Annotated[str, Meta(min_length=1, max_length=64)] = "1.0.0"
     description: str = ""

@@ -82,6 +82,7 @@ def check_card(runtime: ModelRuntime, card: LoadedCard) -> None:
     spec = runtime.inputs[0]
     source = card.card.input
     if isinstance(source, SensorWindowInput):
+        allowed: list[tuple[int, ...]]
         if source.preprocessing == "sensor_window_v1":
             allowed = [(1, source.length, len(CHANNELS))]
         else:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from components.common.model_card import ImageInput, LoadedCard
+from components.common.model_card import ImageInput, LoadedCard, ScoreOutput
 from components.common.model_host import HostedModel, ModelSwapRejected, load_hosted_model
 from components.common.model_interpret import Prediction
 from components.common.model_manifest import VariantSpec
@@ -64,6 +64,18 @@ class DefectModel:
     def kind(self) -> str:
         """The card's output kind."""
         return self.hosted.kind
+
+    @property
+    def score_threshold(self) -> float:
+        """A ``score`` card's threshold (the one its held-out figures are given at).
+
+        Raises:
+            ValueError: the card's output is not a score.
+        """
+        output = self.hosted.card.card.output
+        if not isinstance(output, ScoreOutput):
+            raise ValueError(f"{self.path}: a {self.kind} model has no score threshold")
+        return output.threshold
 
     @property
     def version(self) -> str:

@@ -7,6 +7,7 @@ runs on the inspection thread only; its counters are read by the health thread.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import re
@@ -19,11 +20,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from components.common import topics
+from components.common.detections import Detection
 from components.common.messages import inspection_message
 from components.common.model_errors import ModelError
+from components.common.model_interpret import Prediction
 from components.inspection.actuator import PulseActuator
 from components.inspection.cameras.base import Frame
-from components.inspection.config import InspectionConfig
+from components.inspection.config import CropConfig, InspectionConfig
 from components.inspection.decision import (
     QualityFigures,
     decide,
@@ -58,6 +61,23 @@ class Serving:
     preprocessor: Preprocessor
     actuator: PulseActuator
     spool: SpoolWriter
+
+
+def in_frame(prediction: Prediction, crop: CropConfig, frame_shape: tuple[int, ...]) -> Prediction:
+    """``prediction`` with its boxes mapped from the crop (what the model saw) to the whole frame."""
+    height, width = frame_shape[0], frame_shape[1]
+
+    def mapped(d: Detection) -> Detection:
+        ymin, xmin, ymax, xmax = d.box
+        box = (
+            (crop.y + ymin * crop.height) / height,
+            (crop.x + xmin * crop.width) / width,
+            (crop.y + ymax * crop.height) / height,
+            (crop.x + xmax * crop.width) / width,
+        )
+        return dataclasses.replace(d, box=box)
+
+    return dataclasses.replace(prediction, detections=tuple(mapped(d) for d in prediction.detections))
 
 
 def spool_stem(captured: float, part_id: str, seq: int) -> str:
@@ -130,6 +150,8 @@ class Inspector:
         batch = serving.preprocessor(frame.image)
         decision_config = serving.config.decision
         prediction = serving.model.predict(batch)
+        if prediction.detections and serving.config.crop is not None:
+            prediction = in_frame(prediction, serving.config.crop, frame.image.shape[:2])
         kind = serving.model.kind
         raw = decisive_probability(kind, prediction, decision_config.reject_classes)
         if not math.isfinite(raw):

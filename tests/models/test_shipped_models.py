@@ -47,6 +47,7 @@ def test_variant_meets_its_manifest_figures(name: str, variant: str) -> None:
     runtime = ModelRuntime.load(spec.path, expected=spec)
     # WHEN it scores the held-out set regenerated here
     data = heldout(name)
+    assert spec.threshold is not None
     metrics = binary_metrics(runtime.predict(data.x), data.y, spec.threshold)
     # THEN it is at least as good as the manifest says
     assert metrics["samples"] == spec.metrics["samples"]
@@ -102,7 +103,7 @@ def test_the_product_classifier_meets_its_manifest_figures(variant: str) -> None
     assert sha256_file(spec.path) == spec.sha256 and card.labels == PRODUCT_LABELS
     runtime = ModelRuntime.load(spec.path, expected=spec)
     # WHEN it classifies the regenerated held-out set through the host's interpretation
-    images, labels = classification_dataset(**SHELF_PRODUCTS_HELDOUT)  # type: ignore[arg-type]
+    images, labels = classification_dataset(**SHELF_PRODUCTS_HELDOUT)
     predictions = interpret(card, runtime.predict_all(to_unit_range(images)))
     top = np.array([PRODUCT_LABELS.index(p.classes[0][0]) for p in predictions])
     metrics = classification_metrics(top, labels, len(PRODUCT_LABELS))
@@ -120,7 +121,7 @@ def test_the_product_detector_meets_its_manifest_figures(variant: str) -> None:
     assert sha256_file(spec.path) == spec.sha256 and len(spec.outputs) == 2
     runtime = ModelRuntime.load(spec.path, expected=spec)
     # WHEN it detects on the regenerated held-out scenes
-    images, boxes, classes = detection_dataset(**SHELF_DETECTOR_HELDOUT)  # type: ignore[arg-type]
+    images, boxes, classes = detection_dataset(**SHELF_DETECTOR_HELDOUT)
     predictions = interpret(card, runtime.predict_all(to_unit_range(images)))
     metrics = detector_batch_metrics(predictions, boxes, classes)
     # THEN precision, recall and counting are as the manifest says

@@ -129,3 +129,15 @@ def test_boxes_are_drawn_on_a_grey_frame_as_colour() -> None:
     out = draw_boxes(grey, [Detection("x", 0, 0.9, (0.1, 0.1, 0.5, 0.5))])
     assert out.shape == (20, 30, 3) and grey.ndim == 2
     assert (out != 100).any() and (grey == 100).all()
+
+
+def test_boxes_found_in_a_crop_are_reported_in_frame_coordinates() -> None:
+    from components.common.detections import Detection
+    from components.common.model_interpret import Prediction
+    from components.inspection.config import CropConfig
+    from components.inspection.pipeline import in_frame
+
+    crop = CropConfig(x=100, y=50, width=200, height=100)
+    found = Prediction((), detections=(Detection("can", 0, 0.9, (0.0, 0.0, 1.0, 0.5)),))
+    (moved,) = in_frame(found, crop, (400, 600)).detections
+    assert moved.box == (50 / 400, 100 / 600, 150 / 400, 200 / 600)
