@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from components.common import topics  # noqa: E402
+from components.common.image_preprocess import Preprocessor  # noqa: E402
 from components.common.ipc import ComponentIpc  # noqa: E402
 from components.common.live_config import validate_config  # noqa: E402
 from components.common.model_manifest import Manifest  # noqa: E402
@@ -45,7 +46,6 @@ from components.inspection.config import InspectionConfig, ModelConfig  # noqa: 
 from components.inspection.decision import decide  # noqa: E402
 from components.inspection.model import DefectModel, load_defect_model  # noqa: E402
 from components.inspection.pipeline import Inspector, Serving  # noqa: E402
-from components.inspection.preprocess import Preprocessor  # noqa: E402
 from components.inspection.spool import ImageSpool, SpoolWriter  # noqa: E402
 from components.sensing.component import SequenceNumbers  # noqa: E402
 from models.heldout import PARTS_HELDOUT  # noqa: E402

@@ -56,5 +56,9 @@ class ModelCardMismatchError(ModelError):
     """A model file does not fit its card: names the file, the tensor and what was expected."""
 
 
+class FrameError(ModelError):
+    """A frame or image cannot be preprocessed: wrong dtype, rank or size for the configured crop."""
+
+
 class InputShapeError(ModelError):
     """An input passed to the model has the wrong shape or dtype."""

@@ -24,6 +24,7 @@ from typing import Any
 
 from components.common import topics
 from components.common.health import DEFAULT_INTERVAL_SECONDS, HealthLoop
+from components.common.image_preprocess import Preprocessor
 from components.common.ipc import Closeable
 from components.common.live_config import ConfigError
 from components.common.logs import kv
@@ -42,7 +43,6 @@ from components.inspection.exceptions import (
 )
 from components.inspection.model import DefectModel, load_defect_model
 from components.inspection.pipeline import COMPONENT_SOURCE, Inspector, Publisher, Serving
-from components.inspection.preprocess import Preprocessor
 from components.inspection.spool import DiskUsage, ImageSpool, SpoolWriter
 from components.sensing.component import SequenceNumbers
 

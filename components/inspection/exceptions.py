@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 # Defined once for both model-hosting components; re-exported for this component's callers.
+from components.common.model_errors import FrameError
 from components.common.model_host import ModelSwapRejected
 
 
@@ -20,10 +21,6 @@ class CameraUnavailableError(CameraError):
 
 class CameraExhaustedError(CameraError):
     """A finite source (a folder not looping, a video file) has no more frames."""
-
-
-class FrameError(InspectionError):
-    """A frame cannot be preprocessed: wrong dtype, rank or size for the configured crop."""
 
 
 class ActuatorUnavailableError(InspectionError):

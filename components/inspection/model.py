@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from components.common.image_preprocess import Preprocessor
 from components.common.model_card import ImageInput, LoadedCard, ScoreOutput
 from components.common.model_host import HostedModel, ModelSwapRejected, load_hosted_model
 from components.common.model_interpret import Prediction
@@ -23,7 +24,6 @@ from components.common.model_manifest import VariantSpec
 from components.common.model_runtime import ModelRuntime
 from components.inspection.cameras.parts import render_part
 from components.inspection.config import ModelConfig
-from components.inspection.preprocess import Preprocessor
 
 
 @dataclass(frozen=True)

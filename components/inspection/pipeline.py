@@ -21,6 +21,7 @@ import numpy as np
 
 from components.common import topics
 from components.common.detections import Detection
+from components.common.image_preprocess import Preprocessor
 from components.common.messages import inspection_message
 from components.common.model_errors import ModelError
 from components.common.model_interpret import Prediction
@@ -36,7 +37,6 @@ from components.inspection.decision import (
 )
 from components.inspection.model import DefectModel
 from components.inspection.overlay import draw_boxes
-from components.inspection.preprocess import Preprocessor
 from components.inspection.spool import SpoolWriter
 
 COMPONENT_SOURCE = "inspection"

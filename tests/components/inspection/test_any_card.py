@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from components.common.image_preprocess import Preprocessor
 from components.common.live_config import validate_config
 from components.common.model_host import ModelSwapRejected
 from components.inspection.actuator import PulseActuator, SimulatedOutput
@@ -21,7 +22,6 @@ from components.inspection.decision import check_reject_classes
 from components.inspection.model import load_defect_model
 from components.inspection.overlay import HIGHLIGHT, draw_boxes
 from components.inspection.pipeline import Inspector, Serving
-from components.inspection.preprocess import Preprocessor
 from components.inspection.spool import ImageSpool, SpoolWriter
 from components.sensing.component import SequenceNumbers
 from models.data.shelf import render_product, render_scene

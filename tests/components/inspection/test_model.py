@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from components.common.image_preprocess import Preprocessor
 from components.common.model_manifest import Manifest
 from components.common.preprocessing import part_images_v1
 from components.inspection.cameras.parts import part_dataset
 from components.inspection.config import ModelConfig
 from components.inspection.decision import decide
 from components.inspection.model import DefectModel, load_defect_model
-from components.inspection.preprocess import Preprocessor
 from models.heldout import PARTS_HELDOUT
 
 VARIANTS = Manifest.load().variants("part_defect")

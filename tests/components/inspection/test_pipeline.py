@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from components.common import topics
+from components.common.image_preprocess import Preprocessor
 from components.common.live_config import validate_config
 from components.common.model_errors import ModelError
 from components.common.model_interpret import Prediction
@@ -20,7 +21,6 @@ from components.inspection.actuator import PulseActuator, SimulatedOutput
 from components.inspection.cameras.base import Frame
 from components.inspection.config import InspectionConfig
 from components.inspection.pipeline import Inspector, Serving, spool_stem
-from components.inspection.preprocess import Preprocessor
 from components.inspection.spool import ImageSpool, SpoolWriter
 from components.sensing.component import SequenceNumbers
 

@@ -1,4 +1,4 @@
-"""Camera frame to model input, per the model card, into buffers allocated once per frame size.
+"""Camera frame (or image message) to model input, per the model card, into buffers allocated once per frame size.
 
 Steps: crop (a view), resize to the input tensor's height and width (OpenCV's area
 interpolation when ``cv2`` is importable, else nearest-neighbour sampling at pixel centres with
@@ -16,15 +16,28 @@ sight; after that the hot path allocates nothing of frame size.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from components.common.model_card import ImageInput, Normalisation
+from components.common.model_errors import FrameError
 from components.common.model_manifest import TensorSpec
 from components.common.preprocessing import PREPROCESSORS
-from components.inspection.config import CropConfig
-from components.inspection.exceptions import FrameError
+
+
+class CropConfig(Protocol):
+    """The region of a frame the model looks at, in pixels (the inspection component's ``crop``)."""
+
+    @property
+    def x(self) -> int: ...
+    @property
+    def y(self) -> int: ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def height(self) -> int: ...
+
 
 # ITU-R BT.601 luma, as OpenCV's and Pillow's RGB to L conversions use.
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
