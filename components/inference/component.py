@@ -24,7 +24,8 @@ from components.common.messages import health_message
 from components.common.model_card import ScoreOutput
 from components.inference.config import HostedModelConfig, InferenceConfig
 from components.inference.exceptions import ModelSwapRejected
-from components.inference.host import LoadedModel, load_model, model_identity
+from components.inference.host import LoadedModel, check_image_topics, load_model, model_identity
+from components.inference.image_worker import ImageWorker
 from components.inference.worker import ModelWorker, Publisher
 from components.sensing.component import SequenceNumbers
 
@@ -33,6 +34,13 @@ log = logging.getLogger(__name__)
 COMPONENT_SOURCE = "inference"
 #: ``subscribe(topic, handler)``: ``ComponentIpc.subscribe_json`` in the component.
 Subscribe = Callable[[str, Callable[[Any], None]], Closeable]
+
+
+Worker = ModelWorker | ImageWorker
+
+
+def _handler(worker: Worker) -> Callable[[Any], None]:
+    return worker.on_reading if isinstance(worker, ModelWorker) else worker.on_image
 
 
 class InferenceComponent:
@@ -60,7 +68,7 @@ class InferenceComponent:
         self._seq = SequenceNumbers(clock)
         self._lock = threading.Lock()
         self.config: InferenceConfig | None = None
-        self.workers: dict[str, ModelWorker] = {}
+        self.workers: dict[str, Worker] = {}
         self._subscriptions: dict[str, Closeable] = {}
         self._stop = threading.Event()
         self._health = HealthLoop(
@@ -78,15 +86,25 @@ class InferenceComponent:
         running = worker.model if worker is not None else None
         if running is not None and running.identity == model_identity(hosted, config.num_threads):
             output = running.card.card.output
-            assert isinstance(output, ScoreOutput)
+            if running.is_image:
+                check_image_topics(hosted, f"model {hosted.name!r}")
+            card_threshold = output.threshold if isinstance(output, ScoreOutput) else 0.0
             return dataclasses.replace(
                 running,
                 config=hosted,
                 version=hosted.version or running.hosted.version,
-                threshold=hosted.threshold if hosted.threshold is not None else output.threshold,
+                threshold=hosted.threshold if hosted.threshold is not None else card_threshold,
             )
         loaded = load_model(hosted, config.num_threads, config.manifest_path)
-        if worker is not None and loaded.window.length != worker.windows.size:
+        if worker is None:
+            return loaded
+        if loaded.is_image != worker.model.is_image:
+            raise ModelSwapRejected(
+                f"model {hosted.name!r}: an {'image' if loaded.is_image else 'sensor window'} model cannot "
+                f"replace a running {'image' if worker.model.is_image else 'sensor window'} model; "
+                "deploy it under a new name instead"
+            )
+        if isinstance(worker, ModelWorker) and loaded.window.length != worker.windows.size:
             raise ModelSwapRejected(
                 f"model {hosted.name!r}: windows of {loaded.window.length} readings, "
                 f"the running model uses {worker.windows.size}; deploy it under a new name instead"
@@ -110,7 +128,10 @@ class InferenceComponent:
                     continue
                 old_topic = worker.model.config.input_topic
                 worker.max_batch = config.max_batch
-                worker.queue.capacity = config.max_pending_windows
+                if isinstance(worker, ModelWorker):
+                    worker.queue.capacity = config.max_pending_windows
+                else:
+                    worker.capacity = config.max_pending_windows
                 if model.runtime is not worker.model.runtime:
                     log.info(
                         kv(
@@ -123,11 +144,12 @@ class InferenceComponent:
                 worker.swap(model)
                 if model.config.input_topic != old_topic:
                     self._subscriptions.pop(name).close()
-                    self._subscriptions[name] = self._subscribe(model.config.input_topic, worker.on_reading)
+                    self._subscriptions[name] = self._subscribe(model.config.input_topic, _handler(worker))
             self.config = config
 
     def _add(self, model: LoadedModel, config: InferenceConfig) -> None:
-        worker = ModelWorker(
+        kind = ImageWorker if model.is_image else ModelWorker
+        worker = kind(
             model,
             self._publisher,
             self._seq.next,
@@ -137,7 +159,7 @@ class InferenceComponent:
         )
         worker.start()
         self.workers[model.config.name] = worker
-        self._subscriptions[model.config.name] = self._subscribe(model.config.input_topic, worker.on_reading)
+        self._subscriptions[model.config.name] = self._subscribe(model.config.input_topic, _handler(worker))
         log.info(kv(event="model_started", model=model.config.name, version=model.version, path=model.path))
 
     def _remove(self, name: str) -> None:

@@ -4,8 +4,10 @@
 shared :func:`~components.common.model_host.load_hosted_model` (manifest entry or file of your
 own, sha256, tensors against the manifest and the card, one test inference). This component
 feeds cards whose input is a ``sensorWindow`` of temperature and/or humidity and whose output
-is a ``score``; :func:`window_input` turns windows into the model's input as its card says.
-Any failure raises :class:`ModelSwapRejected` naming the model and the reason.
+is a ``score`` (anomaly events; :func:`window_input` turns windows into the model's input as its
+card says), and cards whose input is an ``image``, fed from a topic of image messages, with any
+output (prediction messages). Any failure raises :class:`ModelSwapRejected` naming the model
+and the reason.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from components.common.model_card import LoadedCard, ScoreOutput, SensorWindowInput
+from components.common import topics
+from components.common.image_preprocess import Preprocessor
+from components.common.messages import IMAGE_V1, PREDICTION_V1
+from components.common.model_card import ImageInput, LoadedCard, ScoreOutput, SensorWindowInput
 from components.common.model_host import HostedModel, ModelSwapRejected, load_hosted_model
 from components.common.model_manifest import VariantSpec
 from components.common.model_runtime import ModelRuntime
@@ -49,6 +54,23 @@ class LoadedModel:
     def card(self) -> LoadedCard:
         """The model's card."""
         return self.hosted.card
+
+    @property
+    def is_image(self) -> bool:
+        """True for an image model (image messages in, predictions out)."""
+        return isinstance(self.hosted.card.card.input, ImageInput)
+
+    @property
+    def image(self) -> ImageInput:
+        """The card's input, for an image model."""
+        source = self.hosted.card.card.input
+        assert isinstance(source, ImageInput)
+        return source
+
+    @property
+    def output_topic(self) -> str:
+        """Where this model's events or predictions go."""
+        return self.config.output_topic
 
     @property
     def window(self) -> SensorWindowInput:
@@ -99,9 +121,12 @@ def window_input(
 
 def _probe(runtime: ModelRuntime, card: LoadedCard) -> np.ndarray:
     source = card.card.input
+    if isinstance(source, ImageInput):
+        frame = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+        return Preprocessor(runtime.inputs[0], source, use_opencv=False)(frame)
     if not isinstance(source, SensorWindowInput):
         raise ModelSwapRejected(
-            f"card {card.source}: input source {source.source!r}; this component feeds 'sensorWindow' models"
+            f"card {card.source}: input source {source.source!r}; this component feeds 'sensorWindow' and 'image' models"
         )
     unknown = [f for f in source.fields if f not in WINDOW_FIELDS]
     if unknown:
@@ -110,12 +135,29 @@ def _probe(runtime: ModelRuntime, card: LoadedCard) -> np.ndarray:
         )
     if not isinstance(card.card.output, ScoreOutput):
         raise ModelSwapRejected(
-            f"card {card.source}: output kind {card.card.output.kind!r}; this component publishes 'score' models"
+            f"card {card.source}: output kind {card.card.output.kind!r}; a sensorWindow model here publishes 'score' anomaly events"
         )
     rng = np.random.default_rng(0)
     t = 22.0 + rng.normal(0.0, 0.15, (1, source.length)).round(1)
     h = 45.0 + rng.normal(0.0, 0.5, (1, source.length)).round(1)
     return window_input(source, runtime.inputs[0].shape, t, h)
+
+
+def check_image_topics(config: HostedModelConfig, where: str) -> None:
+    """An image model reads and writes topics of its own, never the sensor ones.
+
+    Raises:
+        ModelSwapRejected: naming the key.
+    """
+    for key, value, sensor_topic in (
+        ("inputTopic", config.input_topic, topics.READINGS),
+        ("outputTopic", config.output_topic, topics.ANOMALIES),
+    ):
+        if value == sensor_topic:
+            raise ModelSwapRejected(
+                f"{where}: an image model needs its own '{key}' (not {sensor_topic}): "
+                f"image messages ({IMAGE_V1}) in, predictions ({PREDICTION_V1}) out"
+            )
 
 
 def load_model(config: HostedModelConfig, num_threads: int, manifest_path: str | None = None) -> LoadedModel:
@@ -138,9 +180,12 @@ def load_model(config: HostedModelConfig, num_threads: int, manifest_path: str |
         probe=_probe,
     )
     output = hosted.card.card.output
-    assert isinstance(output, ScoreOutput)
     source = hosted.card.card.input
-    assert isinstance(source, SensorWindowInput)
+    if isinstance(source, ImageInput):
+        check_image_topics(config, where)
+        threshold = output.threshold if isinstance(output, ScoreOutput) else 0.0
+        return LoadedModel(config=config, hosted=hosted, version=hosted.version, threshold=threshold)
+    assert isinstance(output, ScoreOutput) and isinstance(source, SensorWindowInput)
     if config.preprocessing is not None and source.preprocessing != config.preprocessing:
         raise ModelSwapRejected(
             f"{where}: the card's preprocessing is {source.preprocessing!r}, configured {config.preprocessing!r}"
