@@ -110,12 +110,12 @@ def test_the_card_input_must_be_one_the_component_feeds(tmp_path: Path) -> None:
         load_model(HostedModelConfig(), 1, str(tmp_path / "manifest.json"))
 
 
-def test_an_image_model_of_your_own_is_refused_by_the_sensor_component(tmp_path: Path) -> None:
+def test_an_image_model_of_your_own_on_the_readings_topic_is_refused(tmp_path: Path) -> None:
     spec = MANIFEST.variant("part_defect", "int8")
     card = tmp_path / "defects.card.json"
     card.write_text(json.dumps(MANIFEST.model("part_defect")["card"]))
     config = HostedModelConfig(path=str(spec.path), sha256=spec.sha256, card=str(card))
-    with pytest.raises(ModelSwapRejected, match="this component feeds 'sensorWindow' models"):
+    with pytest.raises(ModelSwapRejected, match="an image model needs its own 'inputTopic'"):
         load_model(config, 1)
 
 
