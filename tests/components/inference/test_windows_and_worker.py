@@ -119,7 +119,7 @@ def test_an_image_model_of_your_own_on_the_readings_topic_is_refused(tmp_path: P
         load_model(config, 1)
 
 
-def test_a_sensor_model_of_your_own_with_a_standardising_card_runs(tmp_path: Path) -> None:
+def test_a_sensor_model_of_your_own_whose_card_does_not_fit_is_refused(tmp_path: Path) -> None:
     # GIVEN the float model copied as "your own", with a card saying raw standardised fields
     spec = MANIFEST.variant("sensor_anomaly", "float32")
     own = tmp_path / "own.tflite"
@@ -244,3 +244,38 @@ def test_a_batch_with_a_bad_reading_is_invalid_whole_and_other_sensors_are_ignor
     system = {**good[0], "kind": "system", "values": {"cpu_percent": 3.0}, "units": {"cpu_percent": "%"}}
     worker.on_reading(reading_batch_message("sensing", [system, *good]))
     assert (worker.invalid, worker.ignored, worker.readings) == (1, 1, 3)
+
+
+def test_a_standardising_card_feeds_time_first_fields_with_failed_reads_carried_forward() -> None:
+    from components.common.model_card import SensorWindowInput
+    from components.inference.host import window_input
+
+    card = SensorWindowInput(
+        fields=("humidity", "temperature"),
+        length=3,
+        preprocessing="standardise",
+        mean=(50.0, 20.0),
+        std=(10.0, 2.0),
+    )
+    t = np.array([[20.0, np.nan, 24.0]])
+    h = np.array([[60.0, 40.0, 50.0]])
+    x = window_input(card, (1, 3, 2), t, h)
+    assert x.shape == (1, 3, 2) and x.dtype == np.float32
+    assert x[0].tolist() == [[1.0, 0.0], [-1.0, 0.0], [0.0, 2.0]]  # the failed read carries 20.0 forward
+    flat = window_input(card, (1, 6), t, h)
+    assert flat.shape == (1, 6) and flat[0].tolist() == [1.0, 0.0, -1.0, 0.0, 0.0, 2.0]
+
+
+def test_a_card_marked_stateful_is_never_batched_and_starts_fresh(tmp_path: Path) -> None:
+    # GIVEN the float sensor model as a model of your own whose card says it is stateful
+    spec = MANIFEST.variant("sensor_anomaly", "float32")
+    card = dict(MANIFEST.model("sensor_anomaly")["card"], stateful=True)
+    (tmp_path / "own.card.json").write_text(json.dumps(card))
+    own = tmp_path / "own.tflite"
+    own.write_bytes(spec.path.read_bytes())
+    model = load_model(HostedModelConfig(path=str(own), sha256=spec.sha256), 1)
+    # THEN it runs item by item, with the same numbers as the stateless copy
+    assert model.runtime.stateful and not model.runtime.batchable
+    x = np.random.default_rng(5).normal(0, 1, (3, 64, 5)).astype(np.float32)
+    plain = load_model(HostedModelConfig(variant="float32"), 1)
+    assert np.allclose(model.runtime.predict(x), plain.runtime.predict(x), atol=1e-6)
