@@ -22,7 +22,6 @@ from collections.abc import Iterator
 from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
-import numpy as np
 from msgspec import Meta
 
 from components.common.structs import locate_error
@@ -392,6 +391,8 @@ def image_message(
     source: str, seq: int, ts: float, image: Any, *, part_id: str | None = None
 ) -> dict[str, Any]:
     """Build an image message from an ``(H, W)`` or ``(H, W, 3)`` uint8 array (see :class:`ImageMessage`)."""
+    import numpy as np  # here, not at the top: sensing and sync import this module and run without numpy
+
     pixels = np.ascontiguousarray(image, dtype=np.uint8)
     message: dict[str, Any] = {
         "schema": IMAGE_V1,
@@ -415,6 +416,8 @@ def image_pixels(message: ImageMessage) -> Any:
     Raises:
         MessageError: ``data`` is not base64, or not ``height * width * channels`` bytes.
     """
+    import numpy as np  # see image_message
+
     try:
         raw = base64.b64decode(message.data, validate=True)
     except (binascii.Error, ValueError) as err:
