@@ -16,6 +16,9 @@
 * A stateful model (resource variables, or ``stateful=True`` from its card) is never warmed up
   (zeros would enter its state) and never batched; :meth:`ModelRuntime.reset` starts it afresh.
 
+Over 400 lines: the file checks, the batching rules and the state rules all decide how one
+interpreter is driven, and are kept beside it.
+
 Example::
 
     spec = Manifest.load().variant("sensor_anomaly", "int8")
