@@ -35,8 +35,10 @@ INSPECTION_V1 = "edgebundle.inspection.v1"
 ACTUATOR_V1 = "edgebundle.actuator.v1"
 IMAGE_V1 = "edgebundle.image.v1"
 PREDICTION_V1 = "edgebundle.prediction.v1"
-#: Largest image an image message may carry (pixels), so one message cannot exhaust memory.
-MAX_IMAGE_PIXELS = 4096 * 4096
+#: Largest image an image message carries (pixel bytes): its base64 (4/3 larger) must fit in one
+#: IPC event-stream message, at most 24 MiB (``/work/shared/reference/greengrass-ipc.md`` 1.3,
+#: ``AWS_EVENT_STREAM_MAX_MESSAGE_SIZE``), with room for the rest of the message.
+MAX_IMAGE_BYTES = 16 * 1024 * 1024
 
 Quality = Literal["good", "bad", "stale"]
 Severity = Literal["info", "warning", "critical"]
@@ -394,6 +396,10 @@ def image_message(
     import numpy as np  # here, not at the top: sensing and sync import this module and run without numpy
 
     pixels = np.ascontiguousarray(image, dtype=np.uint8)
+    if pixels.nbytes > MAX_IMAGE_BYTES:
+        raise ValueError(
+            f"image of {pixels.nbytes} bytes: more than {MAX_IMAGE_BYTES} do not fit one IPC message"
+        )
     message: dict[str, Any] = {
         "schema": IMAGE_V1,
         "source": source,
@@ -418,12 +424,14 @@ def image_pixels(message: ImageMessage) -> Any:
     """
     import numpy as np  # see image_message
 
+    if len(message.data) > MAX_IMAGE_BYTES * 4 // 3 + 4:
+        raise MessageError(f"{IMAGE_V1}: field 'data': more than {MAX_IMAGE_BYTES} bytes of pixels")
     try:
         raw = base64.b64decode(message.data, validate=True)
     except (binascii.Error, ValueError) as err:
         raise MessageError(f"{IMAGE_V1}: field 'data': not base64 ({err})") from err
     expected = message.height * message.width * message.channels
-    if len(raw) != expected:
+    if expected > MAX_IMAGE_BYTES or len(raw) != expected:
         raise MessageError(
             f"{IMAGE_V1}: field 'data': {len(raw)} bytes, expected height*width*channels = {expected}"
         )

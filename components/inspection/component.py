@@ -41,6 +41,7 @@ from components.inspection.exceptions import (
     ModelSwapRejected,
     SpoolWriteError,
 )
+from components.inspection.frames import FramePublisher
 from components.inspection.model import DefectModel, load_defect_model
 from components.inspection.pipeline import COMPONENT_SOURCE, Inspector, Publisher, Serving
 from components.inspection.spool import DiskUsage, ImageSpool, SpoolWriter
@@ -115,6 +116,7 @@ class InspectionComponent:
         self.bad_triggers = 0
         self.bad_frames = 0
         self.last_frame_error: str | None = None
+        self.frames = FramePublisher(publisher, self._seq.next)
         self._threads: list[threading.Thread] = []
         self._health = HealthLoop(
             "inspection-health",
@@ -315,6 +317,7 @@ class InspectionComponent:
                 else:
                     self._stop.wait(camera.wait_time())
                 continue
+            self.frames.offer(serving.config.frames, frame, part_id)
             try:
                 self.inspector.inspect(self.serving or serving, frame, part_id)
             except (FrameError, ModelError) as err:
@@ -362,6 +365,7 @@ class InspectionComponent:
             "camera": camera.metrics() if camera is not None else None,
             "triggers": triggers,
             "badFrames": self.bad_frames,
+            "frames": self.frames.metrics(),
             "lastFrameError": self.last_frame_error,
             "lastRejection": self._rejection(),
             "uptimeSeconds": round(time.perf_counter() - self._started_perf, 1),

@@ -163,6 +163,14 @@ class SpoolConfig(ConfigStruct, frozen=True):
     max_queued: Annotated[int, Meta(ge=1, le=10_000)] = 64  # images waiting to be written
 
 
+class FramesConfig(ConfigStruct, frozen=True):
+    """Camera frames published as ``edgebundle.image.v1``, so image models in the inference
+    component can run on the same camera (the topic needs a policy merged into accessControl)."""
+
+    topic: NonEmpty | None = None  # none: frames are not published
+    every: Annotated[int, Meta(ge=1, le=100_000)] = 1  # every n-th inspected frame
+
+
 class InspectionConfig(ConfigStruct, frozen=True):
     """Everything the inspection component needs; the defaults inspect synthetic parts at 5 Hz."""
 
@@ -174,5 +182,6 @@ class InspectionConfig(ConfigStruct, frozen=True):
     decision: DecisionConfig = DecisionConfig()
     actuator: ActuatorConfig = ActuatorConfig()
     spool: SpoolConfig = SpoolConfig()
+    frames: FramesConfig = FramesConfig()
     health_interval_seconds: Annotated[float, Meta(gt=0.0, le=3600.0)] = 10.0
     manifest_path: str | None = None  # defaults to models/manifest.json
