@@ -49,7 +49,7 @@ synth: $(STAMP)
 TRAIN_VENV := .venv-train
 $(TRAIN_VENV)/.installed:
 	@test -x $(TRAIN_VENV)/bin/python || $(PYTHON) -m venv $(TRAIN_VENV)
-	$(TRAIN_VENV)/bin/pip install -q 'tensorflow-cpu>=2.16' 'numpy>=1.23' 'ai-edge-litert>=1.2'
+	$(TRAIN_VENV)/bin/pip install -q 'tensorflow-cpu>=2.16' 'numpy>=1.23' 'ai-edge-litert>=1.2' 'msgspec>=0.18'
 	@touch $@
 
 models: $(TRAIN_VENV)/.installed

@@ -1,6 +1,6 @@
 """Benchmark: raw TFLite invoke per model variant, and the inference component end to end.
 
-Prints three tables, measured in one run on this machine:
+Prints four tables, measured in one run on this machine:
 
 1. raw ``invoke`` latency (p50/p99, microseconds) per model and variant at 1 and 2 threads with
    ai-edge-litert (the default runtime), beside tflite-runtime measured the same way in
@@ -8,7 +8,12 @@ Prints three tables, measured in one run on this machine:
 2. the component end to end through localcore's IPC server with real awsiotsdk clients: a
    reading published at 100 readings/s to its anomaly event received (p50/p99, ms), beside the
    component's own share (window complete to event published) and raw invoke of the same variant;
-3. windows/s at saturation (readings published as fast as the core takes them).
+3. windows/s at saturation (readings published as fast as the core takes them);
+4. the generic host's overhead over a raw invoke per shipped model at batch 1: a plain
+   interpreter's ``set_tensor`` + ``invoke`` + ``get_tensor`` against ``predict_all`` on the
+   same input (checks, invoke, every output dequantized: the host's overhead, target under
+   20 us), on float input (the host also quantizes it), and ``HostedModel.run`` (plus the card's
+   interpretation: top-k, NMS); each paired with a raw run so the machine's drift cancels.
 
 Run: ``.venv/bin/python benchmarks/inference.py`` (``--quick`` for a short run).
 """
@@ -31,7 +36,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from components.common.model_manifest import Manifest  # noqa: E402
-from components.common.model_runtime import ModelRuntime, quantize, runtime_version  # noqa: E402
+from components.common.model_runtime import (  # noqa: E402
+    ModelRuntime,
+    load_interpreter_class,
+    quantize,
+    runtime_version,
+)
 
 TFLITE_VENV_PYTHON = ROOT / ".venv-tflite" / "bin" / "python"
 
@@ -83,6 +93,67 @@ def tflite_runtime_raw(runs: int) -> dict[str, dict[str, float]] | None:
         return None
     result: dict[str, dict[str, float]] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
+
+
+def host_overhead(runs: int) -> dict[str, dict[str, float]]:
+    """Per ``model/variant``: raw, predict and run p50 (us) and the paired overheads' medians."""
+    from components.common.model_host import load_hosted_model
+
+    manifest = Manifest.load()
+    results: dict[str, dict[str, float]] = {}
+    _, interpreter_class = load_interpreter_class()
+    for name in manifest.models:
+        for variant in manifest.variants(name):
+            spec = manifest.variant(name, variant)
+            hosted = load_hosted_model(
+                where=name,
+                model=name,
+                variant=variant,
+                path=None,
+                sha256=None,
+                card=None,
+                version=None,
+                manifest_path=None,
+                num_threads=1,
+                probe=lambda runtime, _card: np.zeros((1, *runtime.inputs[0].shape[1:]), np.float32),
+            )
+            raw = interpreter_class(model_path=str(spec.path), num_threads=1)
+            raw.allocate_tensors()
+            in_index = raw.get_input_details()[0]["index"]
+            out_indices = [d["index"] for d in raw.get_output_details()]
+            low = -1.0 if name.startswith("shelf") else 0.0
+            x = np.random.default_rng(0).uniform(low, 1.0, (1, *spec.inputs[0].shape[1:])).astype(np.float32)
+            item = quantize(x, spec.inputs[0]) if spec.inputs[0].quantized else x
+            raw_t, predict_t, float_t, run_t = [], [], [], []
+            for _ in range(runs + 50):
+                start = time.perf_counter()
+                raw.set_tensor(in_index, item)
+                raw.invoke()
+                for index in out_indices:
+                    raw.get_tensor(index)
+                t1 = time.perf_counter()
+                hosted.runtime.predict_all(item)  # the same input as raw: the host's own overhead
+                t2 = time.perf_counter()
+                hosted.runtime.predict_all(x)  # float input: the host quantizes it
+                t3 = time.perf_counter()
+                hosted.run(item)  # plus the card's interpretation (top-k, NMS)
+                t4 = time.perf_counter()
+                raw_t.append((t1 - start) * 1e6)
+                predict_t.append((t2 - t1) * 1e6)
+                float_t.append((t3 - t2) * 1e6)
+                run_t.append((t4 - t3) * 1e6)
+            raw_a, predict_a, float_a, run_a = (
+                np.asarray(t[50:]) for t in (raw_t, predict_t, float_t, run_t)
+            )
+            results[f"{name}/{variant}"] = {
+                "raw": float(np.median(raw_a)),
+                "predict": float(np.median(predict_a)),
+                "predict_over": float(np.median(predict_a - raw_a)),
+                "float_over": float(np.median(float_a - raw_a)),
+                "run_over": float(np.median(run_a - raw_a)),
+                "batchable": float(hosted.runtime.batchable),
+            }
+    return results
 
 
 def component_run(variant: str, readings: int, rate: float | None) -> dict[str, Any]:
@@ -216,18 +287,34 @@ def main() -> None:
 
     manifest = Manifest.load()
     print("\n## Shipped models (manifest; held-out data)\n")
-    print(
-        "| model | variant | size B | gzip B | sparsity | accuracy | precision | recall | F1 | predict p50/p99 ms |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| model | variant | size B | gzip B | sparsity | held-out | predict p50/p99 ms |")
+    print("|---|---|---|---|---|---|---|")
     for name in manifest.models:
         for variant, entry in sorted(manifest.model(name)["variants"].items()):
             m, lat = entry["metrics"], entry["latency_ms"]
+            shown = ", ".join(
+                f"{k} {v:.4f}" for k, v in m.items() if k not in ("samples", "positives", "objects")
+            )
             print(
                 f"| {name} | {variant} | {entry['size_bytes']} | {entry['gzip_bytes']} | {entry.get('sparsity', 0):.2f} "
-                f"| {m['accuracy']:.4f} | {m['precision']:.4f} | {m['recall']:.4f} | {m['f1']:.4f} "
-                f"| {lat['p50']:.3f}/{lat['p99']:.3f} |"
+                f"| {shown} | {lat['p50']:.3f}/{lat['p99']:.3f} |"
             )
+
+    print(
+        "\n## Host overhead over a raw invoke, batch 1, 1 thread, microseconds (p50; overheads: paired medians)\n"
+    )
+    print(
+        "| model | variant | batchable | raw invoke | predict_all | host overhead "
+        "| float input (host quantizes) - raw | run (card: top-k, NMS) - raw |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for key, value in host_overhead(args.runs).items():
+        name, variant = key.split("/")
+        print(
+            f"| {name} | {variant} | {'yes' if value['batchable'] else 'no'} | {value['raw']:.1f} "
+            f"| {value['predict']:.1f} | {value['predict_over']:.1f} | {value['float_over']:.1f} "
+            f"| {value['run_over']:.1f} |"
+        )
 
     litert = raw_invoke(args.runs)
     tflite = tflite_runtime_raw(args.runs)

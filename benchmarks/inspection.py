@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from components.common import topics  # noqa: E402
+from components.common.image_preprocess import Preprocessor  # noqa: E402
 from components.common.ipc import ComponentIpc  # noqa: E402
 from components.common.live_config import validate_config  # noqa: E402
 from components.common.model_manifest import Manifest  # noqa: E402
@@ -40,14 +41,13 @@ from components.common.publisher import IpcPublisher  # noqa: E402
 from components.common.sequence_numbers import SequenceNumbers  # noqa: E402
 from components.inspection.actuator import PulseActuator, SimulatedOutput  # noqa: E402
 from components.inspection.cameras.base import Camera, Frame  # noqa: E402
+from components.inspection.cameras.parts import PartGenerator, part_dataset  # noqa: E402
 from components.inspection.component import InspectionComponent  # noqa: E402
 from components.inspection.config import InspectionConfig, ModelConfig  # noqa: E402
 from components.inspection.decision import decide  # noqa: E402
 from components.inspection.model import DefectModel, load_defect_model  # noqa: E402
 from components.inspection.pipeline import Inspector, Serving  # noqa: E402
-from components.inspection.preprocess import Preprocessor  # noqa: E402
 from components.inspection.spool import ImageSpool, SpoolWriter  # noqa: E402
-from models.data.parts import PartGenerator, part_dataset  # noqa: E402
 from models.heldout import PARTS_HELDOUT  # noqa: E402
 
 
@@ -82,7 +82,7 @@ class ReplayCamera(Camera):
 
 def raw_invoke(model: DefectModel, images: np.ndarray, runs: int) -> tuple[float, float]:
     """p50/p99 ms of set_tensor + invoke on an already prepared input."""
-    pre = Preprocessor(model.runtime.inputs[0], model.spec.preprocessing)
+    pre = Preprocessor(model.runtime.inputs[0], model.image_input)
     items = [pre(image).copy() for image in images[:32]]
     for item in items:
         model.runtime.invoke_once(item)
@@ -103,7 +103,7 @@ def serving_for(model: DefectModel, spool_dir: Path) -> Serving:
     return Serving(
         config,
         model,
-        Preprocessor(model.runtime.inputs[0], model.spec.preprocessing),
+        Preprocessor(model.runtime.inputs[0], model.image_input),
         PulseActuator(SimulatedOutput(), 5.0),
         spool,
     )
@@ -179,7 +179,7 @@ class _Closed:
 def quality(model: DefectModel, threshold: float, review_threshold: float) -> dict[str, float]:
     """F1 etc. of reject decisions on the held-out parts, through the component's preprocessing."""
     images, labels, _ = part_dataset(**PARTS_HELDOUT)  # type: ignore[arg-type]
-    pre = Preprocessor(model.runtime.inputs[0], model.spec.preprocessing)
+    pre = Preprocessor(model.runtime.inputs[0], model.image_input)
     decisions = [decide(model.probability(pre(image)), threshold, review_threshold) for image in images]
     reject = np.array([d == "reject" for d in decisions])
     review = np.array([d == "review" for d in decisions])
@@ -217,7 +217,7 @@ def main() -> None:
             replay_fps, replay_p99 = saturation(variant, "replay", list(images), seconds, tmp)
             synth_fps, _ = saturation(variant, "synthetic", list(images), seconds, tmp)
             q_component = quality(model, 0.8, 0.5)
-            q_manifest = quality(model, model.spec.threshold, model.spec.threshold)
+            q_manifest = quality(model, model.score_threshold, model.score_threshold)
             serving.actuator.close()
             serving.spool.close()
             rows.append(

@@ -5,7 +5,8 @@ needs TensorFlow). Deterministic from ``--seed``: the data generators are seeded
 and TensorFlow's op determinism is on.
 
 Per model (``sensor_anomaly``: a 1-D CNN over 64-reading windows; ``part_defect``: a small 2-D
-CNN over 64x64 part images) three variants are exported:
+CNN over 64x64 part images) three variants are exported (the shelf classifier and detector, in
+:mod:`models.train_shelf`, export ``float32`` and ``int8`` only):
 
 * ``float32``: the trained model;
 * ``pruned``: magnitude pruning with fine-tuning, our own (see :class:`MagnitudePruner`):
@@ -30,6 +31,7 @@ import json
 import os
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +41,7 @@ import numpy as np
 
 from components.common.model_manifest import MANIFEST_SCHEMA
 from components.common.model_runtime import ModelRuntime, runtime_version
-from models.data.parts import DEFECT_KINDS, part_dataset
-from models.data.sensor_windows import MIN_DROPOUT, MIN_STEP_SIDE, MIN_STUCK, labelled_windows
-from models.heldout import HELDOUT, PARTS_HELDOUT, SENSOR_HELDOUT, binary_metrics
-from models.preprocessing import (
+from components.common.preprocessing import (
     CHANNELS,
     CLIP,
     HUMIDITY_SCALE,
@@ -52,8 +51,14 @@ from models.preprocessing import (
     WINDOW,
     part_images_v1,
 )
+from components.inspection.cameras.parts import DEFECT_KINDS, part_dataset
+from models.cards import checked, part_defect_card, sensor_anomaly_card
+from models.data.sensor_windows import MIN_DROPOUT, MIN_STEP_SIDE, MIN_STUCK, labelled_windows
+from models.heldout import HELDOUT, PARTS_HELDOUT, SENSOR_HELDOUT, binary_metrics
+from models.train_shelf import train_detector, train_products
 
 MODELS_DIR = Path(__file__).resolve().parent
+ALL_MODELS = ("sensor_anomaly", "part_defect", "shelf_products", "shelf_detector")
 #: Where files and the manifest are written (``--out``; ``models/`` by default).
 OUT_DIR = MODELS_DIR
 PRUNE_SPARSITY = 0.6
@@ -170,17 +175,20 @@ def latency_ms(runtime: ModelRuntime, item: np.ndarray, runs: int = 300) -> dict
     return {"p50": float(np.percentile(times, 50)), "p99": float(np.percentile(times, 99)), "threads": 1}
 
 
-def export_variant(
-    name: str, variant: str, content: bytes, threshold: float, extra: dict[str, Any]
+def export_file(
+    name: str,
+    variant: str,
+    content: bytes,
+    score: Callable[[ModelRuntime], dict[str, float]],
+    extra: dict[str, Any],
 ) -> dict[str, Any]:
-    """Write one ``.tflite`` file, score and time it, and return its manifest entry."""
+    """Write one ``.tflite`` file, score it with ``score`` and time it; return its manifest entry."""
     path = OUT_DIR / f"{name}_{variant}.tflite"
     path.write_bytes(content)
     runtime = ModelRuntime.load(path, num_threads=1)
-    held = HELDOUT[name]()
-    scores = runtime.predict(held.x)
-    metrics = binary_metrics(scores, held.y, threshold)
-    print(f"{name}/{variant}: {len(content)} bytes, f1={metrics['f1']:.4f} acc={metrics['accuracy']:.4f}")
+    metrics = score(runtime)
+    print(f"{name}/{variant}: {len(content)} bytes, {metrics}")
+    item = np.zeros((1, *runtime.inputs[0].shape[1:]), dtype=np.float32)
     return {
         "file": path.name,
         "sha256": hashlib.sha256(content).hexdigest(),
@@ -189,9 +197,23 @@ def export_variant(
         "inputs": [t.to_dict() for t in runtime.inputs],
         "outputs": [t.to_dict() for t in runtime.outputs],
         "metrics": metrics,
-        "latency_ms": latency_ms(runtime, held.x[:1]),
+        "latency_ms": latency_ms(runtime, item),
         **extra,
     }
+
+
+def export_variant(
+    name: str, variant: str, content: bytes, threshold: float, extra: dict[str, Any]
+) -> dict[str, Any]:
+    """:func:`export_file` for a binary model, scored on its held-out set at ``threshold``."""
+    held = HELDOUT[name]()
+    return export_file(
+        name,
+        variant,
+        content,
+        lambda runtime: binary_metrics(runtime.predict(held.x), held.y, threshold),
+        extra,
+    )
 
 
 def train_model(
@@ -242,7 +264,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", default=str(MODELS_DIR), help="output folder (default: models/)")
-    parser.add_argument("--only", choices=sorted(HELDOUT), help="rebuild one model, keep the other's entry")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=sorted(ALL_MODELS),
+        help="rebuild this model (repeatable), keep the others' entries",
+    )
     args = parser.parse_args()
 
     import keras
@@ -258,7 +285,8 @@ def main() -> None:
     old = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     models: dict[str, Any] = dict(old.get("models") or {})
 
-    if args.only in (None, "sensor_anomaly"):
+    only = set(args.only or ALL_MODELS)
+    if "sensor_anomaly" in only:
         data = labelled_windows(args.seed, segments=48, samples_per_segment=4000, stride=4)
         print(f"sensor windows: {len(data.y)} ({data.y.mean():.2f} anomalous)")
         model, pruned, sparsity = train_model(tf, keras, build_sensor_model(keras), data.x, data.y, 10, 2)
@@ -275,7 +303,7 @@ def main() -> None:
                 "temperature_scale": TEMPERATURE_SCALE,
                 "humidity_scale": HUMIDITY_SCALE,
                 "clip": CLIP,
-                "note": "see models/preprocessing.py",
+                "note": "see components/common/preprocessing.py",
             },
             "labels": {
                 "anomaly_kinds": ["spike", "step", "stuck", "dropout"],
@@ -302,7 +330,7 @@ def main() -> None:
             },
         }
 
-    if args.only in (None, "part_defect"):
+    if "part_defect" in only:
         images, labels, _ = part_dataset(args.seed, 8000, defect_rate=0.5)
         x = part_images_v1(images)
         model, pruned, sparsity = train_model(tf, keras, build_part_model(keras), x, labels, 12, 1, 1e-3, 32)
@@ -340,6 +368,17 @@ def main() -> None:
                 ),
             },
         }
+
+    if "shelf_products" in only:
+        models["shelf_products"] = train_products(tf, keras, args.seed, export_file, VERSION)
+    if "shelf_detector" in only:
+        models["shelf_detector"] = train_detector(tf, keras, args.seed, export_file, VERSION)
+    # Every entry's card is rewritten from models/cards.py, kept entries too.
+    for name, entry in models.items():
+        if name == "sensor_anomaly":
+            entry["card"] = checked(sensor_anomaly_card(entry["version"], entry["threshold"]))
+        elif name == "part_defect":
+            entry["card"] = checked(part_defect_card(entry["version"], entry["threshold"]))
 
     manifest = {
         "schema": MANIFEST_SCHEMA,

@@ -39,3 +39,11 @@ class GpioUnavailableError(Exception):
 
 class SpoolEntryError(ValueError):
     """An image spool entry is unreadable: bad metadata, or an image named outside the spool."""
+
+
+class ModelSwapRejected(ConfigError):
+    """A configured model failed validation; the running model keeps serving.
+
+    A :class:`ConfigError`, so :class:`~components.common.live_config.LiveConfig` reports the
+    reason in the component's configuration shadow and keeps the previous configuration.
+    """

@@ -8,10 +8,16 @@ Producers build plain dicts with the ``*_message`` functions (cheap on the hot p
 validate with :func:`parse_message`, which raises :class:`MessageError` naming the field that is wrong.
 The readings topic also carries :class:`ReadingBatch` (several readings in one message, when the
 producer falls behind): its consumers read it with :func:`iter_readings` / :func:`reading_items`.
+Images for a hosted image model travel as :class:`ImageMessage` (raw pixels, base64) and its
+results as :class:`PredictionMessage`.
+
+Over 400 lines: every schema of the bundle's topics is here, once, by design.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -28,6 +34,12 @@ HEALTH_V1 = "edgebundle.health.v1"
 ANOMALY_V1 = "edgebundle.anomaly.v1"
 INSPECTION_V1 = "edgebundle.inspection.v1"
 ACTUATOR_V1 = "edgebundle.actuator.v1"
+IMAGE_V1 = "edgebundle.image.v1"
+PREDICTION_V1 = "edgebundle.prediction.v1"
+#: Largest image an image message carries (pixel bytes): its base64 (4/3 larger) must fit in one
+#: IPC event-stream message, at most 24 MiB (``/work/shared/reference/greengrass-ipc.md`` 1.3,
+#: ``AWS_EVENT_STREAM_MAX_MESSAGE_SIZE``), with room for the rest of the message.
+MAX_IMAGE_BYTES = 16 * 1024 * 1024
 
 Quality = Literal["good", "bad", "stale"]
 Severity = Literal["info", "warning", "critical"]
@@ -117,6 +129,38 @@ class Inspection(_Envelope):
     latency_ms: float
 
 
+class ImageMessage(_Envelope):
+    """One image for a hosted image model: ``height`` x ``width`` x ``channels`` (1 grey, 3 RGB)
+    uint8 pixels, row-major, base64 in ``data`` (``encoding`` ``raw``). ``partId``: optional, carried
+    into the prediction."""
+
+    width: Annotated[int, Meta(ge=1, le=4096)]
+    height: Annotated[int, Meta(ge=1, le=4096)]
+    channels: Literal[1, 3]
+    encoding: Literal["raw"]
+    data: str
+    part_id: str | None = None
+
+
+class PredictionMessage(_Envelope):
+    """A hosted image model's result for one image; ``source`` is the image's source.
+
+    ``kind`` says which result field is set: ``score``, ``classes`` (top-k ``{label,
+    probability}``), ``detections`` (``{label, classId, score, box}``) or ``outputs`` (raw arrays).
+    """
+
+    model: str
+    model_version: str
+    kind: Literal["score", "classification", "detection", "raw"]
+    image_seq: int
+    inference_ms: float
+    score: float | None = None
+    classes: list[dict[str, Any]] | None = None
+    detections: list[dict[str, Any]] | None = None
+    outputs: list[Any] | None = None
+    part_id: str | None = None
+
+
 class ActuatorChange(_Envelope):
     """An actuator turned on or off, and why."""
 
@@ -133,6 +177,8 @@ _MODELS: dict[str, type[_Envelope]] = {
     HEALTH_V1: Health,
     ANOMALY_V1: Anomaly,
     INSPECTION_V1: Inspection,
+    IMAGE_V1: ImageMessage,
+    PREDICTION_V1: PredictionMessage,
     ACTUATOR_V1: ActuatorChange,
 }
 
@@ -338,3 +384,86 @@ def actuator_message(
         "on": on,
         "reason": reason,
     }
+
+
+def image_message(
+    source: str, seq: int, ts: float, image: Any, *, part_id: str | None = None
+) -> dict[str, Any]:
+    """Build an image message from an ``(H, W)`` or ``(H, W, 3)`` uint8 array (see :class:`ImageMessage`)."""
+    import numpy as np  # here, not at the top: sensing and sync import this module and run without numpy
+
+    pixels = np.ascontiguousarray(image, dtype=np.uint8)
+    if pixels.nbytes > MAX_IMAGE_BYTES:
+        raise ValueError(
+            f"image of {pixels.nbytes} bytes: more than {MAX_IMAGE_BYTES} do not fit one IPC message"
+        )
+    message: dict[str, Any] = {
+        "schema": IMAGE_V1,
+        "source": source,
+        "seq": seq,
+        "ts": ts,
+        "width": int(pixels.shape[1]),
+        "height": int(pixels.shape[0]),
+        "channels": 1 if pixels.ndim == 2 else int(pixels.shape[2]),
+        "encoding": "raw",
+        "data": base64.b64encode(pixels.tobytes()).decode("ascii"),
+    }
+    if part_id is not None:
+        message["partId"] = part_id
+    return message
+
+
+def image_pixels(message: ImageMessage) -> Any:
+    """The ``(H, W)`` or ``(H, W, 3)`` uint8 array of an image message.
+
+    Raises:
+        MessageError: ``data`` is not base64, or not ``height * width * channels`` bytes.
+    """
+    import numpy as np  # see image_message
+
+    if len(message.data) > MAX_IMAGE_BYTES * 4 // 3 + 4:
+        raise MessageError(f"{IMAGE_V1}: field 'data': more than {MAX_IMAGE_BYTES} bytes of pixels")
+    try:
+        raw = base64.b64decode(message.data, validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise MessageError(f"{IMAGE_V1}: field 'data': not base64 ({err})") from err
+    expected = message.height * message.width * message.channels
+    if expected > MAX_IMAGE_BYTES or len(raw) != expected:
+        raise MessageError(
+            f"{IMAGE_V1}: field 'data': {len(raw)} bytes, expected height*width*channels = {expected}"
+        )
+    pixels = np.frombuffer(raw, dtype=np.uint8)
+    shape = (message.height, message.width) if message.channels == 1 else (message.height, message.width, 3)
+    return pixels.reshape(shape)
+
+
+def prediction_message(
+    source: str,
+    seq: int,
+    ts: float,
+    *,
+    model: str,
+    model_version: str,
+    kind: str,
+    image_seq: int,
+    inference_ms: float,
+    result: dict[str, Any],
+    part_id: str | None = None,
+) -> dict[str, Any]:
+    """Build a prediction message (see :class:`PredictionMessage`); ``result`` is
+    :meth:`~components.common.model_interpret.Prediction.to_json` for ``kind``."""
+    message = {
+        "schema": PREDICTION_V1,
+        "source": source,
+        "seq": seq,
+        "ts": ts,
+        "model": model,
+        "modelVersion": model_version,
+        "kind": kind,
+        "imageSeq": image_seq,
+        "inferenceMs": inference_ms,
+        **result,
+    }
+    if part_id is not None:
+        message["partId"] = part_id
+    return message

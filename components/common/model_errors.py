@@ -28,7 +28,16 @@ class NotAFlatbufferError(ModelError):
 
 
 class TruncatedModelError(ModelError):
-    """The file is shorter than the manifest says, or the interpreter cannot parse it."""
+    """The file is shorter than the manifest says."""
+
+
+class ModelParseError(ModelError):
+    """The interpreter cannot load the file (corrupt, or an op this runtime does not have)."""
+
+
+class BatchResizeError(ModelError):
+    """A valid model cannot run the requested batch: its input cannot be resized to it, or its
+    outputs do not follow the batch (they are not batch-first)."""
 
 
 class ChecksumMismatchError(ModelError):
@@ -37,6 +46,18 @@ class ChecksumMismatchError(ModelError):
 
 class TensorSpecMismatchError(ModelError):
     """The model's input/output tensors differ from the manifest's (shape, dtype, quantization)."""
+
+
+class ModelCardError(ModelError):
+    """A model card is missing, not JSON, or not a valid card (the message names the key)."""
+
+
+class ModelCardMismatchError(ModelError):
+    """A model file does not fit its card: names the file, the tensor and what was expected."""
+
+
+class FrameError(ModelError):
+    """A frame or image cannot be preprocessed: wrong dtype, rank or size for the configured crop."""
 
 
 class InputShapeError(ModelError):

@@ -1,8 +1,8 @@
 """``models/manifest.json``: what each shipped model variant is, read and checked in one place.
 
-The manifest is written by ``models/train.py``. Per model it holds the version, the
-preprocessing the model expects (a name from :mod:`models.preprocessing`), the decision
-threshold and, per variant (``float32``, ``pruned``, ``int8``), the file, its sha256 and size,
+The manifest is written by ``models/train.py``. Per model it holds the version, its model card
+(:mod:`components.common.model_card`: what feeds it, how its outputs are read), the training
+details and, per variant (``float32``, ``pruned``, ``int8``), the file, its sha256 and size,
 the input/output tensor specs with quantization parameters, and the held-out metrics.
 
 Example::
@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from components.common.model_errors import ManifestError
+from components.common.model_card import LoadedCard, parse_card
+from components.common.model_errors import ManifestError, ModelCardError
 
 #: ``models/`` of this source tree (and of the component artifact, which has the same layout).
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
@@ -111,8 +112,8 @@ class VariantSpec:
     size_bytes: int
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
-    preprocessing: str
-    threshold: float
+    preprocessing: str | None
+    threshold: float | None
     metrics: dict[str, float] = field(default_factory=dict)
 
 
@@ -163,6 +164,19 @@ class Manifest:
             raise ManifestError(f"model {name!r} is not in the manifest; expected one of {self.models}")
         return entry
 
+    def card(self, name: str) -> LoadedCard:
+        """A model's card (``models.<name>.card``), validated; a ``labelsFile`` is relative to the manifest.
+
+        Raises:
+            ManifestError: no such model.
+            ModelCardError: the entry has no card, or it is not a valid one.
+        """
+        raw = self.model(name).get("card")
+        source = f"{self.base_dir / 'manifest.json'} models.{name}.card"
+        if raw is None:
+            raise ModelCardError(f"{source}: the manifest entry has no model card")
+        return parse_card(raw, source, self.base_dir)
+
     def variants(self, name: str) -> list[str]:
         """The variant names of a model."""
         return sorted(self.model(name).get("variants") or {})
@@ -194,8 +208,8 @@ class Manifest:
                 outputs=tuple(
                     TensorSpec.from_dict(t, f"{where}.outputs.{i}") for i, t in enumerate(raw["outputs"])
                 ),
-                preprocessing=str(entry["preprocessing"]["name"]),
-                threshold=float(entry["threshold"]),
+                preprocessing=(entry.get("preprocessing") or {}).get("name"),
+                threshold=float(entry["threshold"]) if entry.get("threshold") is not None else None,
                 metrics={
                     k: float(v) for k, v in (raw.get("metrics") or {}).items() if isinstance(v, int | float)
                 },

@@ -6,10 +6,18 @@
 * A file is checked before use: it exists, is a TFLite flatbuffer, is as long as the manifest
   says, has the manifest's sha256, and its tensors match the manifest's specs; each failure is
   its own :class:`~components.common.model_errors.ModelError` subclass naming file and reason.
-* :meth:`ModelRuntime.predict` takes and returns float arrays with the batch first: it checks
-  shape and dtype, quantizes int8 inputs and dequantizes outputs from the tensors' scale and
-  zero point, and runs batches on one interpreter per batch size (sizes rounded up to a power of
-  two, so a varying batch does not re-allocate tensors on every call).
+* :meth:`ModelRuntime.predict_all` takes a float batch (batch first) and returns every output,
+  dequantized, with the batch first (:meth:`ModelRuntime.predict`: the first output only). It
+  checks shape and dtype and quantizes integer inputs from the tensor's scale and zero point.
+* Batches run in one invoke only where that is correct: every input and output is batch-first
+  and the model resizes to a batch with its outputs following (checked at load, see
+  :attr:`ModelRuntime.batchable`); one interpreter per batch size, sizes rounded up to a power
+  of two. Otherwise each item is its own invoke, the results stacked.
+* A stateful model (resource variables, or ``stateful=True`` from its card) is never warmed up
+  (zeros would enter its state) and never batched; :meth:`ModelRuntime.reset` starts it afresh.
+
+Over 400 lines: the file checks, the batching rules and the state rules all decide how one
+interpreter is driven, and are kept beside it.
 
 Example::
 
@@ -31,9 +39,11 @@ from typing import Any
 import numpy as np
 
 from components.common.model_errors import (
+    BatchResizeError,
     ChecksumMismatchError,
     InputShapeError,
     ModelFileMissingError,
+    ModelParseError,
     NotAFlatbufferError,
     RuntimeUnavailableError,
     TensorSpecMismatchError,
@@ -48,6 +58,8 @@ RUNTIMES: dict[str, str] = {
 }
 #: Largest batch one interpreter runs; bigger inputs are split.
 MAX_BATCH = 256
+#: Ops that hold state between invokes (TFLite resource variables).
+STATEFUL_OPS = frozenset({"VAR_HANDLE", "ASSIGN_VARIABLE", "READ_VARIABLE"})
 _FLATBUFFER_ID = b"TFL3"  # bytes 4..8 of every TFLite model (schema.fbs file_identifier)
 
 
@@ -152,8 +164,15 @@ class ModelRuntime:
         content: the model file's bytes (already checked, see :meth:`load`).
         source: where they came from, for messages.
         num_threads: interpreter threads.
-        warmup: invocations at load, so the first real one is not the slow one.
+        warmup: invocations at load, so the first real one is not the slow one (none for a
+            stateful model).
         runtime: force ``"ai-edge-litert"`` or ``"tflite-runtime"``.
+        stateful: the model keeps state between invokes (also detected from its ops).
+        interpreter_class: an ``Interpreter``-like class to use instead of the runtime's (tests).
+
+    Raises:
+        ModelParseError: the interpreter cannot load the bytes.
+        TensorSpecMismatchError: the model has more than one input.
     """
 
     def __init__(
@@ -164,22 +183,34 @@ class ModelRuntime:
         num_threads: int = 1,
         warmup: int = 2,
         runtime: str | None = None,
+        stateful: bool = False,
+        interpreter_class: Callable[..., Any] | None = None,
     ) -> None:
         if num_threads < 1:
             raise ValueError(f"num_threads must be >= 1, got {num_threads}")
-        self.runtime_name, self._interpreter_class = load_interpreter_class(runtime)
+        if interpreter_class is None:
+            self.runtime_name, self._interpreter_class = load_interpreter_class(runtime)
+        else:
+            self.runtime_name, self._interpreter_class = "injected", interpreter_class
         self.source = source
         self.num_threads = num_threads
         self._content = content
         self._interpreters: dict[int, Any] = {}
         self._lock = threading.Lock()
         first = self._interpreter(1)
-        self.inputs = tuple(_tensor_spec(d) for d in first.get_input_details())
-        self.outputs = tuple(_tensor_spec(d) for d in first.get_output_details())
+        details_in, details_out = first.get_input_details(), first.get_output_details()
+        self.inputs = tuple(_tensor_spec(d) for d in details_in)
+        self.outputs = tuple(_tensor_spec(d) for d in details_out)
         if len(self.inputs) != 1:
-            raise TensorSpecMismatchError(f"{source}: {len(self.inputs)} inputs, expected exactly 1")
-        for _ in range(warmup):
-            self.predict(np.zeros((1, *self.inputs[0].shape[1:]), dtype=np.float32))
+            raise TensorSpecMismatchError(
+                f"{source}: {len(self.inputs)} inputs ({', '.join(t.name for t in self.inputs)}), "
+                "expected exactly 1 (one fed input per model)"
+            )
+        self._in_index = int(details_in[0]["index"])
+        self._out_indices = tuple(int(d["index"]) for d in details_out)
+        self.stateful = stateful or _has_state(first)
+        self.batchable, self.batch_refusal = (False, "stateful") if self.stateful else self._probe_batching()
+        self.warmup(warmup)
 
     @classmethod
     def load(
@@ -191,6 +222,7 @@ class ModelRuntime:
         num_threads: int = 1,
         warmup: int = 2,
         runtime: str | None = None,
+        stateful: bool = False,
     ) -> ModelRuntime:
         """Read, check and load a model file.
 
@@ -200,9 +232,10 @@ class ModelRuntime:
             sha256: an expected sha256 that overrides the manifest's (a file not shipped in the
                 manifest, e.g. a new model version deployed to the device); tensor specs are
                 still checked against ``expected``.
+            stateful: see the class.
 
         Raises:
-            ModelFileMissingError, NotAFlatbufferError, TruncatedModelError,
+            ModelFileMissingError, NotAFlatbufferError, TruncatedModelError, ModelParseError,
             ChecksumMismatchError, TensorSpecMismatchError: see their docstrings.
         """
         path = Path(path)
@@ -213,12 +246,26 @@ class ModelRuntime:
         except OSError as err:
             raise ModelFileMissingError(f"model file {path} cannot be read: {err}") from err
         check_model_bytes(content, path, expected, sha256)
-        runtime_obj = cls(content, source=str(path), num_threads=num_threads, warmup=0, runtime=runtime)
+        runtime_obj = cls(
+            content, source=str(path), num_threads=num_threads, warmup=0, runtime=runtime, stateful=stateful
+        )
         if expected is not None:
             runtime_obj.check_specs(expected)
-        for _ in range(warmup):
-            runtime_obj.predict(np.zeros((1, *runtime_obj.inputs[0].shape[1:]), dtype=np.float32))
+        runtime_obj.warmup(warmup)
         return runtime_obj
+
+    def warmup(self, invokes: int) -> None:
+        """Run ``invokes`` zero inputs through the model, unless it is stateful."""
+        if self.stateful:
+            return
+        for _ in range(invokes):
+            self.predict_all(np.zeros((1, *self.inputs[0].shape[1:]), dtype=np.float32))
+
+    def reset(self) -> None:
+        """Start afresh: a stateful model's state is back to its initial values."""
+        with self._lock:
+            self._interpreters.clear()
+            self._interpreter(1)
 
     def _interpreter(self, batch: int) -> Any:
         interpreter = self._interpreters.get(batch)
@@ -226,14 +273,43 @@ class ModelRuntime:
             return interpreter
         try:
             interpreter = self._interpreter_class(model_content=self._content, num_threads=self.num_threads)
+        except (ValueError, RuntimeError) as err:
+            raise ModelParseError(f"{self.source}: the interpreter cannot load it ({err})") from err
+        try:
             if batch != 1:
                 detail = interpreter.get_input_details()[0]
                 interpreter.resize_tensor_input(detail["index"], [batch, *list(detail["shape"][1:])])
             interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as err:
-            raise TruncatedModelError(f"{self.source}: the interpreter cannot load it ({err})") from err
+            if batch == 1:
+                raise ModelParseError(f"{self.source}: the interpreter cannot allocate it ({err})") from err
+            raise BatchResizeError(f"{self.source}: cannot run a batch of {batch} ({err})") from err
         self._interpreters[batch] = interpreter
         return interpreter
+
+    def _probe_batching(self) -> tuple[bool, str | None]:
+        """Whether a batch of 2 runs in one invoke with every output following the batch."""
+        for kind, tensors in (("input", self.inputs), ("output", self.outputs)):
+            for t in tensors:
+                if not t.shape or t.shape[0] != 1:
+                    return False, f"{kind} {t.name} of shape {list(t.shape)} is not batch-first"
+        try:
+            interpreter = self._interpreter(2)
+        except BatchResizeError as err:
+            return False, str(err)
+        self._interpreters.pop(2)  # only kept once a batch needs it: memory on a small device
+        # Some output shapes are only known after an invoke (dynamic shapes): run zeros once.
+        spec = self.inputs[0]
+        try:
+            interpreter.set_tensor(self._in_index, np.zeros((2, *spec.shape[1:]), dtype=spec.dtype))
+            interpreter.invoke()
+        except (ValueError, RuntimeError) as err:
+            return False, f"a batch of 2 does not run ({err})"
+        for t, index in zip(self.outputs, self._out_indices, strict=True):
+            got = tuple(int(d) for d in interpreter.get_tensor(index).shape)
+            if got != (2, *t.shape[1:]):
+                return False, f"output {t.name} is {list(got)} for a batch of 2, expected {[2, *t.shape[1:]]}"
+        return True, None
 
     def check_specs(self, expected: VariantSpec) -> None:
         """Compare the model's tensors with the manifest's.
@@ -267,7 +343,7 @@ class ModelRuntime:
         spec = self.inputs[0]
         if not isinstance(x, np.ndarray):
             raise InputShapeError(f"{self.source}: input must be a numpy array, got {type(x).__name__}")
-        if x.ndim != len(spec.shape) or tuple(x.shape[1:]) != tuple(spec.shape[1:]) or x.shape[0] < 1:
+        if x.ndim != len(spec.shape) or x.shape[1:] != spec.shape[1:] or x.shape[0] < 1:
             raise InputShapeError(
                 f"{self.source}: input of shape {list(x.shape)}, expected [n, {', '.join(map(str, spec.shape[1:]))}] with n >= 1"
             )
@@ -276,11 +352,24 @@ class ModelRuntime:
                 f"{self.source}: input dtype {x.dtype.name}, expected float32 or {spec.dtype}"
             )
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Run the model on a batch; returns the first output as float32, batch first.
+    def _feed(self, x: np.ndarray) -> np.ndarray:
+        spec = self.inputs[0]
+        if x.dtype.kind != "f":
+            return x
+        return quantize(x, spec) if spec.quantized else x.astype(spec.dtype, copy=False)
+
+    def _outputs(self, raw: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+        return tuple(
+            dequantize(out, spec) if spec.quantized else out.astype(np.float32, copy=False)
+            for out, spec in zip(raw, self.outputs, strict=True)
+        )
+
+    def predict_all(self, x: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Run the model on a batch; every output as float32, item ``i``'s at index ``i``.
 
         Float input is quantized for an integer model; an input already in the model's integer
-        dtype is passed as is. Integer outputs are dequantized.
+        dtype is passed as is. Integer outputs are dequantized. A batch runs in one invoke where
+        :attr:`batchable`, else item by item (an output without a batch axis gains one).
 
         Raises:
             InputShapeError: see :meth:`check_input`.
@@ -288,12 +377,21 @@ class ModelRuntime:
         self.check_input(x)
         n = x.shape[0]
         if n > MAX_BATCH:
-            return np.concatenate([self.predict(x[i : i + MAX_BATCH]) for i in range(0, n, MAX_BATCH)])
-        spec_in, spec_out = self.inputs[0], self.outputs[0]
-        if x.dtype.kind == "f":
-            feed = quantize(x, spec_in) if spec_in.quantized else x.astype(spec_in.dtype, copy=False)
-        else:
-            feed = x
+            parts = [self.predict_all(x[i : i + MAX_BATCH]) for i in range(0, n, MAX_BATCH)]
+            return tuple(np.concatenate(chunk) for chunk in zip(*parts, strict=True))
+        feed = self._feed(x)
+        if n == 1 or self.batchable:
+            return self._outputs(self._invoke(feed))
+        items = [self._invoke(feed[i : i + 1]) for i in range(n)]
+        return self._outputs(
+            [
+                np.stack([item[k][0] if spec.shape[:1] == (1,) else item[k] for item in items])
+                for k, spec in enumerate(self.outputs)
+            ]
+        )
+
+    def _invoke(self, feed: np.ndarray) -> list[np.ndarray]:
+        n = feed.shape[0]
         batch = _bucket(n)
         if batch != n:
             padded = np.zeros((batch, *feed.shape[1:]), dtype=feed.dtype)
@@ -301,13 +399,27 @@ class ModelRuntime:
             feed = padded
         with self._lock:
             interpreter = self._interpreter(batch)
-            interpreter.set_tensor(interpreter.get_input_details()[0]["index"], feed)
+            interpreter.set_tensor(self._in_index, feed)
             interpreter.invoke()
-            out = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[:n]
-        return dequantize(out, spec_out) if spec_out.quantized else out.astype(np.float32, copy=True)
+            if batch == 1:
+                return [interpreter.get_tensor(i) for i in self._out_indices]
+            return [interpreter.get_tensor(i)[:n] for i in self._out_indices]
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """The first output of :meth:`predict_all` (a one-output model's result)."""
+        return self.predict_all(x)[0]
 
     def invoke_once(self, item: np.ndarray) -> None:
         """Raw invoke on an already prepared batch-of-one input (for benchmarks)."""
         interpreter = self._interpreter(1)
-        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], item)
+        interpreter.set_tensor(self._in_index, item)
         interpreter.invoke()
+
+
+def _has_state(interpreter: Any) -> bool:
+    """True when the model holds resource variables (a streaming model's state)."""
+    try:
+        ops = interpreter._get_ops_details()
+    except AttributeError:  # a runtime without the op listing: rely on the card's ``stateful``
+        return False
+    return any(op.get("op_name") in STATEFUL_OPS for op in ops)

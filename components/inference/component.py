@@ -17,13 +17,16 @@ from collections.abc import Callable
 from typing import Any
 
 from components.common import topics
+from components.common.health import DEFAULT_INTERVAL_SECONDS, HealthLoop
 from components.common.ipc import Closeable
 from components.common.logs import kv
 from components.common.messages import health_message
+from components.common.model_card import ScoreOutput
 from components.common.sequence_numbers import SequenceNumbers
 from components.inference.config import HostedModelConfig, InferenceConfig
 from components.inference.exceptions import ModelSwapRejected
-from components.inference.host import LoadedModel, load_model, model_identity
+from components.inference.host import LoadedModel, check_image_topics, load_model, model_identity
+from components.inference.image_worker import ImageWorker
 from components.inference.worker import ModelWorker, Publisher
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,13 @@ log = logging.getLogger(__name__)
 COMPONENT_SOURCE = "inference"
 #: ``subscribe(topic, handler)``: ``ComponentIpc.subscribe_json`` in the component.
 Subscribe = Callable[[str, Callable[[Any], None]], Closeable]
+
+
+Worker = ModelWorker | ImageWorker
+
+
+def _handler(worker: Worker) -> Callable[[Any], None]:
+    return worker.on_reading if isinstance(worker, ModelWorker) else worker.on_image
 
 
 class InferenceComponent:
@@ -58,27 +68,45 @@ class InferenceComponent:
         self._seq = SequenceNumbers(clock)
         self._lock = threading.Lock()
         self.config: InferenceConfig | None = None
-        self.workers: dict[str, ModelWorker] = {}
+        self.workers: dict[str, Worker] = {}
         self._subscriptions: dict[str, Closeable] = {}
         self._stop = threading.Event()
-        self._health_thread: threading.Thread | None = None
+        self._health = HealthLoop(
+            "inference-health",
+            self.publish_health,
+            lambda: (
+                self.config.health_interval_seconds if self.config is not None else DEFAULT_INTERVAL_SECONDS
+            ),
+            self._stop,
+        )
 
     # -- configuration -----------------------------------------------------------------------------
     def _prepare(self, hosted: HostedModelConfig, config: InferenceConfig) -> LoadedModel:
         worker = self.workers.get(hosted.name)
         running = worker.model if worker is not None else None
         if running is not None and running.identity == model_identity(hosted, config.num_threads):
-            spec = running.spec
+            output = running.card.card.output
+            if running.is_image:
+                check_image_topics(hosted, f"model {hosted.name!r}")
+            card_threshold = output.threshold if isinstance(output, ScoreOutput) else 0.0
             return dataclasses.replace(
                 running,
                 config=hosted,
-                version=hosted.version or spec.version,
-                threshold=hosted.threshold if hosted.threshold is not None else spec.threshold,
+                version=hosted.version or running.hosted.version,
+                threshold=hosted.threshold if hosted.threshold is not None else card_threshold,
             )
         loaded = load_model(hosted, config.num_threads, config.manifest_path)
-        if worker is not None and loaded.runtime.inputs[0].shape[1] != worker.windows.size:
+        if worker is None:
+            return loaded
+        if loaded.is_image != worker.model.is_image:
             raise ModelSwapRejected(
-                f"model {hosted.name!r}: windows of {loaded.runtime.inputs[0].shape[1]} readings, "
+                f"model {hosted.name!r}: an {'image' if loaded.is_image else 'sensor window'} model cannot "
+                f"replace a running {'image' if worker.model.is_image else 'sensor window'} model; "
+                "deploy it under a new name instead"
+            )
+        if isinstance(worker, ModelWorker) and loaded.window.length != worker.windows.size:
+            raise ModelSwapRejected(
+                f"model {hosted.name!r}: windows of {loaded.window.length} readings, "
                 f"the running model uses {worker.windows.size}; deploy it under a new name instead"
             )
         return loaded
@@ -100,7 +128,10 @@ class InferenceComponent:
                     continue
                 old_topic = worker.model.config.input_topic
                 worker.max_batch = config.max_batch
-                worker.queue.capacity = config.max_pending_windows
+                if isinstance(worker, ModelWorker):
+                    worker.queue.capacity = config.max_pending_windows
+                else:
+                    worker.capacity = config.max_pending_windows
                 if model.runtime is not worker.model.runtime:
                     log.info(
                         kv(
@@ -113,11 +144,12 @@ class InferenceComponent:
                 worker.swap(model)
                 if model.config.input_topic != old_topic:
                     self._subscriptions.pop(name).close()
-                    self._subscriptions[name] = self._subscribe(model.config.input_topic, worker.on_reading)
+                    self._subscriptions[name] = self._subscribe(model.config.input_topic, _handler(worker))
             self.config = config
 
     def _add(self, model: LoadedModel, config: InferenceConfig) -> None:
-        worker = ModelWorker(
+        kind = ImageWorker if model.is_image else ModelWorker
+        worker = kind(
             model,
             self._publisher,
             self._seq.next,
@@ -127,7 +159,7 @@ class InferenceComponent:
         )
         worker.start()
         self.workers[model.config.name] = worker
-        self._subscriptions[model.config.name] = self._subscribe(model.config.input_topic, worker.on_reading)
+        self._subscriptions[model.config.name] = self._subscribe(model.config.input_topic, _handler(worker))
         log.info(kv(event="model_started", model=model.config.name, version=model.version, path=model.path))
 
     def _remove(self, name: str) -> None:
@@ -140,8 +172,7 @@ class InferenceComponent:
     # -- running -----------------------------------------------------------------------------------
     def start(self) -> None:
         """Start publishing health (workers start as models are applied)."""
-        self._health_thread = threading.Thread(target=self._health_loop, name="inference-health", daemon=True)
-        self._health_thread.start()
+        self._health.start()
 
     def stop(self) -> None:
         """Unsubscribe, score what is queued, stop the workers."""
@@ -149,8 +180,7 @@ class InferenceComponent:
         with self._lock:
             for name in list(self.workers):
                 self._remove(name)
-        if self._health_thread is not None:
-            self._health_thread.join(2.0)
+        self._health.join(2.0)
 
     def health(self) -> dict[str, Any]:
         """The component's health metrics: per model, and the last refused configuration."""
@@ -170,13 +200,3 @@ class InferenceComponent:
         self._publisher.publish(
             topics.INFERENCE_STATUS, health_message(COMPONENT_SOURCE, seq, now, self.health())
         )
-
-    def _health_loop(self) -> None:
-        while True:
-            interval = self.config.health_interval_seconds if self.config is not None else 10.0
-            if self._stop.wait(interval):
-                return
-            try:
-                self.publish_health()
-            except Exception as err:
-                log.warning(kv(event="health_failed", error=repr(err)))

@@ -5,8 +5,9 @@ Keys are camelCase in the recipe, deployments and the ``inference-config`` shado
 
     {"models": [{"name": "sensor-anomaly", "variant": "float32"}]}
 
-or to a file deployed beside the shipped ones (its sha256 is required; its tensors must match
-the manifest entry of ``model``)::
+or to a file deployed beside the shipped ones (its sha256 is required; it is described by its
+card, ``card`` or ``<file>.card.json``, else its tensors must match the manifest entry of
+``model``)::
 
     {"models": [{"name": "sensor-anomaly", "path": "/greengrass/v2/work/models/v2.tflite",
                  "sha256": "9f2c...", "version": "1.1.0"}]}
@@ -20,26 +21,23 @@ from msgspec import Meta
 
 from components.common import topics
 from components.common.structs import ConfigStruct, Id, Sha256
-from models.preprocessing import SENSOR_WINDOW_V1, WINDOW
-
-#: The preprocessing steps this component can feed (window models over sensor readings).
-SUPPORTED_PREPROCESSING = (SENSOR_WINDOW_V1,)
 
 
 class HostedModelConfig(ConfigStruct, frozen=True):
     """One model the component runs: where its input comes from and where its events go."""
 
     name: Id = "sensor-anomaly"  # the events' model name
-    model: str = "sensor_anomaly"  # the manifest's model (tensor specs, preprocessing)
+    model: str | None = "sensor_anomaly"  # the manifest's model (tensor specs, card)
     variant: str = "int8"  # the manifest variant: float32, pruned or int8
     path: str | None = None  # a model file outside the manifest (needs sha256)
     sha256: Sha256 | None = None
+    card: str | None = None  # its model card; default: <path without .tflite>.card.json
     version: str | None = None  # defaults to the manifest's version
     input_topic: str = topics.READINGS
     output_topic: str = topics.ANOMALIES
-    preprocessing: Literal["sensor_window_v1"] = "sensor_window_v1"
+    preprocessing: Literal["sensor_window_v1"] | None = None  # if set, the card's must be this
     threshold: Annotated[float, Meta(ge=0.0, le=1.0)] | None = None  # defaults to the manifest's
-    hop: Annotated[int, Meta(ge=1, le=WINDOW)] = 1  # readings between two scored windows
+    hop: Annotated[int, Meta(ge=1, le=100_000)] = 1  # readings between two scored windows
     # changes: when a sensor turns anomalous or normal; all: every window
     publish: Literal["changes", "all"] = "changes"
     sensors: tuple[str, ...] = ()  # sensor ids to score; empty: every sensor
@@ -47,6 +45,8 @@ class HostedModelConfig(ConfigStruct, frozen=True):
     def __post_init__(self) -> None:
         if self.path is not None and self.sha256 is None:
             raise ValueError("a model 'path' outside the manifest needs its 'sha256'")
+        if self.card is not None and self.path is None:
+            raise ValueError("a 'card' describes a model 'path' of your own; a manifest model has its card")
 
 
 class InferenceConfig(ConfigStruct, frozen=True):

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from components.common.live_config import ConfigError
+# Defined once for both model-hosting components; re-exported for this component's callers.
+from components.common.exceptions import ModelSwapRejected
 
-
-class ModelSwapRejected(ConfigError):
-    """A configured model failed validation; the running model keeps serving.
-
-    A :class:`ConfigError`, so :class:`~components.common.live_config.LiveConfig` reports the
-    reason in the ``inference-config`` shadow and keeps the previous configuration.
-    """
+__all__ = ["ModelSwapRejected"]

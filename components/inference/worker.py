@@ -27,9 +27,8 @@ from components.common.messages import (
     iter_readings,
     parse_message,
 )
-from components.inference.host import LoadedModel
+from components.inference.host import LoadedModel, window_input
 from components.inference.windows import SlidingWindows, Window, WindowQueue
-from models.preprocessing import sensor_windows_v1
 
 log = logging.getLogger(__name__)
 _STATS_KEPT = 2048  # recent batches/windows the latency percentiles are computed over
@@ -78,8 +77,7 @@ class ModelWorker:
         self._next_seq = next_seq
         self._clock = clock
         self.max_batch = max_batch
-        window = model.runtime.inputs[0].shape[1]
-        self.windows = SlidingWindows(window, model.config.hop)
+        self.windows = SlidingWindows(model.window.length, model.config.hop)
         self.queue = WindowQueue(max_pending)
         self._ring_lock = threading.Lock()
         self._state: dict[str, bool] = {}
@@ -105,10 +103,8 @@ class ModelWorker:
 
     def swap(self, model: LoadedModel) -> None:
         """Serve ``model`` from the next batch on (it is already validated)."""
-        if model.runtime.inputs[0].shape[1] != self.windows.size:
-            raise ValueError(
-                f"window of {model.runtime.inputs[0].shape[1]} readings, running {self.windows.size}"
-            )
+        if model.window.length != self.windows.size:
+            raise ValueError(f"window of {model.window.length} readings, running {self.windows.size}")
         with self._ring_lock:
             self.windows.hop = model.config.hop
         if model.runtime is not self._model.runtime:
@@ -179,8 +175,11 @@ class ModelWorker:
         """Score a batch of windows with the current model and publish their events."""
         model = self._model
         try:
-            x = sensor_windows_v1(
-                np.stack([w.temperature for w in batch]), np.stack([w.humidity for w in batch])
+            x = window_input(
+                model.window,
+                model.runtime.inputs[0].shape,
+                np.stack([w.temperature for w in batch]),
+                np.stack([w.humidity for w in batch]),
             )
             start = time.perf_counter()
             scores = model.runtime.predict(x)[:, 0]
@@ -226,7 +225,7 @@ class ModelWorker:
         self._rate_mark = (now, self.scored)
         model = self._model
         return {
-            "model": model.config.model,
+            "model": model.hosted.name,
             "variant": model.config.variant,
             "version": model.version,
             "sha256": model.sha256,

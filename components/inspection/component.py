@@ -24,6 +24,8 @@ from typing import Any
 
 from components.common import topics
 from components.common.exceptions import ConfigError
+from components.common.health import DEFAULT_INTERVAL_SECONDS, HealthLoop
+from components.common.image_preprocess import Preprocessor
 from components.common.ipc import Closeable
 from components.common.logs import kv
 from components.common.messages import health_message
@@ -33,15 +35,16 @@ from components.inspection.actuator import PulseActuator, RejectOutput, build_ou
 from components.inspection.cameras.factory import CameraFactory, build_camera
 from components.inspection.cameras.supervisor import CameraSupervisor
 from components.inspection.config import InspectionConfig
+from components.inspection.decision import check_reject_classes
 from components.inspection.exceptions import (
     ActuatorUnavailableError,
     FrameError,
     ModelSwapRejected,
     SpoolWriteError,
 )
+from components.inspection.frames import FramePublisher
 from components.inspection.model import DefectModel, load_defect_model
 from components.inspection.pipeline import COMPONENT_SOURCE, Inspector, Publisher, Serving
-from components.inspection.preprocess import Preprocessor
 from components.inspection.spool import DiskUsage, ImageSpool, SpoolWriter
 
 log = logging.getLogger(__name__)
@@ -113,7 +116,18 @@ class InspectionComponent:
         self.bad_triggers = 0
         self.bad_frames = 0
         self.last_frame_error: str | None = None
+        self.frames = FramePublisher(publisher, self._seq.next)
         self._threads: list[threading.Thread] = []
+        self._health = HealthLoop(
+            "inspection-health",
+            self.publish_health,
+            lambda: (
+                self.serving.config.health_interval_seconds
+                if self.serving is not None
+                else DEFAULT_INTERVAL_SECONDS
+            ),
+            self._stop,
+        )
         self._started_perf = time.perf_counter()
 
     # -- configuration -----------------------------------------------------------------------------
@@ -179,9 +193,12 @@ class InspectionComponent:
             current = self.serving
             model = self._model_for(config)
             try:
-                preprocessor = Preprocessor(model.runtime.inputs[0], model.spec.preprocessing, config.crop)
+                preprocessor = Preprocessor(model.runtime.inputs[0], model.image_input, config.crop)
             except (ValueError, ModelError) as err:
                 raise ModelSwapRejected(f"model {config.model.model}/{config.model.variant}: {err}") from err
+            problem = check_reject_classes(model.card, config.decision.reject_classes)
+            if problem is not None:
+                raise ModelSwapRejected(f"model {model.name}: {problem}")
             spool = self._spool_for(config)
             try:
                 actuator = self._actuator_for(config)
@@ -255,10 +272,10 @@ class InspectionComponent:
     # -- running -----------------------------------------------------------------------------------
     def start(self) -> None:
         """Start the inspection and health threads (after the first :meth:`apply`)."""
-        for name, target in (("inspection-loop", self._loop), ("inspection-health", self._health_loop)):
-            thread = threading.Thread(target=target, name=name, daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        thread = threading.Thread(target=self._loop, name="inspection-loop", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        self._health.start()
 
     def _take_pending_camera(self) -> CameraSupervisor | None:
         with self._lock:
@@ -300,6 +317,7 @@ class InspectionComponent:
                 else:
                     self._stop.wait(camera.wait_time())
                 continue
+            self.frames.offer(serving.config.frames, frame, part_id)
             try:
                 self.inspector.inspect(self.serving or serving, frame, part_id)
             except (FrameError, ModelError) as err:
@@ -320,6 +338,7 @@ class InspectionComponent:
             self._trigger_cond.notify_all()
         for thread in self._threads:
             thread.join(5.0)
+        self._health.join(5.0)
         with self._lock:
             if self._trigger_subscription is not None:
                 self._trigger_subscription.close()
@@ -346,6 +365,7 @@ class InspectionComponent:
             "camera": camera.metrics() if camera is not None else None,
             "triggers": triggers,
             "badFrames": self.bad_frames,
+            "frames": self.frames.metrics(),
             "lastFrameError": self.last_frame_error,
             "lastRejection": self._rejection(),
             "uptimeSeconds": round(time.perf_counter() - self._started_perf, 1),
@@ -370,14 +390,3 @@ class InspectionComponent:
         self._publisher.publish(
             topics.INSPECTION_HEALTH, health_message(COMPONENT_SOURCE, seq, self._clock(), self.health())
         )
-
-    def _health_loop(self) -> None:
-        while True:
-            serving = self.serving
-            interval = serving.config.health_interval_seconds if serving is not None else 10.0
-            if self._stop.wait(interval):
-                return
-            try:
-                self.publish_health()
-            except Exception as err:
-                log.warning(kv(event="health_failed", error=repr(err)))

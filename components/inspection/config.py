@@ -37,7 +37,7 @@ NonEmpty = Annotated[str, Meta(min_length=1)]
 
 
 class SyntheticCameraConfig(ConfigStruct, frozen=True, tag_field="type", tag="synthetic"):
-    """Part images from ``models/data/parts.py``, with ground truth carried along for scoring."""
+    """Part images from ``components/inspection/cameras/parts.py``, with ground truth carried along for scoring."""
 
     type: ClassVar[Literal["synthetic"]] = "synthetic"
     seed: Annotated[int, Meta(ge=0, le=2**31 - 1)] = 7
@@ -103,25 +103,36 @@ class CropConfig(ConfigStruct, frozen=True, kw_only=True):
 
 
 class ModelConfig(ConfigStruct, frozen=True):
-    """The defect model: a manifest variant, or a file outside the manifest with its sha256."""
+    """The model: a manifest variant, or a file outside the manifest with its sha256 and card."""
 
-    model: str = "part_defect"  # the manifest's model (tensors, preprocessing)
-    variant: str = "int8"  # float32, pruned or int8
+    model: str | None = "part_defect"  # the manifest's model (tensors, card)
+    variant: str = "int8"  # the manifest variant: float32, pruned or int8
     path: str | None = None  # a model file outside the manifest (needs sha256)
     sha256: Sha256 | None = None
+    card: str | None = None  # its model card; default: <path without .tflite>.card.json
     version: str | None = None  # defaults to the manifest's version
     num_threads: Annotated[int, Meta(ge=1, le=8)] = 1
 
     def __post_init__(self) -> None:
         if self.path is not None and self.sha256 is None:
             raise ValueError("a model 'path' outside the manifest needs its 'sha256'")
+        if self.card is not None and self.path is None:
+            raise ValueError("a 'card' describes a model 'path' of your own; a manifest model has its card")
 
 
 class DecisionConfig(ConfigStruct, frozen=True):
-    """Probability above ``threshold`` rejects; from ``reviewThreshold`` up to it flags for review."""
+    """Probability above ``threshold`` rejects; from ``reviewThreshold`` up to it flags for review.
+
+    The probability is the model's score (a ``score`` card), the winning class's probability
+    when it is one of ``rejectClasses`` (a ``classification`` card), or the best score of a
+    detection of one of ``rejectClasses`` (a ``detection`` card); ``countDetections`` adds the
+    per-class count of detections above the card's score threshold to every decision.
+    """
 
     threshold: Share = 0.8
     review_threshold: Share = 0.5
+    reject_classes: tuple[NonEmpty, ...] = ()  # labels that reject (classification, detection)
+    count_detections: bool = False
 
     def __post_init__(self) -> None:
         if self.review_threshold > self.threshold:
@@ -152,6 +163,14 @@ class SpoolConfig(ConfigStruct, frozen=True):
     max_queued: Annotated[int, Meta(ge=1, le=10_000)] = 64  # images waiting to be written
 
 
+class FramesConfig(ConfigStruct, frozen=True):
+    """Camera frames published as ``edgebundle.image.v1``, so image models in the inference
+    component can run on the same camera (the topic needs a policy merged into accessControl)."""
+
+    topic: NonEmpty | None = None  # none: frames are not published
+    every: Annotated[int, Meta(ge=1, le=100_000)] = 1  # every n-th inspected frame
+
+
 class InspectionConfig(ConfigStruct, frozen=True):
     """Everything the inspection component needs; the defaults inspect synthetic parts at 5 Hz."""
 
@@ -163,5 +182,6 @@ class InspectionConfig(ConfigStruct, frozen=True):
     decision: DecisionConfig = DecisionConfig()
     actuator: ActuatorConfig = ActuatorConfig()
     spool: SpoolConfig = SpoolConfig()
+    frames: FramesConfig = FramesConfig()
     health_interval_seconds: Annotated[float, Meta(gt=0.0, le=3600.0)] = 10.0
     manifest_path: str | None = None  # defaults to models/manifest.json

@@ -3,14 +3,65 @@
 A probability above ``threshold`` rejects the part; from ``review_threshold`` up to and
 including ``threshold`` it is flagged for a person to look at; below, accepted. With
 ``review_threshold == threshold`` there is no uncertain band.
+
+:func:`decisive_probability` says which probability that is for each kind of model card: the
+score; the winning class's probability when it is a reject class (0 otherwise); the best score
+among detections of a reject class (0 when there is none). :func:`check_reject_classes` holds
+the configured classes to the card's labels when a configuration is applied.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from typing import Any, Literal
 
+from components.common.detections import Detection
+from components.common.model_card import LoadedCard
+from components.common.model_interpret import Prediction
+
 Decision = Literal["accept", "reject", "review"]
+
+
+def check_reject_classes(card: LoadedCard, reject_classes: tuple[str, ...]) -> str | None:
+    """Why ``decision.rejectClasses`` does not fit the card, or ``None``."""
+    kind = card.card.output.kind
+    if kind in ("classification", "detection"):
+        assert card.labels is not None
+        if not reject_classes:
+            return f"decision.rejectClasses: a {kind} model needs the labels that reject, one of {list(card.labels)}"
+        unknown = [c for c in reject_classes if c not in card.labels]
+        if unknown:
+            return f"decision.rejectClasses: {unknown} are not labels of {card.source}; expected some of {list(card.labels)}"
+        return None
+    if kind == "raw":
+        return f"model card {card.source}: output kind 'raw' gives no decision; use score, classification or detection"
+    if reject_classes:
+        return f"decision.rejectClasses: a {kind} model has no classes; leave it empty"
+    return None
+
+
+def decisive_probability(kind: str, prediction: Prediction, reject_classes: tuple[str, ...]) -> float:
+    """The probability the decision is made on (see the module docstring)."""
+    if kind == "score":
+        return float(prediction.score if prediction.score is not None else float("nan"))
+    if kind == "classification":
+        label, probability = prediction.classes[0]
+        return probability if label in reject_classes else 0.0
+    if kind == "detection":
+        scores = [d.score for d in prediction.detections if d.label in reject_classes]
+        return max(scores, default=0.0)
+    return 0.0
+
+
+def rejecting_detections(prediction: Prediction, reject_classes: tuple[str, ...]) -> list[Detection]:
+    """The detections of a reject class, best first."""
+    return [d for d in prediction.detections if d.label in reject_classes]
+
+
+def detection_counts(prediction: Prediction) -> dict[str, int]:
+    """Detections per label in one frame (shelf counting)."""
+    return dict(sorted(Counter(d.label for d in prediction.detections).items()))
 
 
 def decide(probability: float, threshold: float, review_threshold: float) -> Decision:

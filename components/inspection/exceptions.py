@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from components.common.live_config import ConfigError
+from components.common.exceptions import ModelSwapRejected
+
+# Defined once for both model-hosting components; re-exported for this component's callers.
+from components.common.model_errors import FrameError
 
 
 class InspectionError(Exception):
@@ -25,10 +28,6 @@ class CameraExhaustedError(CameraError):
     """A finite source (a folder not looping, a video file) has no more frames."""
 
 
-class FrameError(InspectionError):
-    """A frame cannot be preprocessed: wrong dtype, rank or size for the configured crop."""
-
-
 class ActuatorUnavailableError(InspectionError):
     """The reject actuator's GPIO library or pin cannot be used."""
 
@@ -37,9 +36,13 @@ class SpoolWriteError(InspectionError):
     """An image or its metadata could not be written to the spool."""
 
 
-class ModelSwapRejected(ConfigError):
-    """A configured defect model failed validation; the running model keeps serving.
-
-    A :class:`ConfigError`, so ``LiveConfig`` reports the reason in the ``inspection-config``
-    shadow and keeps the previous configuration.
-    """
+__all__ = [
+    "ActuatorUnavailableError",
+    "CameraError",
+    "CameraExhaustedError",
+    "CameraUnavailableError",
+    "FrameError",
+    "InspectionError",
+    "ModelSwapRejected",
+    "SpoolWriteError",
+]

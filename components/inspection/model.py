@@ -1,9 +1,12 @@
-"""Loading the defect model with every check, so a bad swap is refused before it happens.
+"""Loading the inspection model with every check, so a bad swap is refused before it happens.
 
-:func:`load_defect_model` turns a :class:`ModelConfig` into a :class:`DefectModel`: the manifest
-entry exists, its preprocessing is one this component feeds (an image model), the file exists
-with the expected sha256 and tensor specs, and a test inference on a synthetic part returns one
-finite probability in [0, 1]. Any failure raises :class:`ModelSwapRejected` naming the reason.
+:func:`load_defect_model` turns a :class:`ModelConfig` into a :class:`DefectModel` through the
+shared :func:`~components.common.model_host.load_hosted_model` (manifest entry or file of your
+own, sha256, tensors against the manifest and the card, one test inference on a synthetic part
+through this component's :class:`Preprocessor`). The card's input must be an ``image``; its
+output may be any kind: a defect ``score``, a ``classification`` or ``detection`` (see
+:mod:`components.inspection.decision` for how each becomes a decision), or ``raw``. Any failure
+raises :class:`ModelSwapRejected` naming the reason.
 """
 
 from __future__ import annotations
@@ -13,82 +16,129 @@ from pathlib import Path
 
 import numpy as np
 
-from components.common.model_errors import ModelError
-from components.common.model_manifest import MANIFEST_PATH, Manifest, VariantSpec
+from components.common.exceptions import ModelSwapRejected
+from components.common.image_preprocess import Preprocessor
+from components.common.model_card import ImageInput, LoadedCard, ScoreOutput
+from components.common.model_host import HostedModel, load_hosted_model
+from components.common.model_interpret import Prediction
+from components.common.model_manifest import VariantSpec
 from components.common.model_runtime import ModelRuntime
+from components.inspection.cameras.parts import render_part
 from components.inspection.config import ModelConfig
-from components.inspection.exceptions import ModelSwapRejected
-from components.inspection.preprocess import Preprocessor
-from models.data.parts import render_part
-from models.preprocessing import PART_IMAGE_V1
-
-#: The preprocessing steps this component can feed (image models over camera frames).
-SUPPORTED_PREPROCESSING = (PART_IMAGE_V1,)
 
 
 @dataclass(frozen=True)
 class DefectModel:
-    """A validated defect model ready to serve, and what its decisions report."""
+    """A validated inspection model ready to serve, and what its decisions report."""
 
     config: ModelConfig
-    spec: VariantSpec
-    runtime: ModelRuntime
-    version: str
-    path: Path
-    sha256: str
+    hosted: HostedModel
 
     @property
     def name(self) -> str:
-        """The model's manifest name (``part_defect``)."""
-        return self.spec.model
+        """The model's manifest name (``part_defect``), or its card's name."""
+        return self.hosted.name
+
+    @property
+    def runtime(self) -> ModelRuntime:
+        """The model's runtime."""
+        return self.hosted.runtime
+
+    @property
+    def spec(self) -> VariantSpec | None:
+        """The manifest variant, when the model is one."""
+        return self.hosted.spec
+
+    @property
+    def card(self) -> LoadedCard:
+        """The model's card."""
+        return self.hosted.card
+
+    @property
+    def image_input(self) -> ImageInput:
+        """The card's image input (checked at load)."""
+        source = self.hosted.card.card.input
+        assert isinstance(source, ImageInput)
+        return source
+
+    @property
+    def kind(self) -> str:
+        """The card's output kind."""
+        return self.hosted.kind
+
+    @property
+    def score_threshold(self) -> float:
+        """A ``score`` card's threshold (the one its held-out figures are given at).
+
+        Raises:
+            ValueError: the card's output is not a score.
+        """
+        output = self.hosted.card.card.output
+        if not isinstance(output, ScoreOutput):
+            raise ValueError(f"{self.path}: a {self.kind} model has no score threshold")
+        return output.threshold
+
+    @property
+    def version(self) -> str:
+        """The version decisions report."""
+        return self.hosted.version
+
+    @property
+    def path(self) -> Path:
+        """The model file."""
+        return self.hosted.path
+
+    @property
+    def sha256(self) -> str:
+        """The model file's sha256."""
+        return self.hosted.sha256
 
     @property
     def identity(self) -> ModelConfig:
         """What decides whether a new configuration needs this model reloaded."""
         return self.config
 
+    def predict(self, batch: np.ndarray) -> Prediction:
+        """The prediction for a preprocessed batch of one."""
+        return self.hosted.run(batch)[0]
+
     def probability(self, batch: np.ndarray) -> float:
-        """The defect probability of a preprocessed batch of one."""
-        return float(self.runtime.predict(batch)[0, 0])
+        """The defect probability of a preprocessed batch of one (a ``score`` model)."""
+        score = self.predict(batch).score
+        if score is None:
+            raise ValueError(f"{self.path}: a {self.kind} model has no single probability")
+        return score
+
+
+def _probe(runtime: ModelRuntime, card: LoadedCard) -> np.ndarray:
+    source = card.card.input
+    if not isinstance(source, ImageInput):
+        raise ModelSwapRejected(
+            f"card {card.source}: input source {source.source!r}; this component feeds 'image' models"
+        )
+    part = render_part(seed=1, index=0, defect=None)
+    frame = part if source.colour == "grey" else np.repeat(part[:, :, None], 3, axis=2)
+    return Preprocessor(runtime.inputs[0], source, use_opencv=False)(frame)
 
 
 def load_defect_model(config: ModelConfig, manifest_path: str | None = None) -> DefectModel:
-    """Validate and load the configured defect model.
+    """Validate and load the configured inspection model.
 
     Raises:
-        ModelSwapRejected: naming what is wrong (manifest entry, preprocessing, file, sha256,
-            tensor specs, or the test inference).
+        ModelSwapRejected: naming what is wrong (manifest entry, card, file, sha256, tensors, or
+            the test inference).
     """
     where = f"model {config.model}/{config.variant}" + (f" ({config.path})" if config.path else "")
-    try:
-        spec = Manifest.load(manifest_path or MANIFEST_PATH).variant(config.model, config.variant)
-        if spec.preprocessing not in SUPPORTED_PREPROCESSING:
-            raise ModelSwapRejected(
-                f"{where}: preprocessing {spec.preprocessing!r} is not an image preprocessing this "
-                f"component feeds (supported: {list(SUPPORTED_PREPROCESSING)})"
-            )
-        path = Path(config.path) if config.path else spec.path
-        runtime = ModelRuntime.load(path, expected=spec, sha256=config.sha256, num_threads=config.num_threads)
-        preprocessor = Preprocessor(runtime.inputs[0], spec.preprocessing, use_opencv=False)
-        probe = render_part(seed=1, index=0, defect=None)
-        probability = runtime.predict(preprocessor(probe))
-    except ModelSwapRejected:
-        raise
-    except (ModelError, ValueError) as err:
-        raise ModelSwapRejected(f"{where}: {err}") from err
-    if probability.shape != (1, 1) or not np.all(np.isfinite(probability)):
-        raise ModelSwapRejected(
-            f"{where}: test inference returned {probability.tolist()}, expected one score"
-        )
-    if not 0.0 <= float(probability[0, 0]) <= 1.0:
-        raise ModelSwapRejected(
-            f"{where}: test inference returned {float(probability[0, 0])}, expected a probability in [0, 1]"
-        )
-    return DefectModel(
-        config=config,
-        spec=spec,
-        runtime=runtime,
-        version=config.version or spec.version,
-        path=path,
-        sha256=config.sha256 or spec.sha256,
+    hosted = load_hosted_model(
+        where=where,
+        model=config.model,
+        variant=config.variant,
+        path=config.path,
+        sha256=config.sha256,
+        card=config.card,
+        version=config.version,
+        manifest_path=manifest_path,
+        num_threads=config.num_threads,
+        probe=_probe,
     )
+    return DefectModel(config=config, hosted=hosted)

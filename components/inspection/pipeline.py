@@ -7,6 +7,7 @@ runs on the inspection thread only; its counters are read by the health thread.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import threading
@@ -18,15 +19,24 @@ from typing import Any, Protocol
 import numpy as np
 
 from components.common import topics
+from components.common.detections import Detection
+from components.common.image_preprocess import Preprocessor
 from components.common.image_spool import entry_stem, image_file_name
 from components.common.messages import inspection_message
 from components.common.model_errors import ModelError
+from components.common.model_interpret import Prediction
 from components.inspection.actuator import PulseActuator
 from components.inspection.cameras.base import Frame
-from components.inspection.config import InspectionConfig
-from components.inspection.decision import QualityFigures, decide
+from components.inspection.config import CropConfig, InspectionConfig
+from components.inspection.decision import (
+    QualityFigures,
+    decide,
+    decisive_probability,
+    detection_counts,
+    rejecting_detections,
+)
 from components.inspection.model import DefectModel
-from components.inspection.preprocess import Preprocessor
+from components.inspection.overlay import draw_boxes
 from components.inspection.spool import SpoolWriter
 
 COMPONENT_SOURCE = "inspection"
@@ -50,6 +60,23 @@ class Serving:
     preprocessor: Preprocessor
     actuator: PulseActuator
     spool: SpoolWriter
+
+
+def in_frame(prediction: Prediction, crop: CropConfig, frame_shape: tuple[int, ...]) -> Prediction:
+    """``prediction`` with its boxes mapped from the crop (what the model saw) to the whole frame."""
+    height, width = frame_shape[0], frame_shape[1]
+
+    def mapped(d: Detection) -> Detection:
+        ymin, xmin, ymax, xmax = d.box
+        box = (
+            (crop.y + ymin * crop.height) / height,
+            (crop.x + xmin * crop.width) / width,
+            (crop.y + ymax * crop.height) / height,
+            (crop.x + xmax * crop.width) / width,
+        )
+        return dataclasses.replace(d, box=box)
+
+    return dataclasses.replace(prediction, detections=tuple(mapped(d) for d in prediction.detections))
 
 
 class LatencyWindow:
@@ -114,12 +141,16 @@ class Inspector:
             ModelError: the model refused the input (nothing is published).
         """
         batch = serving.preprocessor(frame.image)
-        raw = serving.model.probability(batch)
+        decision_config = serving.config.decision
+        prediction = serving.model.predict(batch)
+        if prediction.detections and serving.config.crop is not None:
+            prediction = in_frame(prediction, serving.config.crop, frame.image.shape[:2])
+        kind = serving.model.kind
+        raw = decisive_probability(kind, prediction, decision_config.reject_classes)
         if not math.isfinite(raw):
             # A NaN would compare as "not above the threshold" and accept the part: refuse it.
             raise ModelError(f"{serving.model.path}: non-finite defect probability {raw}")
         probability = min(1.0, max(0.0, raw))
-        decision_config = serving.config.decision
         decision = decide(probability, decision_config.threshold, decision_config.review_threshold)
         actuated = serving.actuator.pulse() if decision == "reject" else False
         part = part_id or frame.name or f"part-{frame.index}"
@@ -131,6 +162,13 @@ class Inspector:
             or (decision == "accept" and self._sample() < spool_config.good_sample_rate)
         )
         stem = entry_stem(frame.captured, part, seq) if keep else None
+        extra: dict[str, Any] = {}
+        if kind == "classification":
+            extra["classes"] = prediction.to_json(kind)["classes"]
+        elif kind == "detection":
+            extra["detections"] = prediction.to_json(kind)["detections"]
+            if decision_config.count_detections:
+                extra["counts"] = detection_counts(prediction)
         latency_ms = (time.perf_counter() - frame.captured_perf) * 1000.0
         message = inspection_message(
             COMPONENT_SOURCE,
@@ -148,6 +186,7 @@ class Inspector:
             actuated=actuated,
             image=image_file_name(stem) if stem else None,
             groundTruth=frame.defect,
+            **extra,
         )
         self._publisher.publish(topics.INSPECTION_DECISIONS, message)
         self.latency.add(latency_ms)
@@ -156,19 +195,25 @@ class Inspector:
         defective = frame.defective
         if defective is not None:
             self.quality.add(decision, defective)
-        if stem is not None and serving.spool.submit(stem, frame.image, self._metadata(message, frame)):
-            self.spooled += 1
+        if stem is not None:
+            image = frame.image
+            if prediction.detections:
+                # The spooled copy shows what was found: reject-class boxes bright, others dim.
+                rejecting = rejecting_detections(prediction, decision_config.reject_classes)
+                image = draw_boxes(image, prediction.detections, highlight=rejecting)
+            if serving.spool.submit(stem, image, self._metadata(message, frame, image)):
+                self.spooled += 1
         return message
 
     @staticmethod
-    def _metadata(message: dict[str, Any], frame: Frame) -> dict[str, Any]:
-        height, width = frame.image.shape[:2]
+    def _metadata(message: dict[str, Any], frame: Frame, image: np.ndarray) -> dict[str, Any]:
+        height, width = image.shape[:2]
         return {
             **message,
             "ts": frame.captured,
             "width": width,
             "height": height,
-            "channels": 1 if frame.image.ndim == 2 else 3,
+            "channels": 1 if image.ndim == 2 else 3,
         }
 
     def uninspectable(self, serving: Serving, part_id: str, reason: str) -> dict[str, Any]:

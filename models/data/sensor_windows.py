@@ -20,7 +20,7 @@ Windows with some but not enough evidence (e.g. two stuck samples) are labelled 
 Example::
 
     data = labelled_windows(seed=1, segments=4, samples_per_segment=2000, stride=4)
-    data.x.shape   # (n, 64, 5) float32, preprocessed with models.preprocessing.sensor_windows_v1
+    data.x.shape   # (n, 64, 5) float32, preprocessed with components.common.preprocessing.sensor_windows_v1
     data.y         # (n,) int8 in {0, 1}
 """
 
@@ -31,13 +31,13 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from components.common.preprocessing import WINDOW, sensor_windows_v1
 from components.sensing.drivers.simulated import (
     ANOMALY_CODES,
     AnomalySettings,
     Dht22Simulator,
     SimulationSettings,
 )
-from models.preprocessing import WINDOW, sensor_windows_v1
 
 MIN_STUCK = 8
 MIN_DROPOUT = 3

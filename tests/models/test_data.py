@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.data.parts import DEFECT_KINDS, PartGenerator, part_dataset, render_part
+from components.common.preprocessing import CLIP, WINDOW, _nan_median, part_images_v1, sensor_windows_v1
+from components.inspection.cameras.parts import DEFECT_KINDS, PartGenerator, part_dataset, render_part
 from models.data.sensor_windows import AMBIGUOUS, labelled_windows, window_labels
-from models.preprocessing import CLIP, WINDOW, _nan_median, part_images_v1, sensor_windows_v1
 
 
 def test_parts_are_deterministic_and_random_access() -> None:

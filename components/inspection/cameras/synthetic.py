@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 
 from components.inspection.cameras.base import Camera, Frame
-from models.data.parts import PartGenerator
+from components.inspection.cameras.parts import PartGenerator
 
 
 class SyntheticCamera(Camera):

@@ -12,11 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from components.common.model_errors import (
+    BatchResizeError,
     ChecksumMismatchError,
     InputShapeError,
     ManifestError,
     ModelError,
     ModelFileMissingError,
+    ModelParseError,
     NotAFlatbufferError,
     RuntimeUnavailableError,
     TensorSpecMismatchError,
@@ -36,11 +38,14 @@ def test_each_variant_loads_checked_and_batches_consistently(name: str, variant:
     runtime = ModelRuntime.load(spec.path, expected=spec, num_threads=2)
     assert runtime.inputs == spec.inputs and runtime.outputs == spec.outputs
     x = np.random.default_rng(1).uniform(0.0, 1.0, (5, *spec.inputs[0].shape[1:])).astype(np.float32)
-    batch = runtime.predict(x)
-    one_by_one = np.concatenate([runtime.predict(x[i : i + 1]) for i in range(5)])
-    assert batch.shape == (5, 1) and batch.dtype == np.float32
-    assert np.allclose(batch, one_by_one, atol=1e-5)
-    assert np.all((batch >= 0.0) & (batch <= 1.0))
+    batch = runtime.predict_all(x)
+    assert runtime.batchable  # every shipped model is batch-first and resizable
+    for k, out in enumerate(batch):
+        one_by_one = np.concatenate([runtime.predict_all(x[i : i + 1])[k] for i in range(5)])
+        assert out.shape == (5, *spec.outputs[k].shape[1:]) and out.dtype == np.float32
+        assert np.allclose(out, one_by_one, atol=1e-5)
+        if spec.outputs[k].shape[-1] != 4:  # probabilities (raw boxes may reach past the image)
+            assert np.all((out >= 0.0) & (out <= 1.0))
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -65,7 +70,8 @@ def test_truncated_against_the_manifest(tmp_path: Path) -> None:
 def test_truncated_without_a_manifest_is_refused_by_the_interpreter(tmp_path: Path) -> None:
     bad = tmp_path / "model.tflite"
     bad.write_bytes(SENSOR_INT8.path.read_bytes()[: SENSOR_INT8.size_bytes // 2])
-    with pytest.raises(TruncatedModelError, match="cannot load"):
+    # Without a manifest size to hold it to, the file is not "truncated" but unloadable.
+    with pytest.raises(ModelParseError, match="cannot load"):
         ModelRuntime.load(bad)
 
 
@@ -102,7 +108,14 @@ def test_wrong_input_given_at_run_time() -> None:
 
 
 def test_every_model_error_is_a_model_error() -> None:
-    for cls in (ChecksumMismatchError, TruncatedModelError, NotAFlatbufferError, TensorSpecMismatchError):
+    for cls in (
+        ChecksumMismatchError,
+        TruncatedModelError,
+        ModelParseError,
+        BatchResizeError,
+        NotAFlatbufferError,
+        TensorSpecMismatchError,
+    ):
         assert issubclass(cls, ModelError)
 
 

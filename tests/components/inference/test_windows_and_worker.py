@@ -14,12 +14,12 @@ from components.common import topics
 from components.common.live_config import ConfigError, validate_config
 from components.common.messages import ANOMALY_V1, Anomaly, parse_message, reading_batch_message
 from components.common.model_manifest import Manifest, sha256_file
+from components.common.preprocessing import sensor_windows_v1
 from components.inference.config import HostedModelConfig, InferenceConfig
 from components.inference.exceptions import ModelSwapRejected
 from components.inference.host import LoadedModel, load_model
 from components.inference.windows import SlidingWindows, WindowQueue
 from components.inference.worker import ModelWorker
-from models.preprocessing import sensor_windows_v1
 
 from .conftest import RecordingPublisher, clean_readings, inject_spike
 
@@ -64,6 +64,10 @@ def test_config_errors_name_the_key() -> None:
             {"models": [{"preprocessing": "part_image_v1"}]},
             "models.0.preprocessing: Invalid enum value 'part_image_v1'",
         ),
+        (
+            {"models": [{"card": "/tmp/x.card.json"}]},
+            "models.0: a 'card' describes a model 'path' of your own",
+        ),
         ({"models": [{"sha256": "ABC"}]}, "models.0.sha256: Expected `str` matching regex"),
         ({"models": []}, "models: Expected `array` of length >= 1"),
         ({"numThreads": 9}, "numThreads: Expected `int` <= 8 (got 9)"),
@@ -94,14 +98,45 @@ def test_bad_models_are_rejected_with_the_reason(tmp_path: Path) -> None:
             load_model(config, num_threads=1)
 
 
-def test_manifest_preprocessing_must_be_one_the_component_feeds(tmp_path: Path) -> None:
+def test_the_card_input_must_be_one_the_component_feeds(tmp_path: Path) -> None:
+    # GIVEN a manifest whose sensor model's card says it reads camera images
     raw = json.loads((MANIFEST.base_dir / "manifest.json").read_text())
-    raw["models"]["sensor_anomaly"]["preprocessing"]["name"] = "part_image_v1"
+    raw["models"]["sensor_anomaly"]["card"]["input"] = {"source": "image", "colour": "grey"}
     for variant in raw["models"]["sensor_anomaly"]["variants"].values():
         variant["file"] = str(MANIFEST.base_dir / variant["file"])
     (tmp_path / "manifest.json").write_text(json.dumps(raw))
-    with pytest.raises(ModelSwapRejected, match="preprocessing"):
+    # THEN the model is refused, naming the tensor and what the card expects
+    with pytest.raises(ModelSwapRejected, match=r"input 0 \(serving_default_window:0, shape \[1, 64, 5\]\)"):
         load_model(HostedModelConfig(), 1, str(tmp_path / "manifest.json"))
+
+
+def test_an_image_model_of_your_own_on_the_readings_topic_is_refused(tmp_path: Path) -> None:
+    spec = MANIFEST.variant("part_defect", "int8")
+    card = tmp_path / "defects.card.json"
+    card.write_text(json.dumps(MANIFEST.model("part_defect")["card"]))
+    config = HostedModelConfig(path=str(spec.path), sha256=spec.sha256, card=str(card))
+    with pytest.raises(ModelSwapRejected, match="an image model needs its own 'inputTopic'"):
+        load_model(config, 1)
+
+
+def test_a_sensor_model_of_your_own_whose_card_does_not_fit_is_refused(tmp_path: Path) -> None:
+    # GIVEN the float model copied as "your own", with a card saying raw standardised fields
+    spec = MANIFEST.variant("sensor_anomaly", "float32")
+    own = tmp_path / "own.tflite"
+    own.write_bytes(spec.path.read_bytes())
+    (tmp_path / "own.card.json").write_text(
+        json.dumps(
+            {
+                "name": "own-model",
+                "version": "2.0.0",
+                "input": {"source": "sensorWindow", "fields": ["temperature", "humidity"], "length": 64},
+                "output": {"kind": "score", "threshold": 0.7},
+            }
+        )
+    )
+    # THEN a 5-channel tensor does not fit two fields: refused naming the expected shapes
+    with pytest.raises(ModelSwapRejected, match=re.escape("expected [1, 64, 2] or [1, 128]")):
+        load_model(HostedModelConfig(path=str(own), sha256=spec.sha256), 1)
 
 
 def make_worker(model: LoadedModel, publish: str = "changes") -> tuple[ModelWorker, RecordingPublisher]:
@@ -209,3 +244,38 @@ def test_a_batch_with_a_bad_reading_is_invalid_whole_and_other_sensors_are_ignor
     system = {**good[0], "kind": "system", "values": {"cpu_percent": 3.0}, "units": {"cpu_percent": "%"}}
     worker.on_reading(reading_batch_message("sensing", [system, *good]))
     assert (worker.invalid, worker.ignored, worker.readings) == (1, 1, 3)
+
+
+def test_a_standardising_card_feeds_time_first_fields_with_failed_reads_carried_forward() -> None:
+    from components.common.model_card import SensorWindowInput
+    from components.inference.host import window_input
+
+    card = SensorWindowInput(
+        fields=("humidity", "temperature"),
+        length=3,
+        preprocessing="standardise",
+        mean=(50.0, 20.0),
+        std=(10.0, 2.0),
+    )
+    t = np.array([[20.0, np.nan, 24.0]])
+    h = np.array([[60.0, 40.0, 50.0]])
+    x = window_input(card, (1, 3, 2), t, h)
+    assert x.shape == (1, 3, 2) and x.dtype == np.float32
+    assert x[0].tolist() == [[1.0, 0.0], [-1.0, 0.0], [0.0, 2.0]]  # the failed read carries 20.0 forward
+    flat = window_input(card, (1, 6), t, h)
+    assert flat.shape == (1, 6) and flat[0].tolist() == [1.0, 0.0, -1.0, 0.0, 0.0, 2.0]
+
+
+def test_a_card_marked_stateful_is_never_batched_and_starts_fresh(tmp_path: Path) -> None:
+    # GIVEN the float sensor model as a model of your own whose card says it is stateful
+    spec = MANIFEST.variant("sensor_anomaly", "float32")
+    card = dict(MANIFEST.model("sensor_anomaly")["card"], stateful=True)
+    (tmp_path / "own.card.json").write_text(json.dumps(card))
+    own = tmp_path / "own.tflite"
+    own.write_bytes(spec.path.read_bytes())
+    model = load_model(HostedModelConfig(path=str(own), sha256=spec.sha256), 1)
+    # THEN it runs item by item, with the same numbers as the stateless copy
+    assert model.runtime.stateful and not model.runtime.batchable
+    x = np.random.default_rng(5).normal(0, 1, (3, 64, 5)).astype(np.float32)
+    plain = load_model(HostedModelConfig(variant="float32"), 1)
+    assert np.allclose(model.runtime.predict(x), plain.runtime.predict(x), atol=1e-6)

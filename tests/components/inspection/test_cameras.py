@@ -13,6 +13,7 @@ from PIL import Image
 from components.inspection.cameras.factory import build_camera
 from components.inspection.cameras.folder import FolderCamera
 from components.inspection.cameras.opencv import OpenCvCamera
+from components.inspection.cameras.parts import PartGenerator
 from components.inspection.cameras.picamera import Picamera2Camera
 from components.inspection.cameras.synthetic import SyntheticCamera
 from components.inspection.config import (
@@ -22,7 +23,6 @@ from components.inspection.config import (
     SyntheticCameraConfig,
 )
 from components.inspection.exceptions import CameraError, CameraExhaustedError, CameraUnavailableError
-from models.data.parts import PartGenerator
 
 
 def test_synthetic_camera_renders_the_generators_parts_with_their_ground_truth() -> None:

@@ -5,6 +5,7 @@ camera, bad frames, and model swaps refused or applied while the old model keeps
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -156,13 +157,24 @@ def test_a_bad_model_swap_is_refused_and_the_old_model_keeps_serving(
     def sha(path: Path) -> str:
         return hashlib.sha256(path.read_bytes()).hexdigest()
 
+    # a model of your own whose card says RGB for a grey input tensor
+    own_card = tmp_path / "own.card.json"
+    own_card.write_text(
+        json.dumps(
+            {"name": "own", "input": {"source": "image", "colour": "rgb"}, "output": {"kind": "score"}}
+        )
+    )
     cases = [
+        (
+            {"path": str(shipped), "sha256": sha(shipped), "card": str(own_card)},
+            r"input 0 \(serving_default_image:0, shape \[1, 64, 64, 1\]\) does not fit the card",
+        ),
         ({"path": str(tmp_path / "missing.tflite"), "sha256": "0" * 64}, "does not exist"),
         ({"path": str(shipped), "sha256": "1" * 64}, "sha256"),
         ({"path": str(truncated), "sha256": sha(truncated)}, "cannot load it|truncated"),
         ({"path": str(wrong_shape), "sha256": sha(wrong_shape)}, "input 0"),
         ({"variant": "int4"}, "has no variant 'int4'"),
-        ({"model": "sensor_anomaly"}, "not an image preprocessing"),
+        ({"model": "sensor_anomaly"}, "this component feeds 'image' models"),
     ]
     for model, reason in cases:
         with pytest.raises(ModelSwapRejected, match=reason):

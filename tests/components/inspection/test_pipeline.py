@@ -11,17 +11,18 @@ import numpy as np
 import pytest
 
 from components.common import topics
+from components.common.image_preprocess import Preprocessor
 from components.common.live_config import validate_config
 from components.common.model_errors import ModelError
+from components.common.model_interpret import Prediction
 from components.common.model_manifest import TensorSpec
+from components.common.preprocessing import PART_IMAGE_V1
 from components.common.sequence_numbers import SequenceNumbers
 from components.inspection.actuator import PulseActuator, SimulatedOutput
 from components.inspection.cameras.base import Frame
 from components.inspection.config import InspectionConfig
 from components.inspection.pipeline import Inspector, Serving
-from components.inspection.preprocess import Preprocessor
 from components.inspection.spool import ImageSpool, SpoolWriter
-from models.preprocessing import PART_IMAGE_V1
 
 from .fakes import FakeDisk, RecordingPublisher
 
@@ -33,14 +34,15 @@ class ScriptedModel:
 
     name = "part_defect"
     version = "test"
+    kind = "score"
     path = Path("scripted.tflite")
 
     def __init__(self, probabilities: list[float]) -> None:
         self.probabilities = list(probabilities)
 
-    def probability(self, batch: np.ndarray) -> float:
+    def predict(self, batch: np.ndarray) -> Prediction:
         assert batch.shape == (1, 64, 64, 1)
-        return self.probabilities.pop(0)
+        return Prediction((), score=self.probabilities.pop(0))
 
 
 def serving(tmp_path: Path, probabilities: list[float], **raw: Any) -> Serving:

@@ -32,7 +32,7 @@ SENSOR_WINDOW_V1 = "sensor_window_v1"
 PART_IMAGE_V1 = "part_image_v1"
 
 
-def _forward_fill(values: np.ndarray) -> np.ndarray:
+def forward_fill(values: np.ndarray) -> np.ndarray:
     """Carry the last valid value forward along axis 1; leading gaps stay ``nan``."""
     valid = ~np.isnan(values)
     index = np.where(valid, np.arange(values.shape[1])[None, :], 0)
@@ -58,7 +58,7 @@ def _nan_median(values: np.ndarray) -> np.ndarray:
 
 
 def _centred(values: np.ndarray, scale: float) -> np.ndarray:
-    out = (_forward_fill(values) - _nan_median(values)) * (1.0 / scale)
+    out = (forward_fill(values) - _nan_median(values)) * (1.0 / scale)
     out[np.isnan(out)] = 0.0  # leading gaps (nothing to carry forward) sit at the median
     return out
 

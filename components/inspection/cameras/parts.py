@@ -27,7 +27,7 @@ from typing import Literal
 
 import numpy as np
 
-from models.preprocessing import IMAGE_SIZE
+from components.common.preprocessing import IMAGE_SIZE
 
 DefectKind = Literal["scratch", "spot", "crack"]
 DEFECT_KINDS: tuple[DefectKind, ...] = ("scratch", "spot", "crack")

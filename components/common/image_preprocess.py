@@ -1,27 +1,43 @@
-"""Camera frame to model input, per the manifest, into buffers allocated once per frame size.
+"""Camera frame (or image message) to model input, per the model card, into buffers allocated once per frame size.
 
 Steps: crop (a view), resize to the input tensor's height and width (OpenCV's area
 interpolation when ``cv2`` is importable, else nearest-neighbour sampling at pixel centres with
-precomputed indices), grayscale or colour to the tensor's channel count (ITU-R BT.601 weights),
-normalization, and, for an int8/uint8 input tensor, quantization with its scale and zero point.
+precomputed indices), the card's colour order (``rgb``, ``bgr``, or ``grey`` with ITU-R BT.601
+weights), normalisation per channel (``a * x + b``: a ``range``, or ``mean``/``std``; ``raw``
+passes pixel values through), for an int8/uint8 input tensor quantization with its scale and
+zero point, and the card's layout (``nhwc`` or ``nchw``).
 
-The normalization is not restated here: it is measured from the manifest's preprocessing
-function in :mod:`models.preprocessing` (the one the model was trained with) on probe images at
-construction, and must be affine per pixel (``a * x + b``), which is checked. Frames of a new
-size get their buffers on first sight; after that the hot path allocates nothing of frame size.
+A card is the source of the normalisation; a preprocessing *name* (``part_image_v1``) is still
+accepted, its affine map measured from the function in :mod:`components.common.preprocessing`
+on probe images (and checked to be affine). Frames of a new size get their buffers on first
+sight; after that the hot path allocates nothing of frame size.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
+from components.common.model_card import ImageInput, Normalisation
+from components.common.model_errors import FrameError
 from components.common.model_manifest import TensorSpec
-from components.inspection.config import CropConfig
-from components.inspection.exceptions import FrameError
-from models.preprocessing import PREPROCESSORS
+from components.common.preprocessing import PREPROCESSORS
+
+
+class CropConfig(Protocol):
+    """The region of a frame the model looks at, in pixels (the inspection component's ``crop``)."""
+
+    @property
+    def x(self) -> int: ...
+    @property
+    def y(self) -> int: ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def height(self) -> int: ...
+
 
 # ITU-R BT.601 luma, as OpenCV's and Pillow's RGB to L conversions use.
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -50,6 +66,20 @@ def affine_normalization(name: str, size: tuple[int, int]) -> tuple[float, float
     return a, b
 
 
+def card_normalisation(norm: Normalisation, channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel ``(a, b)`` such that a pixel ``x`` (0..255) becomes ``a * x + b``."""
+    if norm.range is not None:
+        low, high = norm.range
+        a, b = np.full(channels, (high - low) / 255.0), np.full(channels, low)
+    elif norm.mean is not None and norm.std is not None:
+        mean = np.resize(np.asarray(norm.mean, dtype=np.float64), channels)
+        std = np.resize(np.asarray(norm.std, dtype=np.float64), channels)
+        a, b = 1.0 / std, -mean / std
+    else:
+        a, b = np.ones(channels), np.zeros(channels)
+    return a.astype(np.float32), b.astype(np.float32)
+
+
 def _nearest_indices(source: int, target: int) -> np.ndarray:
     return np.minimum(((np.arange(target) + 0.5) * source / target).astype(np.intp), source - 1)
 
@@ -58,30 +88,52 @@ class Preprocessor:
     """Turns frames into the model's input batch of one.
 
     Args:
-        input_spec: the model's input tensor (``[1, H, W, C]``, float32 or int8/uint8 quantized).
-        preprocessing: the manifest's preprocessing name (``part_image_v1``).
+        input_spec: the model's input tensor (``[1, H, W, C]``, or ``[1, C, H, W]`` for an
+            ``nchw`` card; float32 or int8/uint8 quantized).
+        image: the card's image input, or a preprocessing name (``part_image_v1``).
         crop: the part's region in the frame; ``None`` uses the whole frame.
         use_opencv: resize with OpenCV when ``None`` (default) and it is importable.
 
     Raises:
-        ValueError: the input tensor is not ``[1, H, W, 1 or 3]`` or the preprocessing is unknown.
+        ValueError: the input tensor does not fit the card, or the preprocessing is unknown.
     """
 
     def __init__(
         self,
         input_spec: TensorSpec,
-        preprocessing: str,
+        image: ImageInput | str,
         crop: CropConfig | None = None,
         use_opencv: bool | None = None,
     ) -> None:
         shape = tuple(input_spec.shape)
-        if len(shape) != 4 or shape[0] != 1 or shape[3] not in (1, 3):
-            raise ValueError(f"expected an image input tensor [1, H, W, 1 or 3], got {list(shape)}")
+        layout = image.layout if isinstance(image, ImageInput) else "nhwc"
+        if len(shape) != 4 or shape[0] != 1:
+            raise ValueError(
+                f"expected an image input tensor [1, H, W, C] or [1, C, H, W], got {list(shape)}"
+            )
+        height, width, channels = (
+            (shape[1], shape[2], shape[3]) if layout == "nhwc" else (shape[2], shape[3], shape[1])
+        )
+        if channels not in (1, 3):
+            raise ValueError(
+                f"expected an image input tensor with 1 or 3 channels ({layout}), got {list(shape)}"
+            )
         self.spec = input_spec
-        self.height, self.width, self.channels = int(shape[1]), int(shape[2]), int(shape[3])
+        self.height, self.width, self.channels = int(height), int(width), int(channels)
+        self.layout = layout
         self.crop = crop
-        a, b = affine_normalization(preprocessing, (self.height, self.width))
-        if input_spec.quantized:
+        raw = False
+        if isinstance(image, ImageInput):
+            self.colour = image.colour
+            a, b = card_normalisation(image.normalisation, self.channels)
+            raw = image.normalisation.raw
+        else:
+            self.colour = "grey" if self.channels == 1 else "rgb"
+            a0, b0 = affine_normalization(image, (self.height, self.width))
+            a, b = np.full(self.channels, a0, np.float32), np.full(self.channels, b0, np.float32)
+        if (self.colour == "grey") != (self.channels == 1):
+            raise ValueError(f"colour {self.colour!r} does not fit a tensor of {self.channels} channels")
+        if input_spec.quantized and not raw:
             # Normalize and quantize in one multiply-add: q = x * a / s + (b / s + zero_point).
             self._a = a / input_spec.scale
             self._b = b / input_spec.scale + input_spec.zero_point
@@ -97,7 +149,7 @@ class Preprocessor:
                 if use_opencv:
                     raise
         self._work = np.empty((self.height, self.width, self.channels), dtype=np.float32)
-        self._out = np.empty((1, self.height, self.width, self.channels), dtype=np.dtype(input_spec.dtype))
+        self._out = np.empty((1, *shape[1:]), dtype=np.dtype(input_spec.dtype))
         self._buffers: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
 
     @property
@@ -165,12 +217,17 @@ class Preprocessor:
             np.matmul(resized, LUMA, out=work[:, :, 0])
         elif resized.ndim == 2:
             work[:] = resized[:, :, None]
-        else:
+        elif self.channels == 1 or self.colour == "rgb":
             work[:] = resized
+        else:
+            work[:] = resized[:, :, ::-1]  # frames are RGB; the model reads BGR
         work *= self._a
         work += self._b
         if self._limits is not None:
             np.rint(work, out=work)
             np.clip(work, self._limits[0], self._limits[1], out=work)
-        np.copyto(self._out[0], work, casting="unsafe")
+        if self.layout == "nhwc":
+            np.copyto(self._out[0], work, casting="unsafe")
+        else:
+            np.copyto(self._out[0], work.transpose(2, 0, 1), casting="unsafe")
         return self._out

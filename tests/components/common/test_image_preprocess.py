@@ -8,13 +8,13 @@ import importlib.util
 import numpy as np
 import pytest
 
+from components.common.image_preprocess import Preprocessor, affine_normalization
 from components.common.model_manifest import TensorSpec
 from components.common.model_runtime import quantize
+from components.common.preprocessing import PART_IMAGE_V1, part_images_v1
+from components.inspection.cameras.parts import PartGenerator
 from components.inspection.config import CropConfig
 from components.inspection.exceptions import FrameError
-from components.inspection.preprocess import Preprocessor, affine_normalization
-from models.data.parts import PartGenerator
-from models.preprocessing import PART_IMAGE_V1, part_images_v1
 
 FLOAT_INPUT = TensorSpec(name="image", shape=(1, 64, 64, 1), dtype="float32")
 # The kind of input tensor full-integer quantization gives an image model scaled to [0, 1].
@@ -107,3 +107,40 @@ def test_bad_frames_and_specs_are_clear_errors() -> None:
         pre(np.zeros((64, 128), np.float32))
     with pytest.raises(ValueError, match="expected an image input tensor"):
         Preprocessor(TensorSpec(name="w", shape=(1, 64, 5), dtype="float32"), PART_IMAGE_V1)
+
+
+def test_a_cards_colour_order_layout_and_normalisation_are_applied() -> None:
+    from components.common.model_card import ImageInput, Normalisation
+
+    # GIVEN an RGB frame whose channels differ, and a BGR, NCHW, mean/std card on a 2x2 input
+    frame = np.zeros((2, 2, 3), dtype=np.uint8)
+    frame[..., 0], frame[..., 1], frame[..., 2] = 10, 20, 30
+    card = ImageInput(
+        colour="bgr", layout="nchw", normalisation=Normalisation(mean=(0.0, 10.0, 20.0), std=(1.0, 2.0, 5.0))
+    )
+    pre = Preprocessor(TensorSpec("x", (1, 3, 2, 2), "float32"), card, use_opencv=False)
+    # WHEN it is preprocessed
+    out = pre(frame)
+    # THEN channels come first, blue first, each standardised with its own mean and std
+    assert out.shape == (1, 3, 2, 2)
+    assert out[0, :, 0, 0].tolist() == [30.0, (20.0 - 10.0) / 2.0, (10.0 - 20.0) / 5.0]
+
+
+def test_raw_normalisation_feeds_a_uint8_input_the_pixels_themselves() -> None:
+    from components.common.model_card import ImageInput, Normalisation
+
+    spec = TensorSpec("x", (1, 4, 4, 3), "uint8", scale=0.0078125, zero_point=128)
+    pre = Preprocessor(spec, ImageInput(normalisation=Normalisation(raw=True)), use_opencv=False)
+    frame = np.arange(48, dtype=np.uint8).reshape(4, 4, 3)
+    out = pre(frame)
+    assert out.dtype == np.uint8 and np.array_equal(out[0], frame)
+
+
+def test_a_range_card_on_an_int8_input_quantizes_like_the_runtime() -> None:
+    from components.common.model_card import ImageInput, Normalisation
+
+    spec = TensorSpec("x", (1, 8, 8, 3), "int8", scale=2.0 / 255.0, zero_point=0)
+    pre = Preprocessor(spec, ImageInput(normalisation=Normalisation(range=(-1.0, 1.0))), use_opencv=False)
+    frame = np.random.default_rng(2).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    expected = quantize(frame.astype(np.float32) * (2.0 / 255.0) - 1.0, spec)
+    assert np.abs(pre(frame)[0].astype(int) - expected.astype(int)).max() <= 1
