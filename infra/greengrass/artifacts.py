@@ -8,7 +8,8 @@ at ``<buildDir>/artifacts/<ComponentName>/<ComponentVersion>/<path>``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra.constants import SOURCE_ARTIFACT
@@ -22,11 +23,15 @@ class ArtifactFiles:
 
     source_zip: Path
     build_dir: Path | None = None
+    # Per component, the build folder holding its artifacts when they are not all in build_dir
+    # (one GDK project per component: infra/greengrass/build_folder.py).
+    component_build_dirs: Mapping[str, Path] = field(default_factory=dict)
 
     def local_file(self, recipe: Recipe, path: str) -> Path:
         """The file to upload for ``path`` of ``recipe``; errors say what to build."""
-        if self.build_dir is not None:
-            built = self.build_dir / "artifacts" / recipe.name / recipe.version / path
+        build_dir = self.component_build_dirs.get(recipe.name, self.build_dir)
+        if build_dir is not None:
+            built = build_dir / "artifacts" / recipe.name / recipe.version / path
             if not built.is_file():
                 raise RecipeError(
                     f"{recipe.source}: artifact {path} not found at {built}; run `make build` for this version"
