@@ -109,7 +109,8 @@ def transform_recipe(
         if not uses_bundle:
             manifests.append(manifest)
             continue
-        for machine in machines or [None]:
+        variants: list[DeviceMachine | None] = list(machines) if machines else [None]
+        for machine in variants:
             variant = copy.deepcopy(manifest)
             for artifact in variant.get(artifacts_key, []):
                 uri_key = _key(artifact, "Uri")
@@ -152,8 +153,10 @@ def build(
     selected = [r for r in recipes if not only or r.name in only]
     unknown = sorted(set(only or ()) - {r.name for r in recipes})
     if unknown:
-        raise BuildError(f"{', '.join(unknown)}: no such recipe in {project_root / 'recipes'}; expected one of "
-                         f"{', '.join(r.name for r in recipes)}")
+        raise BuildError(
+            f"{', '.join(unknown)}: no such recipe in {project_root / 'recipes'}; expected one of "
+            f"{', '.join(r.name for r in recipes)}"
+        )
     declared = project_requirements(project_root / "pyproject.toml")
     plans = [_plan(project_root, recipe, declared, machines) for recipe in selected]
     wheels, missing = _fetch_all(plans, cache_dir or default_cache_dir(), find_links)
@@ -251,7 +254,10 @@ def _write(
         artifacts.append(write_component_zip(project_root, plan.contents, root / ARTIFACT_NAME))
     for machine in machines:
         per_python = {
-            DEVICE_PYTHONS[python].tag: (plan.lines[(machine.name, python)], wheels[(name, machine.name, python)])
+            DEVICE_PYTHONS[python].tag: (
+                plan.lines[(machine.name, python)],
+                wheels[(name, machine.name, python)],
+            )
             for python in DEVICE_PYTHONS
         }
         target = root / machine.name / ARTIFACT_NAME
@@ -275,7 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--bucket", help="real artifact bucket for the URIs (default: GDK placeholders)")
     parser.add_argument("--find-links", type=Path, action="append", default=[], help="extra wheels folder")
-    parser.add_argument("--wheel-cache", type=Path, default=None, help="wheel cache (default ~/.cache/edge-bundle)")
+    parser.add_argument(
+        "--wheel-cache", type=Path, default=None, help="wheel cache (default ~/.cache/edge-bundle)"
+    )
     args = parser.parse_args(argv)
     try:
         built = build(

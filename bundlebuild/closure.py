@@ -134,8 +134,8 @@ def _imports(path: Path, module: str, *, is_package: bool) -> list[tuple[str, bo
                 names.append((first.value, deferred))
         if isinstance(node, ast.If) and _is_type_checking(node.test):
             # `if TYPE_CHECKING:` imports are for the type checker; they never run.
-            for child in node.orelse:
-                visit(child, deferred)
+            for statement in node.orelse:
+                visit(statement, deferred)
             return
         inner = deferred or isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
         for child in ast.iter_child_nodes(node):

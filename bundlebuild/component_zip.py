@@ -66,7 +66,9 @@ def component_contents(
         for variant in model.get("variants", {}).values():
             model_file = MODEL_MANIFEST.parent / variant["file"]
             if not (project_root / model_file).is_file():
-                raise ValueError(f"{MODEL_MANIFEST}: variant file {model_file} does not exist; run `make models`")
+                raise ValueError(
+                    f"{MODEL_MANIFEST}: variant file {model_file} does not exist; run `make models`"
+                )
             found.add(model_file)
     return ComponentContents(sorted(found, key=Path.as_posix), models, manifest)
 

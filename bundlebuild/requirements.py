@@ -20,9 +20,9 @@ RTSP and GStreamer cameras); the Pi camera's ``picamera2`` comes from the OS (do
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 from packaging.markers import Marker
 
 from bundlebuild.closure import Closure

@@ -149,7 +149,9 @@ def _cached(folder: Path) -> list[Path] | None:
     return wheels if all(w.is_file() for w in wheels) else None
 
 
-_NO_VERSION = re.compile(r"Could not find a version that satisfies the requirement (\S+)(?: \(from ([^)]*)\))?")
+_NO_VERSION = re.compile(
+    r"Could not find a version that satisfies the requirement (\S+)(?: \(from ([^)]*)\))?"
+)
 
 
 def _missing_distribution(stderr: str) -> tuple[str, str] | None:

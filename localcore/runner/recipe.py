@@ -116,7 +116,9 @@ def read_recipe_documents(folder: Path) -> list[RecipeDocument]:
         recipe = read_recipe_document(path)
         if recipe.name in found:
             raise RecipeError(
-                path, "ComponentName", f"component {recipe.name} is also defined in {found[recipe.name].source}"
+                path,
+                "ComponentName",
+                f"component {recipe.name} is also defined in {found[recipe.name].source}",
             )
         found[recipe.name] = recipe
     return [found[name] for name in sorted(found)]
