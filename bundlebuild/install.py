@@ -27,6 +27,19 @@ def python_tag(version: tuple[int, int] | None = None) -> str:
     return f"cp{major}{minor}"
 
 
+def venv_python_version(target: Path) -> str | None:
+    """The ``major.minor`` CPython a venv was made with (from its ``pyvenv.cfg``), or None."""
+    try:
+        lines = (target / "pyvenv.cfg").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        key, _, value = line.partition("=")
+        if key.strip() in ("version", "version_info"):
+            return ".".join(value.strip().split(".")[:2])
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Install the component's wheels for this Python into ``--venv``; return the process exit code."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -63,9 +76,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     target: Path = args.venv
     python = target / "bin" / "python"
-    if not python.exists():
-        print(f"install: creating virtual environment {target}", flush=True)
-        venv.EnvBuilder(with_pip=True, clear=False, system_site_packages=args.system_site_packages).create(
+    built_for = venv_python_version(target)
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if not python.exists() or built_for != here:
+        # A venv of another Python (the OS was upgraded, 3.11 -> 3.13) cannot be reused: rebuild it.
+        reason = f" (it was built for CPython {built_for})" if built_for and built_for != here else ""
+        print(f"install: creating virtual environment {target}{reason}", flush=True)
+        venv.EnvBuilder(with_pip=True, clear=True, system_site_packages=args.system_site_packages).create(
             target
         )
     # The source itself is on PYTHONPATH from the artifact: only the dependencies are installed.

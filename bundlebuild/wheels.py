@@ -102,7 +102,8 @@ def fetch_wheels(
     target = DEVICE_PYTHONS[python]
     tags = platform_tags(machine, target)
     request = {"requirements": sorted(requirements), "tags": tags, "python": python, "links": []}
-    request["links"] = sorted(str(p.resolve()) for p in find_links)
+    # The offered wheels' names are part of the request: adding one to a folder is a new request.
+    request["links"] = sorted(f"{p.resolve()}/{w.name}" for p in find_links for w in p.glob("*.whl"))
     key = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:20]
     folder = cache_dir / f"{machine.uname_machine}-{target.tag}-{key}"
     cached = _cached(folder)

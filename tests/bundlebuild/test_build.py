@@ -165,3 +165,40 @@ def test_a_recipe_that_runs_no_component_package_is_refused(tmp_path: Path) -> N
     (recipe,) = read_recipe_documents(tmp_path)
     with pytest.raises(bb.BuildError, match=r"shell\.yaml: expected the lifecycle to run exactly one"):
         bb.component_package(recipe)
+
+
+def _wheel(folder: Path, name: str, tag: str, requires: tuple[str, ...] = ()) -> None:
+    """A minimal wheel file pip can resolve (it is offered, never installed here)."""
+    dist_info = f"{name}-99.0.0.dist-info"
+    metadata = "Metadata-Version: 2.1\nName: {}\nVersion: 99.0.0\n{}".format(
+        name, "".join(f"Requires-Dist: {r}\n" for r in requires)
+    )
+    with zipfile.ZipFile(folder / f"{name}-99.0.0-{tag}.whl", "w") as archive:
+        archive.writestr(f"{dist_info}/METADATA", metadata)
+        archive.writestr(f"{dist_info}/WHEEL", f"Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: {tag}\n")
+        archive.writestr(f"{dist_info}/RECORD", "")
+
+
+def test_32_bit_arm_builds_from_wheels_offered_with_find_links(tmp_path: Path) -> None:
+    """The documented armv7l route: wheels built on a device, offered with --find-links."""
+    offered = tmp_path / "armwheels"
+    offered.mkdir()
+    _wheel(offered, "awsiotsdk", "py3-none-any", ("awscrt==99.0.0",))
+    for python in ("cp311", "cp313"):
+        for name in ("awscrt", "msgspec", "pyyaml", "zstandard"):
+            _wheel(offered, name, f"{python}-{python}-linux_armv7l")
+    (built,) = bb.build(
+        out=tmp_path / "gg",
+        only=["com.edgebundle.Sync"],
+        arches=["armv7l"],
+        find_links=[offered],
+        cache_dir=tmp_path / "cache",
+    )
+    (artifact,) = built.artifacts
+    assert artifact.parent.name == "armv7l"
+    entries = zipfile.ZipFile(artifact).namelist()
+    assert "wheels/cp311/awscrt-99.0.0-cp311-cp311-linux_armv7l.whl" in entries
+    assert "wheels/cp313/msgspec-99.0.0-cp313-cp313-linux_armv7l.whl" in entries
+    assert "wheels/shared/awsiotsdk-99.0.0-py3-none-any.whl" in entries
+    recipe = yaml.safe_load(built.recipe.read_text())
+    assert [m["Platform"] for m in recipe["Manifests"]] == [NUCLEUS_REPORTS["armv7l"]]
