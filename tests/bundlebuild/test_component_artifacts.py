@@ -105,6 +105,17 @@ def test_every_module_of_the_component_imports_from_the_artifact_alone(
         f"    and not m.__file__.startswith({str(tmp_path)!r}))\n"
         "print(outside)\n"
     )
+    if OWN_MODELS[name]:
+        # The component's models load from the artifact's own manifest, every variant there.
+        script += (
+            "from components.common.model_manifest import Manifest\n"
+            "manifest = Manifest.load()\n"
+            f"assert manifest.models == {sorted(OWN_MODELS[name])!r}, manifest.models\n"
+            "for model in manifest.models:\n"
+            "    for variant in manifest.variants(model):\n"
+            "        path = manifest.variant(model, variant).path\n"
+            f"        assert path.is_file() and str(path).startswith({str(tmp_path)!r}), path\n"
+        )
     # -I: no PYTHONPATH, no project checkout on the path; the unpacked artifact is the only source.
     result = subprocess.run(
         [

@@ -90,3 +90,30 @@ def test_gdks_custom_build_runs_with_a_foreign_python3_first_on_path(tmp_path: P
     finally:
         shutil.rmtree(out, ignore_errors=True)
     assert sys.executable  # the test itself ran with the project's interpreter, the build did not need one
+
+
+def _lowercase_keys(value: object) -> object:
+    if isinstance(value, dict):
+        return {str(key).lower(): _lowercase_keys(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_lowercase_keys(item) for item in value]
+    return value
+
+
+@by_component
+def test_built_recipes_pass_gdks_recipe_schema(name: str) -> None:
+    """What GDK validates (every key lowercased, Draft-7), on the recipe `make build` writes for three devices."""
+    from bundlebuild import build as bb
+    from localcore.runner.platforms import DEVICE_MACHINES
+
+    schema_file = GDK_SCHEMAS / "recipe_schema.json"
+    if not schema_file.exists():
+        pytest.skip(f"GDK schema not found at {schema_file}")
+    machines = [DEVICE_MACHINES[arch] for arch in ("aarch64", "amd64", "armv7l")]
+    built = bb.transform_recipe(RECIPES[name].document, RECIPES[name].version, machines, "a-bucket")
+    validator = jsonschema.Draft7Validator(json.loads(schema_file.read_text()))
+    errors = [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in validator.iter_errors(_lowercase_keys(built))
+    ]
+    assert errors == []
