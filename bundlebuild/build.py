@@ -35,7 +35,7 @@ from typing import Any
 import yaml
 
 from bundlebuild.closure import import_closure
-from bundlebuild.component_zip import component_contents, write_component_zip
+from bundlebuild.component_zip import ComponentContents, component_contents, write_component_zip
 from bundlebuild.requirements import (
     RequirementError,
     component_distributions,
@@ -178,8 +178,10 @@ def build(
 
 @dataclass
 class _Plan:
+    """What one component's artifacts will hold, worked out before anything is downloaded or written."""
+
     recipe: RecipeDocument
-    contents: Any
+    contents: ComponentContents
     lines: dict[tuple[str, str], list[str]]  # (machine, python) -> requirement lines
 
 
