@@ -1,9 +1,10 @@
 """Where a recipe's placeholder artifacts are on disk, to be uploaded as CDK assets.
 
-Two cases: a plain synth uploads the source zip built at synth time (no wheels: the device
-installs nothing, fine for a development device); a deploy from ``make build`` output (``-c
-buildDir=greengrass-build``) uploads the files it wrote, such as per-architecture zips with wheels,
-at ``<buildDir>/artifacts/<ComponentName>/<ComponentVersion>/<path>``.
+The app deploys a build folder (``make build`` or GDK output with ``-c buildDir=...``, or, for a
+plain synth, a development build it makes itself): each placeholder path (``edgebundle.zip``,
+``aarch64/edgebundle.zip``) is the file at
+``<build folder>/artifacts/<ComponentName>/<ComponentVersion>/<path>``. A lone ``source_zip`` (one
+artifact for every recipe) is kept for tests of the Greengrass unit.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from infra.greengrass.recipes import Recipe
 class ArtifactFiles:
     """Resolves a recipe's placeholder path (``edgebundle.zip``, ``aarch64/edgebundle.zip``) to a file."""
 
-    source_zip: Path
+    source_zip: Path | None = None
     build_dir: Path | None = None
     # Per component, the build folder holding its artifacts when they are not all in build_dir
     # (one GDK project per component: infra/greengrass/build_folder.py).
@@ -42,6 +43,6 @@ class ArtifactFiles:
                 f"{recipe.source}: artifact {path} exists only in `make build` output; "
                 f"synthesize with -c buildDir=greengrass-build"
             )
-        if not self.source_zip.is_file():
-            raise RecipeError(f"{self.source_zip}: the source artifact was not built")
+        if self.source_zip is None or not self.source_zip.is_file():
+            raise RecipeError(f"{self.source_zip or SOURCE_ARTIFACT}: the source artifact was not built")
         return self.source_zip

@@ -90,3 +90,17 @@ def test_the_app_refuses_an_incomplete_build_dir(tmp_path: Path) -> None:
             build_dir=out,
             nag=False,
         )
+
+
+def test_a_plain_synth_deploys_one_development_artifact_per_component(tmp_path: Path) -> None:
+    from bundlespec import load_spec
+    from infra.app import build_app
+
+    _, stack = build_app(
+        spec=load_spec(), staging_dir=tmp_path / "staging", outdir=str(tmp_path / "cdk.out"), nag=False
+    )
+    uploaded = sorted(stack.greengrass.artifacts)
+    assert uploaded == [
+        tmp_path / "staging" / "greengrass-build" / "artifacts" / r.name / r.version / "edgebundle.zip"
+        for r in BUNDLE
+    ]
