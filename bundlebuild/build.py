@@ -41,6 +41,7 @@ from bundlebuild.requirements import (
     component_distributions,
     project_requirements,
     requirement_lines,
+    uncovered_imports,
 )
 from bundlebuild.wheels import DEVICE_PYTHONS, MissingWheelError, default_cache_dir, fetch_wheels
 from localcore.runner.errors import RecipeError
@@ -162,7 +163,7 @@ def build(
     wheels, missing = _fetch_all(plans, cache_dir or default_cache_dir(), find_links)
     if missing:
         raise BuildError(
-            "wheels missing, nothing was written:\n  "
+            "some devices cannot be served, nothing was written:\n  "
             + "\n  ".join(missing)
             + "\nPyPI has no such wheel for that architecture and Python: drop that --arch, or offer wheels "
             "built on such a device (`pip wheel`) with --find-links DIR (docs/cloud.md, 32-bit ARM)"
@@ -183,6 +184,7 @@ class _Plan:
     recipe: RecipeDocument
     contents: ComponentContents
     lines: dict[tuple[str, str], list[str]]  # (machine, python) -> requirement lines
+    uncovered: dict[tuple[str, str], list[str]]  # (machine, python) -> imports nothing provides there
 
 
 def _machines(arches: list[str] | None) -> list[DeviceMachine]:
@@ -215,7 +217,8 @@ def _plan(
         }
     except (RequirementError, ValueError) as err:
         raise BuildError(f"{recipe.source}: {err}") from err
-    return _Plan(recipe, contents, lines)
+    uncovered = {key: uncovered_imports(recipe.name, closure, found) for key, found in lines.items()}
+    return _Plan(recipe, contents, lines, {key: names for key, names in uncovered.items() if names})
 
 
 def _default_configuration(recipe: RecipeDocument) -> dict[str, Any]:
@@ -229,7 +232,14 @@ def _fetch_all(
     wheels: dict[tuple[str, str, str], list[Path]] = {}
     missing: list[str] = []
     for plan in plans:
+        for (machine, python), names in plan.uncovered.items():
+            missing.append(
+                f"{plan.recipe.name}: nothing provides {', '.join(names)} for {machine} / CPython {python} "
+                "(the pyproject.toml markers select no distribution of it there)"
+            )
         for (machine, python), lines in plan.lines.items():
+            if (machine, python) in plan.uncovered:
+                continue
             try:
                 wheels[(plan.recipe.name, machine, python)] = fetch_wheels(
                     lines, DEVICE_MACHINES[machine], python, cache_dir, find_links=find_links

@@ -142,3 +142,24 @@ def requirement_lines(
             continue
         lines.append(spec.strip())
     return lines
+
+
+def uncovered_imports(component: str, closure: Closure, lines: list[str]) -> list[str]:
+    """The imports no selected requirement line provides (pyproject markers excluded them all).
+
+    A module of :data:`DYNAMIC_IMPORTS` needs one of its names (the TFLite wrapper takes whichever
+    runtime is installed); every other import needs one of its distributions.
+    """
+    selected = {normalize(re.split(r"[<>=!~;\[ ]", line, maxsplit=1)[0]) for line in lines}
+    skipped = NOT_SHIPPED.get(component, {})
+
+    def provided(name: str) -> bool:
+        return any(normalize(d) in selected for d in IMPORT_DISTRIBUTIONS.get(name, ()))
+
+    problems = [
+        name for name in sorted(closure.all_third_party()) if name not in skipped and not provided(name)
+    ]
+    for module, names in DYNAMIC_IMPORTS.items():
+        if module in closure.modules and not any(provided(name) for name in names):
+            problems.append(" or ".join(names))
+    return problems

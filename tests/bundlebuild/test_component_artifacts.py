@@ -187,3 +187,25 @@ def test_arm_devices_get_blinkas_gpio_binding() -> None:
         pc = requirement_lines("s", distributions, declared, machine="x86_64", python=python)
         assert any(line.startswith("gpiod") for line in arm)
         assert not any(line.startswith("gpiod") for line in pc)
+
+
+def test_a_device_where_markers_leave_an_import_unprovided_is_named() -> None:
+    """32-bit ARM on CPython 3.13: ai-edge-litert has no 32-bit wheels and tflite-runtime none for 3.12+."""
+    from bundlebuild.requirements import (
+        component_distributions,
+        project_requirements,
+        requirement_lines,
+        uncovered_imports,
+    )
+
+    declared = project_requirements(PROJECT / "pyproject.toml")
+    closure = import_closure(PROJECT, "components.inference")
+    distributions = component_distributions("com.edgebundle.Inference", closure)
+
+    def uncovered(machine: str, python: str) -> list[str]:
+        lines = requirement_lines("i", distributions, declared, machine=machine, python=python)
+        return uncovered_imports("com.edgebundle.Inference", closure, lines)
+
+    assert uncovered("armv7l", "3.13") == ["ai_edge_litert or tflite_runtime"]
+    assert uncovered("armv7l", "3.11") == []  # tflite-runtime
+    assert uncovered("aarch64", "3.13") == []  # ai-edge-litert

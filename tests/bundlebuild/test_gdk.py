@@ -117,3 +117,18 @@ def test_built_recipes_pass_gdks_recipe_schema(name: str) -> None:
         for e in validator.iter_errors(_lowercase_keys(built))
     ]
     assert errors == []
+
+
+@pytest.mark.soak
+def test_gdk_build_from_a_fresh_clone(tmp_path: Path) -> None:
+    """The README's route: a fresh clone, no .venv yet, GDK's custom build command for every component."""
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(PROJECT), str(clone)], check=True, timeout=300)
+    for name in sorted(RECIPES):
+        project = clone / "gdk" / name
+        command = _config(name)["component"][name]["build"]["custom_build_command"]  # type: ignore[index]
+        result = subprocess.run(
+            command, cwd=project, capture_output=True, text=True, timeout=1800, check=False
+        )
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+        assert (project / "greengrass-build" / "recipes" / f"{name}-{RECIPES[name].version}.yaml").is_file()
