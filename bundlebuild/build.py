@@ -46,7 +46,7 @@ from bundlebuild.requirements import (
 from bundlebuild.wheels import DEVICE_PYTHONS, MissingWheelError, default_cache_dir, fetch_wheels
 from localcore.runner.errors import RecipeError
 from localcore.runner.platforms import DEVICE_MACHINES, DeviceMachine, device_machine
-from localcore.runner.recipe import RecipeDocument, read_recipe_documents
+from localcore.runner.recipe import RecipeDocument, parse_recipe, read_recipe_documents
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ARTIFACT_NAME = "edgebundle.zip"
@@ -203,6 +203,7 @@ def _plan(
     project_root: Path, recipe: RecipeDocument, declared: dict[str, str], machines: list[DeviceMachine]
 ) -> _Plan:
     package = component_package(recipe)
+    _check_on_every_device(recipe, machines)
     closure = import_closure(project_root, package)
     defaults = _default_configuration(recipe)
     try:
@@ -219,6 +220,16 @@ def _plan(
         raise BuildError(f"{recipe.source}: {err}") from err
     uncovered = {key: uncovered_imports(recipe.name, closure, found) for key, found in lines.items()}
     return _Plan(recipe, contents, lines, {key: names for key, names in uncovered.items() if names})
+
+
+def _check_on_every_device(recipe: RecipeDocument, machines: list[DeviceMachine]) -> None:
+    """The built recipe loads, as localcore (and the nucleus) reads it, on each device it targets."""
+    built = transform_recipe(recipe.document, recipe.version, machines, None)
+    for machine in machines or [DEVICE_MACHINES["amd64"]]:
+        try:
+            parse_recipe(built, recipe.source, machine.platform)
+        except RecipeError as err:
+            raise BuildError(f"built for {machine.name}: {err}") from err
 
 
 def _default_configuration(recipe: RecipeDocument) -> dict[str, Any]:

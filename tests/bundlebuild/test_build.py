@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -202,3 +203,21 @@ def test_32_bit_arm_builds_from_wheels_offered_with_find_links(tmp_path: Path) -
     assert "wheels/shared/awsiotsdk-99.0.0-py3-none-any.whl" in entries
     recipe = yaml.safe_load(built.recipe.read_text())
     assert [m["Platform"] for m in recipe["Manifests"]] == [NUCLEUS_REPORTS["armv7l"]]
+
+
+def test_a_recipe_that_would_not_load_on_a_device_fails_the_build(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(PROJECT / "recipes", project / "recipes")
+    for name in ("pyproject.toml",):
+        shutil.copy(PROJECT / name, project / name)
+    shutil.copytree(
+        PROJECT / "components", project / "components", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    recipe_file = project / "recipes" / "com.edgebundle.Sync.yaml"
+    document = yaml.safe_load(recipe_file.read_text())
+    document["Manifests"][0]["Lifecycle"]["Run"]["Timeout"] = "soon"
+    recipe_file.write_text(yaml.safe_dump(document))
+    with pytest.raises(
+        bb.BuildError, match=r"built for amd64: .*Sync\.yaml: Manifests\[0\]\.Lifecycle\.Run\.Timeout"
+    ):
+        bb.build(project_root=project, out=tmp_path / "gg", only=["com.edgebundle.Sync"])
