@@ -18,7 +18,9 @@ import importlib
 from types import ModuleType
 from typing import Any
 
-DEVICE_EXTRA_HINT = "install the 'device' extra (adafruit-blinka)"
+DEVICE_EXTRA_HINT = (
+    "install the 'device' extra (adafruit-blinka): an artifact from `make build --arch <device>` carries it"
+)
 
 
 class GpioUnavailableError(Exception):
