@@ -155,17 +155,32 @@ def machine_platform() -> dict[str, str]:
     return found
 
 
-def platform_matches(wanted: Mapping[str, str], machine: Mapping[str, str]) -> bool:
-    """Whether a manifest's Platform accepts ``machine``: exact, ``*`` (also ``all``), or ``/regex/``."""
-    for key, value in wanted.items():
-        if value in ("*", "all"):
+WILDCARD = "*"
+_SIMPLE_LABEL = re.compile(r"[a-zA-Z0-9]")
+
+
+def platform_matches(wanted: Mapping[str, str | None], machine: Mapping[str, str]) -> bool:
+    """Whether a manifest's ``Platform`` accepts ``machine``, as the nucleus decides it.
+
+    ``PlatformHelper.isAttributeSatisfied`` (``aws-greengrass/aws-greengrass-component-common``):
+    every key of the manifest's ``Platform`` must be satisfied; ``*`` (or no value) matches
+    anything, even a key the machine lacks; otherwise the machine must have a non-empty value.
+    ``/regex/`` must match that whole value; ``all`` and ``any`` are wildcards for ``os`` and
+    ``architecture`` only; any other label must start with a letter or digit and equal the value
+    exactly (case-sensitive: ``Linux`` is not ``linux``).
+    """
+    for key, template in wanted.items():
+        if template is None or template == WILDCARD:
             continue
-        actual = machine.get(key.lower())
-        if actual is None:
+        label = machine.get(key.lower())
+        if not label:
             return False
-        if len(value) > 1 and value.startswith("/") and value.endswith("/"):
-            if not re.fullmatch(value[1:-1], actual):
+        if len(template) >= 2 and template.startswith("/") and template.endswith("/"):
+            if re.fullmatch(template[1:-1], label) is None:
                 return False
-        elif value.lower() != actual.lower():
+            continue
+        if key.lower() in (OS_KEY, ARCHITECTURE_KEY) and template in ("all", "any"):
+            continue
+        if not _SIMPLE_LABEL.match(template) or template != label:
             return False
     return True
