@@ -55,7 +55,7 @@ $(TRAIN_VENV)/.installed:
 models: $(TRAIN_VENV)/.installed
 	PYTHONPATH=. $(TRAIN_VENV)/bin/python models/train.py $(ARGS)
 
-## build: greengrass-build/ in GDK's layout (ARGS="--arch aarch64 --arch x86_64" carries device wheels)
+## build: greengrass-build/ in GDK's layout, per-component zips (ARGS="--arch aarch64 --arch amd64": device wheels for CPython 3.11 and 3.13)
 build: $(STAMP)
 	$(PY) -m bundlebuild.build $(ARGS)
 

@@ -1,1 +1,1 @@
-"""Build-side tooling: the project's source artifact (``edgebundle.zip``), its on-device installer, and ``make build``."""
+"""Build-side tooling: ``make build`` (per-component artifacts with device wheels), their on-device installer, and the whole-source ``edgebundle.zip``."""

@@ -3,13 +3,19 @@
 Layout (GDK's, extended to several components)::
 
     greengrass-build/
-      recipes/<ComponentName>-<version>.yaml          recipe with version and artifact URIs set
-      artifacts/<ComponentName>/<version>/edgebundle.zip                 (no --wheels: one artifact)
-      artifacts/<ComponentName>/<version>/<arch>/edgebundle.zip          (--wheels: one per architecture)
+      recipes/<ComponentName>-<version>.yaml                recipe with version and artifact URIs set
+      artifacts/<ComponentName>/<version>/edgebundle.zip          (no --arch: one development artifact)
+      artifacts/<ComponentName>/<version>/<arch>/edgebundle.zip   (--arch: one per device architecture)
 
-Artifacts carry the project source and, with ``--wheels``, the wheels of the component's runtime
-requirements for one device architecture, so the recipe's Install step builds the component's
-virtual environment on the device without reaching PyPI (see ``bundlebuild/install.py``).
+Each component's artifact holds its own code, the project modules it imports and its own models
+(:mod:`bundlebuild.component_zip`). With ``--arch``, it also carries, per device Python (3.11 and
+3.13), the wheels of the distributions the component imports, hardware drivers included
+(:mod:`bundlebuild.requirements`, :mod:`bundlebuild.wheels`), and the recipe gets one manifest per
+architecture whose ``Platform`` is the nucleus's (:mod:`localcore.runner.platforms`). The version
+is each recipe's own ``ComponentVersion``: the one source the GDK configs and the CDK app follow.
+
+A device for which a wheel does not exist fails the build, naming the distribution, the
+architecture and the Python (32-bit ARM: PyPI has next to no wheels; see docs/cloud.md).
 Artifact URIs keep GDK's placeholders ``s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/...``
 unless ``--bucket`` is given; the CDK app uploads the same files as assets.
 """
@@ -20,53 +26,42 @@ import argparse
 import copy
 import re
 import shutil
-import subprocess
 import sys
-import tempfile
-import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import tomllib
 import yaml
-from packaging.markers import Marker
 
-from bundlebuild.source_zip import build_source_zip
-from bundlespec import load_spec
+from bundlebuild.closure import import_closure
+from bundlebuild.component_zip import ComponentContents, component_contents, write_component_zip
+from bundlebuild.requirements import (
+    RequirementError,
+    component_distributions,
+    project_requirements,
+    requirement_lines,
+    uncovered_imports,
+)
+from bundlebuild.wheels import DEVICE_PYTHONS, MissingWheelError, default_cache_dir, fetch_wheels
+from localcore.runner.errors import RecipeError
+from localcore.runner.platforms import DEVICE_MACHINES, DeviceMachine, device_machine
+from localcore.runner.recipe import RecipeDocument, parse_recipe, read_recipe_documents
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ARTIFACT_NAME = "edgebundle.zip"
-PLACEHOLDER_URI = f"s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/{ARTIFACT_NAME}"
-
-# pip --platform tags per device architecture (manylinux wheels on PyPI). 32-bit ARM has almost
-# no wheels on PyPI (numpy and awscrt among the missing): see docs/cloud.md (32-bit ARM) for what to do there.
-PLATFORM_TAGS: dict[str, tuple[str, ...]] = {
-    "x86_64": ("manylinux2014_x86_64", "manylinux_2_28_x86_64", "manylinux_2_17_x86_64"),
-    "aarch64": ("manylinux2014_aarch64", "manylinux_2_28_aarch64", "manylinux_2_17_aarch64"),
-    "armv7l": ("linux_armv7l", "manylinux2014_armv7l"),
-}
-
-# The distributions each component imports at run time (names as in pyproject's dependencies);
-# a device installs only what its components need.
-_COMMON = ("awsiotsdk", "msgspec", "pyyaml")
-COMPONENT_REQUIREMENTS: dict[str, tuple[str, ...]] = {
-    "com.edgebundle.Sensing": (*_COMMON, "psutil"),
-    "com.edgebundle.Inference": (*_COMMON, "numpy", "ai-edge-litert", "tflite-runtime"),
-    "com.edgebundle.QualityInspection": (*_COMMON, "numpy", "ai-edge-litert", "tflite-runtime", "pillow"),
-    # No boto3: sync signs its S3 uploads with awscrt (awsiotsdk's own dependency). No numpy: the
-    # batch column encoding is plain Python (numpy cost the process ~12 MiB resident).
-    "com.edgebundle.Sync": (*_COMMON, "zstandard"),
-}
+PLACEHOLDER_PREFIX = "s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION"
+PLACEHOLDER_URI = f"{PLACEHOLDER_PREFIX}/{ARTIFACT_NAME}"
+_RUN_MODULE = re.compile(r"-m\s+(components\.[A-Za-z0-9_.]+)")
 
 
 class BuildError(RuntimeError):
-    """The build cannot go on; the message names the recipe or requirement and what was expected."""
+    """The build cannot go on; the message names the recipe, component or wheel and what was expected."""
 
 
 @dataclass(frozen=True)
 class BuiltComponent:
-    """One component written to ``greengrass-build/``."""
+    """One component written to the build folder."""
 
     name: str
     version: str
@@ -74,94 +69,36 @@ class BuiltComponent:
     artifacts: tuple[Path, ...]
 
 
-def project_requirements(pyproject: Path = PROJECT_ROOT / "pyproject.toml") -> dict[str, str]:
-    """Map each runtime dependency's normalized name to its full requirement string from pyproject."""
-    data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    requirements: dict[str, str] = {}
-    for requirement in data["project"]["dependencies"]:
-        name = re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0]
-        requirements[_normalize(name)] = requirement
-    for extra in data["project"].get("optional-dependencies", {}).values():
-        for requirement in extra:
-            name = re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0]
-            requirements.setdefault(_normalize(name), requirement)
-    return requirements
-
-
-def _normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def requirements_for(component: str, all_requirements: dict[str, str], arch: str) -> list[str]:
-    """The requirement lines one component needs on one architecture (runtime markers applied)."""
-    names = COMPONENT_REQUIREMENTS.get(component)
-    if names is None:
+def component_package(recipe: RecipeDocument) -> str:
+    """The Python package a recipe runs (``python3 -m components.sensing`` -> ``components.sensing``)."""
+    found = sorted(set(_RUN_MODULE.findall(yaml.safe_dump(recipe.document))))
+    if len(found) != 1:
         raise BuildError(
-            f"{component}: no entry in COMPONENT_REQUIREMENTS; expected one of {sorted(COMPONENT_REQUIREMENTS)}"
+            f"{recipe.source}: expected the lifecycle to run exactly one `python3 -m components.<package>`, "
+            f"found {found or 'none'}"
         )
-    lines = []
-    for name in names:
-        requirement = all_requirements.get(_normalize(name))
-        if requirement is None:
-            raise BuildError(f"{component}: requirement {name!r} is not declared in pyproject.toml")
-        spec, _, marker = requirement.partition(";")
-        if marker and not _marker_holds(marker, arch):
-            continue
-        lines.append(spec.strip())
-    return lines
+    return found[0]
 
 
-def _marker_holds(marker: str, arch: str) -> bool:
-    # Devices run CPython 3.11 on Linux; the project's markers test the machine and Python version.
-    return bool(
-        Marker(marker).evaluate({"platform_machine": arch, "python_version": "3.11", "sys_platform": "linux"})
-    )
-
-
-def download_wheels(requirements: list[str], arch: str, dest: Path) -> None:
-    """Download binary wheels for ``arch`` (Python 3.11, CPython) into ``dest`` with pip."""
-    dest.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--dest", str(dest)]
-    command += ["--python-version", "3.11", "--implementation", "cp"]
-    for tag in PLATFORM_TAGS[arch]:
-        command += ["--platform", tag]
-    command += requirements
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise BuildError(f"wheels for {arch}: pip download failed:\n{result.stderr.strip()[-2000:]}")
-
-
-def load_recipe(path: Path) -> dict[str, Any]:
-    """Load a recipe file (YAML or JSON) as a mapping."""
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(raw, dict):
-        raise BuildError(f"{path}: expected a recipe mapping at the top level")
-    return raw
-
-
-def _key(recipe: dict[str, Any], name: str) -> str:
+def _key(mapping: dict[str, Any], name: str) -> str:
     """The recipe's spelling of a case-insensitive key."""
-    for key in recipe:
+    for key in mapping:
         if key.lower() == name.lower():
             return str(key)
     return name
 
 
-def _arch_variants(arches: list[str] | None) -> list[str | None]:
-    """One artifact per architecture asked for; with none asked, one architecture-free artifact."""
-    return list(arches) if arches else [None]
-
-
 def transform_recipe(
-    recipe: dict[str, Any], version: str, arches: list[str] | None, bucket: str | None
+    recipe: dict[str, Any], version: str, machines: Sequence[DeviceMachine] | None, bucket: str | None
 ) -> dict[str, Any]:
-    """Set the version and artifact URIs; with ``arches``, one manifest per device architecture."""
+    """Set the version and artifact URIs; with ``machines``, one manifest per device architecture.
+
+    Each per-architecture manifest's ``Platform`` is the one the nucleus reports on that device.
+    """
     result = copy.deepcopy(recipe)
     name = str(result[_key(result, "ComponentName")])
     result[_key(result, "ComponentVersion")] = version
-    prefix = (
-        f"s3://{bucket}/{name}/{version}" if bucket else "s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION"
-    )
+    prefix = f"s3://{bucket}/{name}/{version}" if bucket else PLACEHOLDER_PREFIX
     manifests_key = _key(result, "Manifests")
     manifests: list[dict[str, Any]] = []
     for manifest in result.get(manifests_key, []):
@@ -173,20 +110,18 @@ def transform_recipe(
         if not uses_bundle:
             manifests.append(manifest)
             continue
-        for arch in _arch_variants(arches):
-            copy_ = copy.deepcopy(manifest)
-            for artifact in copy_.get(artifacts_key, []):
+        variants: list[DeviceMachine | None] = list(machines) if machines else [None]
+        for machine in variants:
+            variant = copy.deepcopy(manifest)
+            for artifact in variant.get(artifacts_key, []):
                 uri_key = _key(artifact, "Uri")
                 if str(artifact.get(uri_key, "")).endswith(f"/{ARTIFACT_NAME}"):
-                    artifact[uri_key] = (
-                        f"{prefix}/{arch}/{ARTIFACT_NAME}" if arch else f"{prefix}/{ARTIFACT_NAME}"
-                    )
-            if arch:
-                platform_key = _key(copy_, "Platform")
-                platform = dict(copy_.get(platform_key) or {"os": "linux"})
-                platform["architecture"] = arch
-                copy_[platform_key] = platform
-            manifests.append(copy_)
+                    folder = f"/{machine.name}" if machine else ""
+                    artifact[uri_key] = f"{prefix}{folder}/{ARTIFACT_NAME}"
+            if machine:
+                platform_key = _key(variant, "Platform")
+                variant[platform_key] = {**(variant.get(platform_key) or {}), **machine.platform}
+            manifests.append(variant)
     result[manifests_key] = manifests
     return result
 
@@ -198,59 +133,162 @@ def build(
     only: list[str] | None = None,
     arches: list[str] | None = None,
     bucket: str | None = None,
+    cache_dir: Path | None = None,
+    find_links: Sequence[Path] = (),
 ) -> list[BuiltComponent]:
-    """Build every component (or ``only`` these) into ``out`` (default ``greengrass-build/``)."""
+    """Build every component (or ``only`` these) into ``out`` (default ``greengrass-build/``).
+
+    Raises:
+        BuildError: a bad recipe, an unknown architecture or component, an unmapped import, or
+            missing wheels (all of them, each naming the component, distribution, architecture
+            and Python).
+    """
     out = out or project_root / "greengrass-build"
-    version = load_spec().greengrass.component_version
-    recipes = sorted((project_root / "recipes").glob("*.y*ml")) + sorted(
-        (project_root / "recipes").glob("*.json")
-    )
+    machines = _machines(arches)
+    try:
+        recipes = read_recipe_documents(project_root / "recipes")
+    except RecipeError as err:
+        raise BuildError(str(err)) from err
     if not recipes:
         raise BuildError(f"{project_root / 'recipes'}: no recipes found")
-    for asked in arches or []:
-        if asked not in PLATFORM_TAGS:
-            raise BuildError(f"architecture {asked!r}: expected one of {sorted(PLATFORM_TAGS)}")
+    selected = [r for r in recipes if not only or r.name in only]
+    unknown = sorted(set(only or ()) - {r.name for r in recipes})
+    if unknown:
+        raise BuildError(
+            f"{', '.join(unknown)}: no such recipe in {project_root / 'recipes'}; expected one of "
+            f"{', '.join(r.name for r in recipes)}"
+        )
+    declared = project_requirements(project_root / "pyproject.toml")
+    plans = [_plan(project_root, recipe, declared, machines) for recipe in selected]
+    wheels, missing = _fetch_all(plans, cache_dir or default_cache_dir(), find_links)
+    if missing:
+        raise BuildError(
+            "some devices cannot be served, nothing was written:\n  "
+            + "\n  ".join(missing)
+            + "\nPyPI has no such wheel for that architecture and Python: drop that --arch, or offer wheels "
+            "built on such a device (`pip wheel`) with --find-links DIR (docs/cloud.md, 32-bit ARM)"
+        )
     if out.exists():
         shutil.rmtree(out)
     (out / "recipes").mkdir(parents=True)
-    all_requirements = project_requirements(project_root / "pyproject.toml")
-    built: list[BuiltComponent] = []
-    with tempfile.TemporaryDirectory() as scratch:
-        source = build_source_zip(project_root, Path(scratch) / ARTIFACT_NAME)
-        for recipe_path in recipes:
-            recipe = load_recipe(recipe_path)
-            name = str(recipe.get(_key(recipe, "ComponentName"), ""))
-            if not name:
-                raise BuildError(f"{recipe_path}: ComponentName is missing")
-            if only and name not in only:
-                continue
-            artifact_root = out / "artifacts" / name / version
-            artifacts: list[Path] = []
-            for arch in _arch_variants(arches):
-                target = artifact_root / arch / ARTIFACT_NAME if arch else artifact_root / ARTIFACT_NAME
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(source, target)
-                if arch:
-                    _add_wheels(
-                        target, requirements_for(name, all_requirements, arch), arch, Path(scratch) / name
-                    )
-                artifacts.append(target)
-            transformed = transform_recipe(recipe, version, arches, bucket)
-            recipe_out = out / "recipes" / f"{name}-{version}.yaml"
-            recipe_out.write_text(yaml.safe_dump(transformed, sort_keys=False), encoding="utf-8")
-            built.append(BuiltComponent(name, version, recipe_out, tuple(artifacts)))
-    if only and not built:
-        raise BuildError(f"none of {only} has a recipe in {project_root / 'recipes'}")
+    built = []
+    for plan in plans:
+        built.append(_write(project_root, out, plan, machines, wheels, bucket))
     return built
 
 
-def _add_wheels(artifact: Path, requirements: list[str], arch: str, scratch: Path) -> None:
-    wheel_dir = scratch / arch
-    download_wheels(requirements, arch, wheel_dir)
-    with zipfile.ZipFile(artifact, "a", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("requirements.txt", "\n".join(requirements) + "\n")
-        for wheel in sorted(wheel_dir.glob("*.whl")):
-            archive.write(wheel, f"wheels/{wheel.name}")
+@dataclass
+class _Plan:
+    """What one component's artifacts will hold, worked out before anything is downloaded or written."""
+
+    recipe: RecipeDocument
+    contents: ComponentContents
+    lines: dict[tuple[str, str], list[str]]  # (machine, python) -> requirement lines
+    uncovered: dict[tuple[str, str], list[str]]  # (machine, python) -> imports nothing provides there
+
+
+def _machines(arches: list[str] | None) -> list[DeviceMachine]:
+    machines: list[DeviceMachine] = []
+    for asked in arches or []:
+        try:
+            machine = device_machine(asked)
+        except ValueError as err:
+            raise BuildError(str(err)) from err
+        if machine not in machines:
+            machines.append(machine)
+    return machines
+
+
+def _plan(
+    project_root: Path, recipe: RecipeDocument, declared: dict[str, str], machines: list[DeviceMachine]
+) -> _Plan:
+    package = component_package(recipe)
+    _check_on_every_device(recipe, machines)
+    closure = import_closure(project_root, package)
+    defaults = _default_configuration(recipe)
+    try:
+        contents = component_contents(project_root, package, closure, defaults)
+        distributions = component_distributions(recipe.name, closure)
+        lines = {
+            (machine.name, python): requirement_lines(
+                recipe.name, distributions, declared, machine=machine.uname_machine, python=python
+            )
+            for machine in machines
+            for python in DEVICE_PYTHONS
+        }
+    except (RequirementError, ValueError) as err:
+        raise BuildError(f"{recipe.source}: {err}") from err
+    uncovered = {key: uncovered_imports(recipe.name, closure, found) for key, found in lines.items()}
+    return _Plan(recipe, contents, lines, {key: names for key, names in uncovered.items() if names})
+
+
+def _check_on_every_device(recipe: RecipeDocument, machines: list[DeviceMachine]) -> None:
+    """The built recipe loads, as localcore (and the nucleus) reads it, on each device it targets."""
+    built = transform_recipe(recipe.document, recipe.version, machines, None)
+    for machine in machines or [DEVICE_MACHINES["amd64"]]:
+        try:
+            parse_recipe(built, recipe.source, machine.platform)
+        except RecipeError as err:
+            raise BuildError(f"built for {machine.name}: {err}") from err
+
+
+def _default_configuration(recipe: RecipeDocument) -> dict[str, Any]:
+    configuration = recipe.document.get(_key(recipe.document, "ComponentConfiguration")) or {}
+    return dict(configuration.get(_key(configuration, "DefaultConfiguration")) or {})
+
+
+def _fetch_all(
+    plans: list[_Plan], cache_dir: Path, find_links: Sequence[Path]
+) -> tuple[dict[tuple[str, str, str], list[Path]], list[str]]:
+    wheels: dict[tuple[str, str, str], list[Path]] = {}
+    missing: list[str] = []
+    for plan in plans:
+        for (machine, python), names in plan.uncovered.items():
+            missing.append(
+                f"{plan.recipe.name}: nothing provides {', '.join(names)} for {machine} / CPython {python} "
+                "(the pyproject.toml markers select no distribution of it there)"
+            )
+        for (machine, python), lines in plan.lines.items():
+            if (machine, python) in plan.uncovered:
+                continue
+            try:
+                wheels[(plan.recipe.name, machine, python)] = fetch_wheels(
+                    lines, DEVICE_MACHINES[machine], python, cache_dir, find_links=find_links
+                )
+            except MissingWheelError as err:
+                missing.append(f"{plan.recipe.name}: {err}")
+            except RuntimeError as err:
+                raise BuildError(f"{plan.recipe.name}: {err}") from err
+    return wheels, missing
+
+
+def _write(
+    project_root: Path,
+    out: Path,
+    plan: _Plan,
+    machines: list[DeviceMachine],
+    wheels: dict[tuple[str, str, str], list[Path]],
+    bucket: str | None,
+) -> BuiltComponent:
+    name, version = plan.recipe.name, plan.recipe.version
+    root = out / "artifacts" / name / version
+    artifacts = []
+    if not machines:
+        artifacts.append(write_component_zip(project_root, plan.contents, root / ARTIFACT_NAME))
+    for machine in machines:
+        per_python = {
+            DEVICE_PYTHONS[python].tag: (
+                plan.lines[(machine.name, python)],
+                wheels[(name, machine.name, python)],
+            )
+            for python in DEVICE_PYTHONS
+        }
+        target = root / machine.name / ARTIFACT_NAME
+        artifacts.append(write_component_zip(project_root, plan.contents, target, per_python))
+    transformed = transform_recipe(plan.recipe.document, version, machines, bucket)
+    recipe_out = out / "recipes" / f"{name}-{version}.yaml"
+    recipe_out.write_text(yaml.safe_dump(transformed, sort_keys=False), encoding="utf-8")
+    return BuiltComponent(name, version, recipe_out, tuple(artifacts))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -261,23 +299,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--arch",
         action="append",
-        choices=sorted(PLATFORM_TAGS),
-        help="carry wheels for this device architecture (repeatable); none: a source-only artifact",
+        help=f"carry wheels for this device architecture (repeatable): {', '.join(DEVICE_MACHINES)} "
+        "(x86_64 = amd64, arm64 = aarch64); none: a development artifact without wheels",
     )
     parser.add_argument("--bucket", help="real artifact bucket for the URIs (default: GDK placeholders)")
+    parser.add_argument("--find-links", type=Path, action="append", default=[], help="extra wheels folder")
+    parser.add_argument(
+        "--wheel-cache", type=Path, default=None, help="wheel cache (default ~/.cache/edge-bundle)"
+    )
     args = parser.parse_args(argv)
     try:
-        built = build(out=args.out, only=args.component, arches=args.arch, bucket=args.bucket)
+        built = build(
+            out=args.out,
+            only=args.component,
+            arches=args.arch,
+            bucket=args.bucket,
+            cache_dir=args.wheel_cache,
+            find_links=args.find_links,
+        )
     except BuildError as err:
         print(f"build failed: {err}", file=sys.stderr)
         return 1
     for component in built:
-        sizes = ", ".join(
-            f"{a.relative_to(PROJECT_ROOT) if a.is_relative_to(PROJECT_ROOT) else a} "
-            f"({a.stat().st_size // 1024} KiB)"
-            for a in component.artifacts
-        )
-        print(f"{component.name} {component.version}: {component.recipe.name}; {sizes}")
+        print(f"{component.name} {component.version}: {component.recipe.name}")
+        for artifact in component.artifacts:
+            shown = artifact.relative_to(Path.cwd()) if artifact.is_relative_to(Path.cwd()) else artifact
+            print(f"  {shown} ({artifact.stat().st_size / 2**20:.1f} MiB)")
     return 0
 
 

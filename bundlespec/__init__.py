@@ -82,10 +82,9 @@ class IotSpec(ConfigStruct, frozen=True):
 
 
 class GreengrassSpec(ConfigStruct, frozen=True):
-    """Greengrass component naming and version."""
+    """Greengrass component naming. Versions live in each recipe's ``ComponentVersion`` alone."""
 
     component_prefix: str
-    component_version: str
 
 
 class BundleSpec(ConfigStruct, frozen=True):

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import aws_cdk as cdk
 
-from bundlebuild.source_zip import build_source_zip
+from bundlebuild.build import BuildError, build
 from bundlespec import BundleSpec, load_spec
-from infra.constants import RECIPES_DIR, REPO_ROOT, SOURCE_ARTIFACT
+from infra.constants import RECIPES_DIR
+from infra.exceptions import SettingsError
 from infra.greengrass.artifacts import ArtifactFiles
+from infra.greengrass.build_folder import load_build_folder
 from infra.greengrass.recipes import load_recipes
 from infra.nag import add_aws_solutions_checks
 from infra.stack import EdgeBundleStack
@@ -46,16 +48,26 @@ def build_app(
 ) -> tuple[cdk.App, EdgeBundleStack]:
     """The app with its one stack.
 
-    Without ``build_dir`` the recipes of ``recipes_dir`` deploy the source zip, built into
-    ``staging_dir`` first; with it (``make build`` output, ``-c buildDir=...``) its recipes and
-    artifacts (per-architecture zips with wheels) are deployed.
+    With ``build_dir`` (``make build`` or GDK output, ``-c buildDir=...``) its recipes and
+    artifacts (per-component, per-architecture zips with wheels) are deployed, once the folder is
+    shown to hold every component of ``recipes_dir`` at its declared version. Without it, a
+    development build of every component (its own code and models, no wheels: the device's Python
+    must have the dependencies) is made into ``staging_dir`` first and deployed the same way.
     """
     app = cdk.App(outdir=outdir, context=FEATURE_FLAGS) if outdir else cdk.App(context=FEATURE_FLAGS)
     context_dir = app.node.try_get_context("buildDir")
     build_dir = build_dir or (Path(context_dir) if context_dir else None)
-    artifact = build_source_zip(REPO_ROOT, staging_dir / SOURCE_ARTIFACT)
-    if build_dir is not None:
-        recipes_dir = build_dir / "recipes"
+    recipes = load_recipes(recipes_dir)
+    if build_dir is None:
+        build_dir = staging_dir / "greengrass-build"
+        try:
+            build(project_root=recipes_dir.parent, out=build_dir)
+        except BuildError as err:
+            raise SettingsError(f"the development build for this synth failed: {err}") from err
+    # The bundle is recipes/: a build folder lacking one of its components is refused.
+    built = load_build_folder(build_dir, recipes)
+    recipes = built.recipes
+    artifact_files = ArtifactFiles(component_build_dirs=built.folders)
     # bundle.yaml's region is authoritative (the CLI's default region would silently move the stack).
     account = os.environ.get("CDK_DEFAULT_ACCOUNT")
     env = cdk.Environment(account=account, region=spec.region) if account else None
@@ -63,8 +75,8 @@ def build_app(
         app,
         stack_name(spec),
         spec=spec,
-        recipes=load_recipes(recipes_dir),
-        artifact_files=ArtifactFiles(source_zip=artifact, build_dir=build_dir),
+        recipes=recipes,
+        artifact_files=artifact_files,
         env=env,
         description=f"{spec.project}: fleet identity, data path and Greengrass deployment",
     )

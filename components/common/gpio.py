@@ -20,7 +20,9 @@ from typing import Any
 
 from components.common.exceptions import GpioUnavailableError
 
-DEVICE_EXTRA_HINT = "install the 'device' extra (adafruit-blinka)"
+DEVICE_EXTRA_HINT = (
+    "install the 'device' extra (adafruit-blinka): an artifact from `make build --arch <device>` carries it"
+)
 
 
 def import_device_module(name: str, hint: str = DEVICE_EXTRA_HINT) -> ModuleType:

@@ -16,8 +16,6 @@ Over 400 lines: every schema of the bundle's topics is here, once, by design.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -384,57 +382,6 @@ def actuator_message(
         "on": on,
         "reason": reason,
     }
-
-
-def image_message(
-    source: str, seq: int, ts: float, image: Any, *, part_id: str | None = None
-) -> dict[str, Any]:
-    """Build an image message from an ``(H, W)`` or ``(H, W, 3)`` uint8 array (see :class:`ImageMessage`)."""
-    import numpy as np  # here, not at the top: sensing and sync import this module and run without numpy
-
-    pixels = np.ascontiguousarray(image, dtype=np.uint8)
-    if pixels.nbytes > MAX_IMAGE_BYTES:
-        raise ValueError(
-            f"image of {pixels.nbytes} bytes: more than {MAX_IMAGE_BYTES} do not fit one IPC message"
-        )
-    message: dict[str, Any] = {
-        "schema": IMAGE_V1,
-        "source": source,
-        "seq": seq,
-        "ts": ts,
-        "width": int(pixels.shape[1]),
-        "height": int(pixels.shape[0]),
-        "channels": 1 if pixels.ndim == 2 else int(pixels.shape[2]),
-        "encoding": "raw",
-        "data": base64.b64encode(pixels.tobytes()).decode("ascii"),
-    }
-    if part_id is not None:
-        message["partId"] = part_id
-    return message
-
-
-def image_pixels(message: ImageMessage) -> Any:
-    """The ``(H, W)`` or ``(H, W, 3)`` uint8 array of an image message.
-
-    Raises:
-        MessageError: ``data`` is not base64, or not ``height * width * channels`` bytes.
-    """
-    import numpy as np  # see image_message
-
-    if len(message.data) > MAX_IMAGE_BYTES * 4 // 3 + 4:
-        raise MessageError(f"{IMAGE_V1}: field 'data': more than {MAX_IMAGE_BYTES} bytes of pixels")
-    try:
-        raw = base64.b64decode(message.data, validate=True)
-    except (binascii.Error, ValueError) as err:
-        raise MessageError(f"{IMAGE_V1}: field 'data': not base64 ({err})") from err
-    expected = message.height * message.width * message.channels
-    if expected > MAX_IMAGE_BYTES or len(raw) != expected:
-        raise MessageError(
-            f"{IMAGE_V1}: field 'data': {len(raw)} bytes, expected height*width*channels = {expected}"
-        )
-    pixels = np.frombuffer(raw, dtype=np.uint8)
-    shape = (message.height, message.width) if message.channels == 1 else (message.height, message.width, 3)
-    return pixels.reshape(shape)
 
 
 def prediction_message(

@@ -19,13 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from components.common.image_messages import image_pixels
 from components.common.image_preprocess import Preprocessor
 from components.common.logs import kv
 from components.common.messages import (
     IMAGE_V1,
     ImageMessage,
     MessageError,
-    image_pixels,
     parse_message,
     prediction_message,
 )

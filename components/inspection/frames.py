@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from components.common.image_messages import image_message
 from components.common.logs import kv
-from components.common.messages import image_message
 from components.inspection.cameras.base import Frame
 from components.inspection.config import FramesConfig
 from components.inspection.pipeline import COMPONENT_SOURCE, Publisher

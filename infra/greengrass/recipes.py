@@ -1,8 +1,10 @@
-"""Recipes from ``recipes/`` as component versions: loaded, checked, artifact URIs pointed at the asset.
+"""Recipes as component versions: read with localcore's recipe reader, artifact URIs pointed at assets.
 
 Recipes carry GDK's placeholder URI ``s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/<file>``
-(the local core resolves it to a local build). For the cloud, the one artifact the project builds,
-``edgebundle.zip``, is uploaded as a CDK asset and the placeholder is replaced with its S3 URL.
+(the local core resolves it to a local build). For the cloud, each placeholder file (a
+component's ``edgebundle.zip``, or ``<arch>/edgebundle.zip`` from ``make build``) is uploaded as a
+CDK asset and the placeholder is replaced with its S3 URL. Reading and checking a recipe file is
+localcore's job (:func:`localcore.runner.recipe.read_recipe_document`): there is one recipe reader.
 
 Example:
     >>> recipe = Recipe.from_document({"ComponentName": "com.x.A", "ComponentVersion": "1.0.0",
@@ -19,12 +21,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from infra.constants import ARTIFACT_PLACEHOLDER_PREFIX, SOURCE_ARTIFACT
 from infra.exceptions import RecipeError
+from localcore.runner import recipe as reader
+from localcore.runner.errors import RecipeError as ReaderError
 
-RECIPE_SUFFIXES = (".yaml", ".yml", ".json")
+
+def _get(mapping: Mapping[str, Any], name: str) -> Any:
+    """A value by case-insensitive key, as the nucleus reads recipes (``Uri`` or ``URI``)."""
+    for key, value in mapping.items():
+        if str(key).lower() == name.lower():
+            return value
+    return None
+
+
+def _uri_key(artifact: Mapping[str, Any]) -> str:
+    return next((str(key) for key in artifact if str(key).lower() == "uri"), "Uri")
 
 
 @dataclass(frozen=True)
@@ -39,24 +51,24 @@ class Recipe:
     @classmethod
     def from_document(cls, document: Any, *, source: str) -> Recipe:
         """Check the fields a component version needs; errors name the file and the field."""
-        if not isinstance(document, dict):
-            raise RecipeError(f"{source}: expected a mapping at the top level, got {type(document).__name__}")
-        for field in ("RecipeFormatVersion", "ComponentName", "ComponentVersion"):
-            value = document.get(field)
-            if not isinstance(value, str) or not value:
-                raise RecipeError(f"{source}: {field} must be a non-empty string, got {value!r}")
-        return cls(document["ComponentName"], document["ComponentVersion"], document, source)
+        try:
+            checked = reader.check_recipe_document(document, Path(source))
+        except ReaderError as err:
+            raise RecipeError(str(err)) from err
+        return cls(checked.name, checked.version, checked.document, source)
+
+    def _artifacts(self, document: Mapping[str, Any]) -> list[dict[str, Any]]:
+        found = []
+        for manifest in _get(document, "Manifests") or []:
+            for artifact in _get(manifest or {}, "Artifacts") or []:
+                if not isinstance(artifact, dict) or not isinstance(_get(artifact, "Uri"), str):
+                    raise RecipeError(f"{self.source}: an artifact of {self.name} has no Uri string")
+                found.append(artifact)
+        return found
 
     def artifact_uris(self) -> list[str]:
         """Every artifact URI in every manifest."""
-        uris: list[str] = []
-        for manifest in self.document.get("Manifests") or []:
-            for artifact in (manifest or {}).get("Artifacts") or []:
-                uri = (artifact or {}).get("Uri")
-                if not isinstance(uri, str):
-                    raise RecipeError(f"{self.source}: an artifact of {self.name} has no Uri string")
-                uris.append(uri)
-        return uris
+        return [str(_get(artifact, "Uri")) for artifact in self._artifacts(self.document)]
 
     def placeholder_paths(self) -> list[str]:
         """The file paths after GDK's placeholder prefix (``edgebundle.zip``, ``aarch64/edgebundle.zip``)."""
@@ -76,17 +88,17 @@ class Recipe:
         A placeholder path without a URL has no asset behind it and is refused, naming the file.
         """
         document = copy.deepcopy(self.document)
-        for manifest in document.get("Manifests") or []:
-            for artifact in manifest.get("Artifacts") or []:
-                uri = artifact["Uri"]
-                if uri.startswith(ARTIFACT_PLACEHOLDER_PREFIX):
-                    path = uri[len(ARTIFACT_PLACEHOLDER_PREFIX) :]
-                    if path not in urls:
-                        raise RecipeError(
-                            f"{self.source}: artifact {uri} has no asset; expected "
-                            f"{ARTIFACT_PLACEHOLDER_PREFIX}{SOURCE_ARTIFACT} or a file `make build` wrote"
-                        )
-                    artifact["Uri"] = urls[path]
+        for artifact in self._artifacts(document):
+            key = _uri_key(artifact)
+            uri = artifact[key]
+            if uri.startswith(ARTIFACT_PLACEHOLDER_PREFIX):
+                path = uri[len(ARTIFACT_PLACEHOLDER_PREFIX) :]
+                if path not in urls:
+                    raise RecipeError(
+                        f"{self.source}: artifact {uri} has no asset; expected "
+                        f"{ARTIFACT_PLACEHOLDER_PREFIX}{SOURCE_ARTIFACT} or a file `make build` wrote"
+                    )
+                artifact[key] = urls[path]
         return document
 
     def with_artifact_uri(self, source_artifact_uri: str) -> dict[str, Any]:
@@ -95,26 +107,18 @@ class Recipe:
 
 
 def load_recipe(path: Path) -> Recipe:
-    """Parse one recipe file (YAML or JSON, JSON being YAML)."""
+    """Read one recipe file (YAML or JSON) with localcore's reader."""
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise RecipeError(f"{path}: not valid YAML/JSON: {err}") from err
-    return Recipe.from_document(document, source=str(path))
+        checked = reader.read_recipe_document(path)
+    except ReaderError as err:
+        raise RecipeError(str(err)) from err
+    return Recipe(checked.name, checked.version, checked.document, str(path))
 
 
 def load_recipes(recipes_dir: Path) -> list[Recipe]:
     """Every recipe in ``recipes_dir``, sorted by component name; names must be unique."""
-    if not recipes_dir.is_dir():
-        raise RecipeError(f"{recipes_dir}: recipes folder not found")
-    recipes = [
-        load_recipe(p) for p in sorted(recipes_dir.iterdir()) if p.suffix in RECIPE_SUFFIXES and p.is_file()
-    ]
-    seen: dict[str, str] = {}
-    for recipe in recipes:
-        if recipe.name in seen:
-            raise RecipeError(
-                f"{recipe.source}: component {recipe.name} is also defined in {seen[recipe.name]}"
-            )
-        seen[recipe.name] = recipe.source
-    return sorted(recipes, key=lambda r: r.name)
+    try:
+        checked = reader.read_recipe_documents(recipes_dir)
+    except ReaderError as err:
+        raise RecipeError(str(err)) from err
+    return [Recipe(r.name, r.version, r.document, str(r.source)) for r in checked]

@@ -5,8 +5,9 @@ and, with ``Unarchive: ZIP``, extracted to ``<root>/packages/artifacts-unarchive
 <archive name without extension>/``. Where the file comes from:
 
 - ``file:/abs/path`` or ``file:relative/path`` (relative to the project root, then the recipe's folder);
-- ``s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/<file>`` (GDK placeholders) or any other
-  ``s3://`` URI: ``greengrass-build/artifacts/<name>/<version>/<file>`` when it exists; for
+- ``s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/<path>`` (GDK placeholders; ``<path>`` may
+  be ``<arch>/<file>``) or any other ``s3://`` URI (by file name):
+  ``greengrass-build/artifacts/<name>/<version>/<path>`` when it exists; for
   ``edgebundle.zip`` otherwise, the source zip built from the working tree on the fly
   (``bundlebuild/source_zip.py``), once per resolver.
 """
@@ -27,6 +28,7 @@ from localcore.runner.recipe import Artifact, Recipe
 from localcore.runner.variables import artifacts_path, decompressed_path
 
 SOURCE_ZIP_NAME = "edgebundle.zip"
+PLACEHOLDER_PREFIX = "s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/"
 
 _log = logging.getLogger("localcore.runner.artifacts")
 
@@ -63,13 +65,20 @@ class ArtifactResolver:
         if parsed.scheme == "file":
             return self._local_file(recipe, unquote(parsed.netloc + parsed.path), artifact)
         if parsed.scheme == "s3":
+            # GDK's placeholder keeps the path under the version folder (`amd64/edgebundle.zip`
+            # for a per-architecture build); any other s3:// URI is looked up by its file name.
+            relative = (
+                unquote(artifact.uri[len(PLACEHOLDER_PREFIX) :])
+                if artifact.uri.startswith(PLACEHOLDER_PREFIX)
+                else artifact.file_name
+            )
             built = (
                 self._project_root
                 / "greengrass-build"
                 / "artifacts"
                 / recipe.name
                 / recipe.version
-                / artifact.file_name
+                / relative
             )
             if built.is_file():
                 return built

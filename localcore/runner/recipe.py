@@ -17,6 +17,7 @@ import datetime
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +36,17 @@ __all__ = [
     "Dependency",
     "Lifecycle",
     "Recipe",
+    "RecipeDocument",
     "RecipeError",
     "Step",
+    "check_recipe_document",
     "component_name_of",
     "load_recipe",
     "machine_platform",
     "parse_recipe",
     "platform_matches",
+    "read_recipe_document",
+    "read_recipe_documents",
     "recipe_files",
     "select_lifecycle",
 ]
@@ -61,17 +66,75 @@ RECIPE_SUFFIXES = (".yaml", ".yml", ".json")
 # --- loading ---------------------------------------------------------------------------------------
 def load_recipe(path: Path, machine: Mapping[str, str] | None = None) -> Recipe:
     """Load and validate one recipe file for ``machine`` (default: this machine)."""
+    return parse_recipe(_parse_file(path), path, machine or machine_platform())
+
+
+@dataclass(frozen=True)
+class RecipeDocument:
+    """A whole recipe file, every manifest kept: for tools that rewrite recipes (``make build``, the CDK app).
+
+    Attributes:
+        source: the file it was read from.
+        name: ``ComponentName``, checked as the nucleus checks it.
+        version: ``ComponentVersion``, a checked semantic version string.
+        document: the parsed mapping, keys as written.
+    """
+
+    source: Path
+    name: str
+    version: str
+    document: dict[str, Any]
+
+
+def read_recipe_document(path: Path) -> RecipeDocument:
+    """Read a recipe file whole (YAML or JSON) and check its format version, name and version.
+
+    Unlike :func:`load_recipe` no manifest is selected, so a recipe for other machines reads too.
+
+    Raises:
+        RecipeError: unreadable, not a mapping, or a bad ``RecipeFormatVersion``/``ComponentName``/
+            ``ComponentVersion``; the message names the file and the key.
+    """
+    return check_recipe_document(_parse_file(path), path)
+
+
+def check_recipe_document(document: Any, source: Path) -> RecipeDocument:
+    """An already parsed recipe, checked as :func:`read_recipe_document` checks a file."""
+    if not isinstance(document, dict):
+        raise RecipeError(source, "", f"expected a recipe mapping at the top level, got {describe(document)}")
+    top = RecipeReader(source, document, "")
+    _check_format_version(top)
+    return RecipeDocument(source, _check_name(top), _check_version(top), document)
+
+
+def read_recipe_documents(folder: Path) -> list[RecipeDocument]:
+    """Every recipe of ``folder`` (see :func:`recipe_files`), read whole; component names must be unique."""
+    if not folder.is_dir():
+        raise RecipeError(folder, "", "recipes folder not found")
+    found: dict[str, RecipeDocument] = {}
+    for path in recipe_files(folder):
+        recipe = read_recipe_document(path)
+        if recipe.name in found:
+            raise RecipeError(
+                path,
+                "ComponentName",
+                f"component {recipe.name} is also defined in {found[recipe.name].source}",
+            )
+        found[recipe.name] = recipe
+    return [found[name] for name in sorted(found)]
+
+
+def _parse_file(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise RecipeError(path, "", f"cannot read the file ({err})") from err
     try:
-        document = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        return json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as err:
         raise RecipeError(
             path, "", f"not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {err}"
         ) from err
-    return parse_recipe(document, path, machine or machine_platform())
 
 
 def recipe_files(folder: Path) -> list[Path]:
@@ -83,12 +146,7 @@ def parse_recipe(document: Any, source: Path, machine: Mapping[str, str]) -> Rec
     """Validate a parsed recipe document; see :func:`load_recipe`."""
     top = RecipeReader(source, document, "")
     _check_format_version(top)
-    name = top.string("ComponentName", required=True)
-    if not COMPONENT_NAME_PATTERN.match(name) or len(name) > 128:
-        raise top.error(
-            "ComponentName",
-            f"expected letters, digits, '-', '_' or '.', at most 128 characters, got {name!r}",
-        )
+    name = _check_name(top)
     version = _check_version(top)
     component_type = top.string("ComponentType", default="aws.greengrass.generic")
     if component_type.lower() not in COMPONENT_TYPES:
@@ -110,6 +168,16 @@ def parse_recipe(document: Any, source: Path, machine: Mapping[str, str]) -> Rec
         artifacts=_artifacts(manifest),
         platform=_platform_of(manifest),
     )
+
+
+def _check_name(top: RecipeReader) -> str:
+    name = top.string("ComponentName", required=True)
+    if not COMPONENT_NAME_PATTERN.match(name) or len(name) > 128:
+        raise top.error(
+            "ComponentName",
+            f"expected letters, digits, '-', '_' or '.', at most 128 characters, got {name!r}",
+        )
+    return name
 
 
 def _check_format_version(top: RecipeReader) -> None:

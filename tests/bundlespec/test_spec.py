@@ -50,8 +50,8 @@ def test_unknown_key_is_named() -> None:
         ),
         (
             ("greengrass",),
-            {"componentPrefix": "com.x"},
-            "greengrass: Object missing required field `componentVersion`",
+            {"componentPrefix": "com.x", "componentVersion": "1.0.0"},
+            "greengrass: Object contains unknown field `componentVersion`",
         ),
     ],
 )

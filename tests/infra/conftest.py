@@ -45,9 +45,9 @@ Manifests:
   - Platform: {os: linux, architecture: aarch64}
     Artifacts:
       - {Uri: "s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/aarch64/edgebundle.zip", Unarchive: ZIP}
-  - Platform: {os: linux, architecture: x86_64}
+  - Platform: {os: linux, architecture: amd64}
     Artifacts:
-      - {Uri: "s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/x86_64/edgebundle.zip", Unarchive: ZIP}
+      - {Uri: "s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/amd64/edgebundle.zip", Unarchive: ZIP}
 """
 
 
@@ -108,11 +108,11 @@ def unit_templates(tmp_path_factory: pytest.TempPathFactory, spec: Any) -> UnitT
         deployment_name="edge-bundle-fleet",
         component_configuration={"com.edgebundle.Sync": {"bucket": "the-bucket"}},
     )
-    # `make build --wheels aarch64 --wheels x86_64` output: one zip per architecture.
+    # `make build --arch aarch64 --arch amd64` output: one zip per architecture.
     build_dir = work / "greengrass-build"
     (build_dir / "recipes").mkdir(parents=True)
     (build_dir / "recipes" / "com.edgebundle.Sync-1.2.3.yaml").write_text(BUILT_RECIPE, encoding="utf-8")
-    for arch in ("aarch64", "x86_64"):
+    for arch in ("aarch64", "amd64"):
         zip_path = build_dir / "artifacts" / "com.edgebundle.Sync" / "1.2.3" / arch / "edgebundle.zip"
         zip_path.parent.mkdir(parents=True)
         zip_path.write_bytes(b"PK\x05\x06" + b"\x00" * 16 + arch.encode()[:2])  # distinct bytes per arch

@@ -94,7 +94,7 @@ def test_shadow_sync_settings_match_the_local_deployment(repo_root: Any) -> None
 
 
 def test_make_build_output_deploys_one_asset_per_architecture(unit_templates: Any) -> None:
-    # GIVEN `make build` output with an aarch64 and an x86_64 zip WHEN the unit is synthesized
+    # GIVEN `make build` output with an aarch64 and an amd64 zip WHEN the unit is synthesized
     (version,) = resources_of(
         unit_templates.greengrass_built.to_json(), "AWS::GreengrassV2::ComponentVersion"
     ).values()

@@ -57,10 +57,14 @@ def test_public_artifact_uris_are_kept() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("- a list\n", "expected a mapping"),
+        ("- a list\n", "expected a recipe mapping at the top level"),
         (
             "RecipeFormatVersion: '2020-01-25'\nComponentVersion: 1.0.0\n",
-            "ComponentName must be a non-empty string",
+            "ComponentName",
+        ),
+        (
+            "RecipeFormatVersion: '2020-01-25'\nComponentName: com.x.A\nComponentVersion: 1.0\n",
+            "ComponentVersion: expected a semantic version string",
         ),
         ("ComponentName: [unclosed\n", "not valid YAML"),
     ],

@@ -43,7 +43,9 @@ class DhtSensor(SensorDriver):
     def __init__(self, model: Literal["dht22", "dht11"], pin: str, *, use_pulseio: bool = True) -> None:
         try:
             library = import_device_module(
-                "adafruit_dht", "install the 'device' extra (pip install 'edge-bundle[device]')"
+                "adafruit_dht",
+                "install the 'device' extra: an artifact from `make build --arch <device>` carries it "
+                "(in development: pip install 'edge-bundle[device]')",
             )
             pin_object = board_pin(pin)
         except GpioUnavailableError as err:

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 from components.common import topics
+from components.common.image_messages import image_message
 from components.common.ipc import ComponentIpc
-from components.common.messages import PredictionMessage, image_message, parse_message
+from components.common.messages import PredictionMessage, parse_message
 from components.inference.__main__ import build_and_run
 from components.inference.config import HostedModelConfig
 from components.inference.exceptions import ModelSwapRejected

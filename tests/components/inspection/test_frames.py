@@ -6,7 +6,8 @@ import time
 
 import numpy as np
 
-from components.common.messages import MAX_IMAGE_BYTES, ImageMessage, image_pixels, parse_message
+from components.common.image_messages import image_pixels
+from components.common.messages import MAX_IMAGE_BYTES, ImageMessage, parse_message
 from components.common.sequence_numbers import SequenceNumbers
 from components.inspection.cameras.base import Frame
 from components.inspection.config import FramesConfig

@@ -66,6 +66,17 @@ def test_placeholder_uri_prefers_the_built_artifact(tmp_path: Path) -> None:
     assert resolver.locate(recipe(tmp_path), Artifact(PLACEHOLDER + "edgebundle.zip")) == built
 
 
+def test_a_per_architecture_placeholder_uri_finds_that_architectures_build(tmp_path: Path) -> None:
+    # `make build --arch amd64` writes <version>/amd64/edgebundle.zip; the URI keeps that path.
+    project = tmp_path / "project"
+    built = make_zip(
+        project / "greengrass-build/artifacts/com.example.A/1.2.0/amd64/edgebundle.zip",
+        {"marker.txt": "amd64"},
+    )
+    resolver = ArtifactResolver(tmp_path / "root", project)
+    assert resolver.locate(recipe(tmp_path), Artifact(PLACEHOLDER + "amd64/edgebundle.zip")) == built
+
+
 def test_placeholder_uri_builds_the_source_zip_when_nothing_was_built(tmp_path: Path) -> None:
     project = tmp_path / "project"
     (project / "components" / "demo").mkdir(parents=True)

@@ -89,14 +89,21 @@ def test_first_matching_manifest_wins() -> None:
     [
         ({}, True),
         ({"os": "all"}, True),
+        ({"os": "any", "architecture": "any"}, True),
         ({"os": "*", "architecture": "*"}, True),
-        ({"os": "Linux"}, True),
+        ({"os": "linux", "architecture": "amd64"}, True),
+        ({"os": "Linux"}, False),  # labels are compared exactly
         ({"os": "darwin"}, False),
-        ({"architecture.detail": "arm71"}, False),  # a key the machine lacks only matches "*"
+        ({"architecture.detail": "armv7l"}, False),  # a key the machine lacks only matches "*"
+        ({"architecture.detail": "*"}, True),
+        ({"architecture.detail": "all"}, False),  # "all"/"any" are wildcards for os and architecture only
         ({"architecture": "/amd64|x86/"}, True),
+        ({"architecture": "/amd/"}, False),  # a regex matches the whole value (Java String.matches)
+        ({"os": "-linux"}, False),  # a label must start with a letter or digit
     ],
 )
 def test_platform_matching(wanted: dict[str, str], matches: bool) -> None:
+    """The nucleus's rules: PlatformHelper.isAttributeSatisfied (aws-greengrass-component-common)."""
     assert platform_matches(wanted, LINUX) is matches
 
 
