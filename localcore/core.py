@@ -30,12 +30,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from components.common.logs import kv
 from localcore.config.store import ConfigStore
 from localcore.contracts import CloudAdapter, ComponentInfo, Unsubscribe
 from localcore.control import CommandError, ControlServer
 from localcore.ipc.recording_cloud import RecordingCloudAdapter
 from localcore.ipc.server import IpcServer
+from localcore.logfmt import kv
 from localcore.runner.deployment import ComponentDeployment, load_deployment, parse_deployment
 from localcore.runner.errors import RunnerError
 from localcore.runner.interfaces import RunnerOptions, StateListener

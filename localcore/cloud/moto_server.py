@@ -27,8 +27,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bundlespec import BundleSpec
-from components.common.logs import kv
 from localcore.cloud.exceptions import CloudStartError
+from localcore.logfmt import kv
 
 log = logging.getLogger("localcore.cloud.moto")
 

@@ -21,9 +21,9 @@ from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bundlespec import BundleSpec
-from components.common.logs import kv
 from localcore.cloud.exceptions import RuleActionError
 from localcore.cloud.rules_sql import RuleQuery, parse_sql
+from localcore.logfmt import kv
 
 log = logging.getLogger("localcore.cloud.rules")
 

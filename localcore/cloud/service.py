@@ -32,7 +32,6 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from bundlespec import BundleSpec, load_spec
-from components.common.logs import kv
 from localcore.cloud.adapter import EmbeddedCloudAdapter
 from localcore.cloud.broker import CLOUD, CloudBroker
 from localcore.cloud.connectivity import FLAKY, OFFLINE, ONLINE, Connectivity, ScheduleDriver, parse_schedule
@@ -43,8 +42,9 @@ from localcore.cloud.proxy import FaultProxy
 from localcore.cloud.rules import RuleEngine
 from localcore.cloud.shadow_sync import ShadowSync, SyncConfig, parse_sync_config
 from localcore.cloud.tes import TokenExchangeService, moto_role_credentials
-from localcore.cloud.topics import validate_topic_filter, validate_topic_name
 from localcore.contracts import IotMessage, ShadowService, Unsubscribe
+from localcore.logfmt import kv
+from localcore.mqtt_topics import validate_topic_filter, validate_topic_name
 
 log = logging.getLogger("localcore.cloud")
 

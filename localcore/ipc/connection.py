@@ -21,12 +21,12 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from components.common.logs import kv
 from localcore.ipc import rpc
 from localcore.ipc.codec import MAX_MESSAGE_SIZE, FrameDecoder, Header, HeaderType, Message
 from localcore.ipc.context import Call, CoreContext
 from localcore.ipc.errors import FrameError, OperationError, ProtocolError, invalid_arguments, service_error
 from localcore.ipc.rpc import MessageType
+from localcore.logfmt import kv
 
 if TYPE_CHECKING:
     from localcore.ipc.identity import IdentityRegistry

@@ -19,24 +19,11 @@ import time
 from collections.abc import Callable
 
 from localcore.contracts import IotMessage, Unsubscribe
+from localcore.mqtt_topics import iot_core_matches
 
 
 class CloudPublishRefused(RuntimeError):
     """Raised by ``publish`` when the test asked the adapter to fail publishes."""
-
-
-def mqtt_filter_matches(topic_filter: str, topic: str) -> bool:
-    """Standard MQTT matching: ``+`` one level, trailing ``#`` the parent and everything below."""
-    wanted = topic_filter.split("/")
-    levels = topic.split("/")
-    for index, part in enumerate(wanted):
-        if part == "#":
-            return True
-        if index >= len(levels):
-            return False
-        if part != "+" and part != levels[index]:
-            return False
-    return len(wanted) == len(levels)
 
 
 class RecordingCloudAdapter:
@@ -110,7 +97,7 @@ class RecordingCloudAdapter:
     def inject(self, message: IotMessage) -> int:
         """Deliver a cloud message to every matching subscription; return how many got it."""
         with self._cond:
-            targets = [cb for f, _, cb in self._subscriptions if mqtt_filter_matches(f, message.topic)]
+            targets = [cb for f, _, cb in self._subscriptions if iot_core_matches(f, message.topic)]
         for callback in targets:
             callback(message)
         return len(targets)

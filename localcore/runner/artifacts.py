@@ -21,7 +21,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from bundlebuild.source_zip import build_source_zip
-from components.common.logs import kv
+from localcore.logfmt import kv
 from localcore.runner.errors import ArtifactError
 from localcore.runner.recipe import Artifact, Recipe
 from localcore.runner.variables import artifacts_path, decompressed_path

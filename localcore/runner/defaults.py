@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from components.common.logs import kv
+from localcore.logfmt import kv
 
 _log = logging.getLogger("localcore.runner.defaults")
 _MISSING = object()

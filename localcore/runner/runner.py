@@ -19,9 +19,9 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from components.common.logs import kv
 from localcore.config.tree import fold
 from localcore.contracts import ComponentInfo, Unsubscribe
+from localcore.logfmt import kv
 from localcore.runner.artifacts import ArtifactResolver
 from localcore.runner.defaults import DefaultsRecord, pointer
 from localcore.runner.dependencies import (

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from components.common.logs import kv
+from localcore.logfmt import kv
 from localcore.runner.logs import ComponentLog
 from localcore.runner.process import StepProcess, end_process_group, run_step_to_end
 from localcore.runner.recipe import Recipe, Step
