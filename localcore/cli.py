@@ -30,9 +30,12 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 from localcore.control import ControlError, CoreNotRunningError, control_request
+from localcore.plugins import LoadedPlugin, PluginError, ReporterFactory, RunReporter, load_plugins
+from localcore.plugins import artifact_sources as plugin_artifact_sources
+from localcore.plugins import views as plugin_views
 from localcore.runner.errors import RunnerError
 from localcore.runner.logs import log_path
 
@@ -48,14 +51,8 @@ def add_root_argument(parser: argparse.ArgumentParser) -> None:
 
 
 # --- run ---------------------------------------------------------------------------------------------
-class RunReporter(Protocol):
-    """What ``localcore run`` tells the person (or script) watching."""
-
-    def started(self, core: Any) -> None: ...
-
-    def state_changed(self, component: str, old: str, new: str) -> None: ...
-
-    def finished(self, core: Any, exit_code: int) -> None: ...
+# The reporter protocol lives with the plugin seam (plugins add views); it is re-exported here.
+__all__ = ["JsonReporter", "RunReporter", "TerminalReporter", "build_parser", "main", "run_core"]
 
 
 class _Reporter(abc.ABC):
@@ -159,11 +156,48 @@ def run_core(
     return exit_code
 
 
+def _builtin_views() -> dict[str, ReporterFactory]:
+    def live() -> RunReporter:
+        from localcore.live_view import LiveView  # rich: the `view` extra
+
+        return LiveView()
+
+    return {"live": live}
+
+
+def choose_view(name: str, offered: dict[str, ReporterFactory]) -> RunReporter:
+    """The reporter ``--view NAME`` asks for; ``--view`` alone: the one plugin view, else ``live``.
+
+    Raises:
+        RunnerError: no view of that name; names the views there are.
+    """
+    if not name:
+        name = next(iter(offered)) if len(offered) == 1 else "live"
+    views = {**_builtin_views(), **offered}
+    if name not in views:
+        raise RunnerError(f"--view {name}: no such view; expected one of {', '.join(sorted(views))}")
+    try:
+        return views[name]()
+    except ImportError as err:
+        raise RunnerError(
+            f"--view {name} needs a package that is not installed ({err.name}); "
+            "install localcore[view] (rich)"
+        ) from err
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from localcore.core import LocalCore
 
+    plugins: list[LoadedPlugin] = args.plugins
     only = [name.strip() for name in args.only.split(",") if name.strip()] if args.only else None
     try:
+        reporter: RunReporter
+        if args.json:
+            reporter = JsonReporter()
+        elif args.view is not None:
+            reporter = choose_view(args.view, plugin_views(plugins))
+        else:
+            reporter = TerminalReporter()
         core = LocalCore(
             root=args.root,
             recipes=args.recipes,
@@ -172,10 +206,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
             only=only,
             region=args.region,
             project_root=args.project_root,
-            # the embedded cloud's hook (localcore/cloud/cli.py) sets make_cloud; else the default
-            cloud=args.make_cloud(args) if getattr(args, "make_cloud", None) else None,
+            # the embedded cloud's options (localcore/cloud/cli.py) set make_cloud; else the default
+            cloud=args.make_cloud(args) if args.make_cloud is not None else None,
+            artifact_sources=plugin_artifact_sources(plugins),
         )
-    except RunnerError as err:
+    except (RunnerError, PluginError, ValueError) as err:
         print(f"localcore: {err}", file=sys.stderr)
         return EXIT_USAGE
     stop_event = threading.Event()
@@ -185,15 +220,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    reporter: RunReporter
-    if args.json:
-        reporter = JsonReporter()
-    elif args.view:
-        from localcore.live_view import LiveView
-
-        reporter = LiveView()
-    else:
-        reporter = TerminalReporter()
     return run_core(core, reporter, args.duration, stop_event)
 
 
@@ -320,11 +346,14 @@ def follow(
 
 
 # --- the parser ---------------------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
-    """The whole command line, with the cloud's commands when ``localcore.cloud.cli`` is present."""
+def build_parser(plugins: Sequence[LoadedPlugin] = ()) -> argparse.ArgumentParser:
+    """The whole command line: localcore's commands, the embedded cloud's, and the plugins'."""
     parser = argparse.ArgumentParser(
-        prog="localcore", description="A local AWS IoT Greengrass v2 core for the edge bundle."
+        prog="localcore",
+        description="A local AWS IoT Greengrass v2 core: runs any component from its recipe, "
+        "with the real IPC protocol, and an embedded cloud described by a file.",
     )
+    parser.set_defaults(plugins=list(plugins), make_cloud=None)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = subparsers.add_parser("run", help="run components from their recipes until stopped")
@@ -345,7 +374,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--json", action="store_true", help="JSON lines instead of text")
     run.add_argument(
-        "--view", action="store_true", help="a live dashboard of states, traffic, backlog and link (make run)"
+        "--view",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="NAME",
+        help="a live dashboard instead of lines: 'live' (states, link) or a plugin's view "
+        "(default: the one a plugin offers, else 'live')",
     )
     run.set_defaults(func=_cmd_run)
 
@@ -387,19 +422,22 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--json", action="store_true")
         sub.set_defaults(func=_lifecycle_command(command))
 
-    try:
-        from localcore.cloud import cli as cloud_cli
-    except ImportError:
-        cloud_cli = None  # type: ignore[assignment]
-    register = getattr(cloud_cli, "register_cloud_commands", None)
-    if callable(register):
-        register(subparsers)
+    from localcore.cloud.cli import register_cloud_commands
+
+    register_cloud_commands(subparsers)
+    for loaded in plugins:
+        loaded.plugin.add_commands(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the command; the process exit code."""
-    args = build_parser().parse_args(argv)
+    try:
+        plugins = load_plugins()
+    except PluginError as err:
+        print(f"localcore: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    args = build_parser(plugins).parse_args(argv)
     try:
         return int(args.func(args))
     except ControlError as err:

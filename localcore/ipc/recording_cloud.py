@@ -1,4 +1,4 @@
-"""RecordingCloudAdapter: an in-memory IoT Core for tests, implementing ``contracts.CloudAdapter``.
+"""RecordingCloudAdapter: an in-memory IoT Core for tests, implementing ``contracts.CloudService``.
 
 It records every publish, lets a test inject cloud-to-device messages (delivered to every matching
 subscription, MQTT wildcards included) and flip the connection state.
@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from localcore.contracts import IotMessage, Unsubscribe
+from localcore.contracts import CommandRegistry, IotMessage, Unsubscribe
 from localcore.mqtt_topics import iot_core_matches
 
 
@@ -40,6 +40,20 @@ class RecordingCloudAdapter:
         self._listeners: list[Callable[[bool], None]] = []
         self._connected = connected
         self.fail_publishes_with: str | None = None
+
+    # --- CloudService: nothing to start, no environment, no commands -------------------------------
+    def start(self) -> None:
+        """Nothing to start: the adapter works from construction."""
+
+    def stop(self) -> None:
+        """Nothing to stop."""
+
+    def environment(self, component: str, token: str, dependencies: list[str]) -> dict[str, str]:
+        """No extra environment (there is no token exchange service in memory)."""
+        return {}
+
+    def register_control(self, control: CommandRegistry) -> None:
+        """No control commands."""
 
     # --- CloudAdapter ------------------------------------------------------------------------------
     def publish(self, message: IotMessage) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from localcore.contracts import ConfigListener, Unsubscribe
+from localcore.plugins import ArtifactSource
 from localcore.runner.supervisor import SupervisorSettings
 
 StateListener = Callable[[str, str, str], None]
@@ -66,3 +67,5 @@ class RunnerOptions:
     settings: SupervisorSettings = field(default_factory=SupervisorSettings)
     log_max_bytes: int = 10 * 1024 * 1024
     log_backups: int = 3
+    # Tried before localcore's own (file:, GDK's greengrass-build/ layout); from plugins.
+    artifact_sources: Sequence[ArtifactSource] = ()

@@ -103,7 +103,9 @@ class Runner:
         self._listeners: list[StateListener] = []
         self._unsubscribes: list[Unsubscribe] = []
         self._limits = LimitEnforcer.detect("core")
-        self._artifacts = ArtifactResolver(self.root, self._options.project_root)
+        self._artifacts = ArtifactResolver(
+            self.root, self._options.project_root, self._options.artifact_sources
+        )
         self._defaults_record = DefaultsRecord(self.root)
         self._interpolator = Interpolator(
             root=self.root,

@@ -185,7 +185,7 @@ def test_setenv_precedence(tmp_path: Path) -> None:
                 "AWS_REGION": "from-cloud",
             }
 
-    with running_core(tmp_path, lifecycle("setenv"), cloud=CloudWithEnvironment()) as core:
+    with running_core(tmp_path, lifecycle("setenv"), cloud=lambda context: CloudWithEnvironment()) as core:
         core.wait_for_state("test.life.Setenv", "FINISHED")
         token = core.token("test.life.Setenv")
     env = dict(

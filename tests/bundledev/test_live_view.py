@@ -11,8 +11,9 @@ from typing import Any
 
 from rich.console import Console
 
+from bundledev.live_view import BundleLiveView, BundleTraffic
 from components.common import messages, topics
-from localcore.live_view import BundleTraffic, LiveView, cloud_summary
+from localcore.live_view import cloud_summary
 
 
 def test_traffic_counts_alerts_inspections_and_rate() -> None:
@@ -70,7 +71,7 @@ def test_live_view_watches_a_running_sensing_component(
 ) -> None:
     # GIVEN the sensing component running in a real core, and the view attached to it
     output = io.StringIO()
-    view = LiveView(console=Console(file=output, width=120, force_terminal=False), refresh_per_second=4)
+    view = BundleLiveView(console=Console(file=output, width=120, force_terminal=False), refresh_per_second=4)
     core = local_core(repo_root / "recipes" / "com.edgebundle.Sensing.yaml", thing_name="view-1")
     core.wait_for_state("com.edgebundle.Sensing", "RUNNING")
     view.state_changed("com.edgebundle.Sensing", "STARTING", "RUNNING")
