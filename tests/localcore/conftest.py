@@ -24,9 +24,7 @@ class BundleImportRefused(ImportError):
 
 
 class _BundleGuard(importlib.abc.MetaPathFinder):
-    def find_spec(
-        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
-    ) -> None:
+    def find_spec(self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None) -> None:
         if fullname.split(".", 1)[0] in BUNDLE_PACKAGES:
             raise BundleImportRefused(f"localcore must not import the bundle: {fullname}")
         return None
@@ -35,7 +33,9 @@ class _BundleGuard(importlib.abc.MetaPathFinder):
 @pytest.fixture(autouse=True)
 def _bundle_absent(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("LOCALCORE_PLUGINS", "")
-    hidden = {name: module for name, module in sys.modules.items() if name.split(".", 1)[0] in BUNDLE_PACKAGES}
+    hidden = {
+        name: module for name, module in sys.modules.items() if name.split(".", 1)[0] in BUNDLE_PACKAGES
+    }
     for name in hidden:
         # Imported by other folders' tests earlier in the session: hidden, so a re-import is seen.
         del sys.modules[name]
