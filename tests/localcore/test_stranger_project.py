@@ -124,7 +124,7 @@ def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
         capture_output=True,
         text=True,
         env=_outside_env(where),
-        cwd=where.parent,
+        cwd=where,
     )
     assert installed.returncode == 0, installed.stderr[-3000:]
     return where
@@ -168,7 +168,7 @@ def test_the_fresh_venv_imports_every_localcore_module_without_the_bundle(fresh_
         capture_output=True,
         text=True,
         env=_outside_env(fresh_venv),
-        cwd=fresh_venv.parent,
+        cwd=fresh_venv,
         timeout=120,
     )
     assert done.returncode == 0, done.stderr[-3000:]
