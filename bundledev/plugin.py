@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -12,7 +14,8 @@ SPEC_FILE = "bundle.yaml"
 
 
 class EdgeBundlePlugin(Plugin):
-    """The source-zip artifact source, the ``bundle`` live view and ``bundle.yaml``'s cloud."""
+    """The source-zip artifact source, the ``bundle`` live view, ``bundle.yaml``'s cloud and the
+    ``bundle-cloud`` command that prints it as a cloud description file."""
 
     def __init__(self) -> None:
         from bundledev.source_zip import SourceZipSource
@@ -33,6 +36,15 @@ class EdgeBundlePlugin(Plugin):
 
         return {"bundle": bundle}
 
+    def add_commands(self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+        """``localcore bundle-cloud [--thing-name T]``: bundle.yaml as a cloud description file."""
+        command = subparsers.add_parser(
+            "bundle-cloud", help="print bundle.yaml's cloud as a --cloud-description file (JSON)"
+        )
+        command.add_argument("--spec", type=Path, default=Path(SPEC_FILE), help="default: ./bundle.yaml")
+        command.add_argument("--thing-name", default=None, help="the core's thing, added to the fleet group")
+        command.set_defaults(func=_print_bundle_cloud)
+
     def cloud_description(self, project_root: Path, thing_name: str) -> CloudDescription | None:
         """``bundle.yaml``'s cloud, when the project being run is this bundle (it has the file)."""
         path = project_root / SPEC_FILE
@@ -42,6 +54,20 @@ class EdgeBundlePlugin(Plugin):
         from bundlespec import load_spec
 
         return describe_bundle(load_spec(path), thing_name)
+
+
+def _print_bundle_cloud(args: argparse.Namespace) -> int:
+    from bundledev.cloud_description import describe_bundle
+    from bundlespec import SpecError, load_spec
+    from localcore.cloud.description import dump_cloud_description
+
+    try:
+        spec = load_spec(args.spec.resolve())
+    except (OSError, SpecError) as err:
+        print(f"localcore bundle-cloud: {err}", file=sys.stderr)
+        return 2
+    sys.stdout.write(dump_cloud_description(describe_bundle(spec, args.thing_name)))
+    return 0
 
 
 plugin = EdgeBundlePlugin()
