@@ -19,23 +19,22 @@ implements the same three methods and is passed to :func:`run_core`.
 
 from __future__ import annotations
 
-import abc
 import argparse
 import json
 import os
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
 from localcore.control import ControlError, CoreNotRunningError, control_request
-from localcore.plugins import LoadedPlugin, PluginError, ReporterFactory, RunReporter, load_plugins
+from localcore.plugins import LoadedPlugin, PluginError, RunReporter, load_plugins
 from localcore.plugins import artifact_sources as plugin_artifact_sources
 from localcore.plugins import views as plugin_views
+from localcore.reporters import JsonReporter, TerminalReporter, choose_view, format_status_table
 from localcore.runner.errors import RunnerError
 from localcore.runner.logs import log_path
 
@@ -51,84 +50,18 @@ def add_root_argument(parser: argparse.ArgumentParser) -> None:
 
 
 # --- run ---------------------------------------------------------------------------------------------
-# The reporter protocol lives with the plugin seam (plugins add views); it is re-exported here.
-__all__ = ["JsonReporter", "RunReporter", "TerminalReporter", "build_parser", "main", "run_core"]
-
-
-class _Reporter(abc.ABC):
-    """Holds back state changes heard before ``started`` so the output reads in order."""
-
-    def __init__(self, stream: Any = None) -> None:
-        self._stream = stream or sys.stdout
-        self._lock = threading.Lock()
-        self._pending: list[tuple[str, str, str]] | None = []
-
-    def _write(self, text: str) -> None:
-        print(text, file=self._stream, flush=True)
-
-    def started(self, core: Any) -> None:
-        with self._lock:
-            self._write(self._started_text(core))
-            pending, self._pending = self._pending or [], None
-            for change in pending:
-                self._write(self._state_text(*change))
-
-    def state_changed(self, component: str, old: str, new: str) -> None:
-        with self._lock:
-            if self._pending is not None:
-                self._pending.append((component, old, new))
-            else:
-                self._write(self._state_text(component, old, new))
-
-    def finished(self, core: Any, exit_code: int) -> None:
-        with self._lock:
-            self._write(self._finished_text(core, exit_code))
-
-    @abc.abstractmethod
-    def _started_text(self, core: Any) -> str:
-        """What to write once the core has started."""
-
-    @abc.abstractmethod
-    def _state_text(self, component: str, old: str, new: str) -> str:
-        """What to write when a component changes lifecycle state."""
-
-    @abc.abstractmethod
-    def _finished_text(self, core: Any, exit_code: int) -> str:
-        """What to write when the core has stopped."""
-
-
-class TerminalReporter(_Reporter):
-    """Readable lines: one per state change, a table at the end."""
-
-    def _started_text(self, core: Any) -> str:
-        lines = [f"localcore: root {core.root}, thing {core.thing_name}, IPC socket {core.socket_path}"]
-        lines += [f"  REFUSED  {name}: {err}" for name, err in sorted(core.runner.refused.items())]
-        return "\n".join(lines)
-
-    def _state_text(self, component: str, old: str, new: str) -> str:
-        return f"{time.strftime('%H:%M:%S')}  {component:<40} {old:>9} -> {new}"
-
-    def _finished_text(self, core: Any, exit_code: int) -> str:
-        table = format_status_table(core.status()["components"])
-        return f"\n{table}\nlocalcore: stopped (exit code {exit_code})"
-
-
-class JsonReporter(_Reporter):
-    """One JSON object per line: ``started``, ``state``, ``finished`` events."""
-
-    def _started_text(self, core: Any) -> str:
-        refused = {name: str(err) for name, err in core.runner.refused.items()}
-        return json.dumps(
-            {"event": "started", "root": str(core.root), "thingName": core.thing_name, "refused": refused}
-        )
-
-    def _state_text(self, component: str, old: str, new: str) -> str:
-        return json.dumps(
-            {"event": "state", "component": component, "old": old, "new": new, "time": time.time()}
-        )
-
-    def _finished_text(self, core: Any, exit_code: int) -> str:
-        return json.dumps({"event": "finished", "exitCode": exit_code, **core.status()}, default=str)
+# The reporters live in localcore.reporters, their protocol with the plugin seam (plugins add
+# views); both are re-exported here, where scripts have imported them from.
+__all__ = [
+    "JsonReporter",
+    "RunReporter",
+    "TerminalReporter",
+    "build_parser",
+    "choose_view",
+    "format_status_table",
+    "main",
+    "run_core",
+]
 
 
 def run_core(
@@ -154,35 +87,6 @@ def run_core(
     exit_code = EXIT_FAILED if core.any_broken() else EXIT_OK
     reporter.finished(core, exit_code)
     return exit_code
-
-
-def _builtin_views() -> dict[str, ReporterFactory]:
-    def live() -> RunReporter:
-        from localcore.live_view import LiveView  # rich: the `view` extra
-
-        return LiveView()
-
-    return {"live": live}
-
-
-def choose_view(name: str, offered: dict[str, ReporterFactory]) -> RunReporter:
-    """The reporter ``--view NAME`` asks for; ``--view`` alone: the one plugin view, else ``live``.
-
-    Raises:
-        RunnerError: no view of that name; names the views there are.
-    """
-    if not name:
-        name = next(iter(offered)) if len(offered) == 1 else "live"
-    views = {**_builtin_views(), **offered}
-    if name not in views:
-        raise RunnerError(f"--view {name}: no such view; expected one of {', '.join(sorted(views))}")
-    try:
-        return views[name]()
-    except ImportError as err:
-        raise RunnerError(
-            f"--view {name} needs a package that is not installed ({err.name}); "
-            "install localcore[view] (rich)"
-        ) from err
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -224,20 +128,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 # --- talking to a running core -------------------------------------------------------------------
-def format_status_table(rows: Sequence[dict[str, Any]]) -> str:
-    """A plain-text table of components (name, version, state, restarts, detail)."""
-    header = ("COMPONENT", "VERSION", "STATE", "RESTARTS", "DETAIL")
-    table = [header] + [
-        (r["name"], r["version"], r["state"], str(r["restarts"]), r.get("detail", "")) for r in rows
-    ]
-    widths = [max(len(row[i]) for row in table) for i in range(4)]
-    lines = [
-        "  ".join(cell.ljust(widths[i]) if i < 4 else cell for i, cell in enumerate(row)).rstrip()
-        for row in table
-    ]
-    return "\n".join(lines)
-
-
 def _cmd_status(args: argparse.Namespace) -> int:
     status = control_request(args.root, "status")
     if args.json:

@@ -1,5 +1,8 @@
 """One client connection: handshake, stream bookkeeping and dispatch of operation requests.
 
+About 420 lines, kept whole: the three share one per-connection state (stream ids, open
+subscriptions, the write batch) that splitting would pass around between modules.
+
 Rules (reference 2.2-2.6, aws-c-event-stream ``event_stream_rpc_server.c``):
 
 - the first frame must be CONNECT with ``:version`` 0.1.0 and a known ``authToken``; otherwise
