@@ -153,7 +153,8 @@ def test_a_plugin_view_and_artifact_source_serve_a_run(demo: Path, tmp_path: Pat
     )
     assert code == 0
     events = demo_localcore_plugin.EVENTS
-    assert events[0] == ("started", "t-1") and events[-1] == ("finished", 0)
+    # state changes may come before `started` (the protocol allows it); `finished` is last
+    assert ("started", "t-1") in events and events[-1] == ("finished", 0)
     assert ("state", "demo.Reader", "FINISHED") in events
     assert "made by the demo plugin" in (root / "logs" / "demo.Reader.log").read_text()
 
