@@ -126,6 +126,9 @@ class LocalCore:
         self.cloud: CloudService
         self.ipc: IpcServer
         self.runner: Runner
+        # The parts built so far (a start can fail half-way; stop then stops only these).
+        self._built_ipc: IpcServer | None = None
+        self._built_runner: Runner | None = None
         self.control: ControlServer | None = None
         self.socket_path = self.root / "ipc.socket"
 
@@ -169,6 +172,7 @@ class LocalCore:
             cloud=self.cloud,
             lifecycle=lifecycle,
         )
+        self._built_ipc = self.ipc
         self.shadows.set_publisher(self.ipc.shadow_publisher)
         self.runner = Runner(
             root=self.root,
@@ -187,7 +191,7 @@ class LocalCore:
                 artifact_sources=self._artifact_sources,
             ),
         )
-        lifecycle.runner = self.runner
+        self._built_runner = lifecycle.runner = self.runner
         for listener in self._state_listeners:
             self.runner.add_state_listener(listener)
         self.runner.load(self._recipe_paths, only=self._only)
@@ -210,9 +214,8 @@ class LocalCore:
 
     def stop(self) -> None:
         """Stop the components (dependents first), then the parts. Safe to call twice."""
-        runner = getattr(self, "runner", None)
-        if runner is not None:
-            runner.stop()
+        if self._built_runner is not None:
+            self._built_runner.stop()
         if self.control is not None:
             self.control.stop()
             self.control = None
@@ -220,10 +223,9 @@ class LocalCore:
             self._cloud_started = False
             with contextlib.suppress(Exception):
                 self.cloud.stop()
-        ipc = getattr(self, "ipc", None)
-        if ipc is not None:
+        if self._built_ipc is not None:
             with contextlib.suppress(Exception):
-                ipc.stop()
+                self._built_ipc.stop()
         if self._socket_dir is not None:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
             self._socket_dir = None
@@ -256,7 +258,7 @@ class LocalCore:
 
         Added before :meth:`start`, it also hears the very first transitions.
         """
-        runner = getattr(self, "runner", None)
+        runner = self._built_runner
         if runner is None:
             self._state_listeners.append(listener)
             return lambda: (
