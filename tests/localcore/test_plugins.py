@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -197,3 +198,15 @@ def test_the_cli_no_longer_calls_itself_the_bundles() -> None:
     assert isinstance(parser, argparse.ArgumentParser)
     assert "bundle" not in (parser.description or "")
     assert (parser.description or "").startswith("A local AWS IoT Greengrass v2 core: runs any component")
+
+
+def test_without_the_cloud_extra_run_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """localcore without ``[cloud]`` (moto, boto3): the default embedded cloud cannot load."""
+    monkeypatch.setitem(sys.modules, "localcore.cloud.service", None)  # what a missing moto/boto3 gives
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    code = main(["run", "--recipes", str(recipes), "--root", str(tmp_path / "root"), "--thing-name", "t"])
+    assert code == 2
+    assert "install localcore[cloud], or run with --cloud recording" in capsys.readouterr().err
