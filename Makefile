@@ -7,9 +7,11 @@ ARGS ?=
 
 .PHONY: run test lint typecheck unit soak bench build synth models clean venv
 
-$(STAMP): pyproject.toml
+# localcore is its own distribution (./localcore); the bundle depends on it, so it goes in first.
+$(STAMP): pyproject.toml localcore/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e './localcore[cloud,view,testing]'
 	$(PY) -m pip install -q -e '.[dev,infra]'
 	@touch $(STAMP)
 
@@ -27,7 +29,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy localcore components bundlespec bundlebuild infra models benchmarks tests
+	$(VENV)/bin/mypy localcore components bundlespec bundlebuild bundledev infra models benchmarks tests
 
 unit: $(STAMP)
 	$(PY) -m pytest

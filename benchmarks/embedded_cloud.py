@@ -26,6 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bundledev.cloud_description import describe_bundle
 from bundlespec import load_spec
 from localcore.cloud.broker import DEVICE
 from localcore.cloud.rules_sql import parse_sql
@@ -41,7 +42,7 @@ def bench_startup(root: Path, runs: int = 3) -> tuple[list[float], EmbeddedCloud
     times = []
     cloud = None
     for index in range(runs):
-        cloud = EmbeddedCloud(root / f"r{index}", "dev-1")
+        cloud = EmbeddedCloud(root / f"r{index}", "dev-1", description=describe_bundle(load_spec(), "dev-1"))
         started = time.perf_counter()
         cloud.start()
         times.append(time.perf_counter() - started)

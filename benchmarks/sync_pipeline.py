@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from awsiot.greengrasscoreipc.model import JsonMessage, PublishMessage
 
+from bundledev.cloud_description import describe_bundle
 from bundlespec import load_spec
 from components.common import topics
 from components.common.ipc import ComponentIpc
@@ -223,7 +224,7 @@ def _crt_s3(cloud: Any) -> Any:
 def bench_drain(root: Path, count: int) -> list[tuple[str, float, int, int]]:
     from localcore.cloud.moto_server import MotoCloud
 
-    cloud = MotoCloud(load_spec())
+    cloud = MotoCloud(describe_bundle(load_spec()))
     cloud.start()
     try:
         s3 = cloud.client("s3")

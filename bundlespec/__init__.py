@@ -1,7 +1,8 @@
 """The bundle's cloud-side names and settings, loaded from ``bundle.yaml`` at the repository top.
 
-Both the CDK app (``infra/``) and the local core's embedded cloud (``localcore/cloud``) read these,
-so the resources a laptop run provisions in moto are the ones ``cdk deploy`` provisions in AWS.
+Both the CDK app (``infra/``) and localcore's embedded cloud (through the bundle's plugin,
+``bundledev/cloud_description.py``) read these, so the resources a laptop run provisions in moto
+are the ones ``cdk deploy`` provisions in AWS.
 
 Example:
     >>> spec = load_spec()

@@ -19,20 +19,22 @@ implements the same three methods and is passed to :func:`run_core`.
 
 from __future__ import annotations
 
-import abc
 import argparse
 import json
 import os
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 from localcore.control import ControlError, CoreNotRunningError, control_request
+from localcore.plugins import LoadedPlugin, PluginError, RunReporter, load_plugins
+from localcore.plugins import artifact_sources as plugin_artifact_sources
+from localcore.plugins import views as plugin_views
+from localcore.reporters import JsonReporter, TerminalReporter, choose_view, format_status_table
 from localcore.runner.errors import RunnerError
 from localcore.runner.logs import log_path
 
@@ -48,90 +50,18 @@ def add_root_argument(parser: argparse.ArgumentParser) -> None:
 
 
 # --- run ---------------------------------------------------------------------------------------------
-class RunReporter(Protocol):
-    """What ``localcore run`` tells the person (or script) watching."""
-
-    def started(self, core: Any) -> None: ...
-
-    def state_changed(self, component: str, old: str, new: str) -> None: ...
-
-    def finished(self, core: Any, exit_code: int) -> None: ...
-
-
-class _Reporter(abc.ABC):
-    """Holds back state changes heard before ``started`` so the output reads in order."""
-
-    def __init__(self, stream: Any = None) -> None:
-        self._stream = stream or sys.stdout
-        self._lock = threading.Lock()
-        self._pending: list[tuple[str, str, str]] | None = []
-
-    def _write(self, text: str) -> None:
-        print(text, file=self._stream, flush=True)
-
-    def started(self, core: Any) -> None:
-        with self._lock:
-            self._write(self._started_text(core))
-            pending, self._pending = self._pending or [], None
-            for change in pending:
-                self._write(self._state_text(*change))
-
-    def state_changed(self, component: str, old: str, new: str) -> None:
-        with self._lock:
-            if self._pending is not None:
-                self._pending.append((component, old, new))
-            else:
-                self._write(self._state_text(component, old, new))
-
-    def finished(self, core: Any, exit_code: int) -> None:
-        with self._lock:
-            self._write(self._finished_text(core, exit_code))
-
-    @abc.abstractmethod
-    def _started_text(self, core: Any) -> str:
-        """What to write once the core has started."""
-
-    @abc.abstractmethod
-    def _state_text(self, component: str, old: str, new: str) -> str:
-        """What to write when a component changes lifecycle state."""
-
-    @abc.abstractmethod
-    def _finished_text(self, core: Any, exit_code: int) -> str:
-        """What to write when the core has stopped."""
-
-
-class TerminalReporter(_Reporter):
-    """Readable lines: one per state change, a table at the end."""
-
-    def _started_text(self, core: Any) -> str:
-        lines = [f"localcore: root {core.root}, thing {core.thing_name}, IPC socket {core.socket_path}"]
-        lines += [f"  REFUSED  {name}: {err}" for name, err in sorted(core.runner.refused.items())]
-        return "\n".join(lines)
-
-    def _state_text(self, component: str, old: str, new: str) -> str:
-        return f"{time.strftime('%H:%M:%S')}  {component:<40} {old:>9} -> {new}"
-
-    def _finished_text(self, core: Any, exit_code: int) -> str:
-        table = format_status_table(core.status()["components"])
-        return f"\n{table}\nlocalcore: stopped (exit code {exit_code})"
-
-
-class JsonReporter(_Reporter):
-    """One JSON object per line: ``started``, ``state``, ``finished`` events."""
-
-    def _started_text(self, core: Any) -> str:
-        refused = {name: str(err) for name, err in core.runner.refused.items()}
-        return json.dumps(
-            {"event": "started", "root": str(core.root), "thingName": core.thing_name, "refused": refused}
-        )
-
-    def _state_text(self, component: str, old: str, new: str) -> str:
-        return json.dumps(
-            {"event": "state", "component": component, "old": old, "new": new, "time": time.time()}
-        )
-
-    def _finished_text(self, core: Any, exit_code: int) -> str:
-        return json.dumps({"event": "finished", "exitCode": exit_code, **core.status()}, default=str)
+# The reporters live in localcore.reporters, their protocol with the plugin seam (plugins add
+# views); both are re-exported here, where scripts have imported them from.
+__all__ = [
+    "JsonReporter",
+    "RunReporter",
+    "TerminalReporter",
+    "build_parser",
+    "choose_view",
+    "format_status_table",
+    "main",
+    "run_core",
+]
 
 
 def run_core(
@@ -162,8 +92,16 @@ def run_core(
 def _cmd_run(args: argparse.Namespace) -> int:
     from localcore.core import LocalCore
 
+    plugins: list[LoadedPlugin] = args.plugins
     only = [name.strip() for name in args.only.split(",") if name.strip()] if args.only else None
     try:
+        reporter: RunReporter
+        if args.json:
+            reporter = JsonReporter()
+        elif args.view is not None:
+            reporter = choose_view(args.view, plugin_views(plugins))
+        else:
+            reporter = TerminalReporter()
         core = LocalCore(
             root=args.root,
             recipes=args.recipes,
@@ -172,10 +110,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
             only=only,
             region=args.region,
             project_root=args.project_root,
-            # the embedded cloud's hook (localcore/cloud/cli.py) sets make_cloud; else the default
-            cloud=args.make_cloud(args) if getattr(args, "make_cloud", None) else None,
+            # the embedded cloud's options (localcore/cloud/cli.py) set make_cloud; else the default
+            cloud=args.make_cloud(args) if args.make_cloud is not None else None,
+            artifact_sources=plugin_artifact_sources(plugins),
         )
-    except RunnerError as err:
+    except (RunnerError, PluginError, ValueError) as err:
         print(f"localcore: {err}", file=sys.stderr)
         return EXIT_USAGE
     stop_event = threading.Event()
@@ -185,33 +124,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    reporter: RunReporter
-    if args.json:
-        reporter = JsonReporter()
-    elif args.view:
-        from localcore.live_view import LiveView
-
-        reporter = LiveView()
-    else:
-        reporter = TerminalReporter()
     return run_core(core, reporter, args.duration, stop_event)
 
 
 # --- talking to a running core -------------------------------------------------------------------
-def format_status_table(rows: Sequence[dict[str, Any]]) -> str:
-    """A plain-text table of components (name, version, state, restarts, detail)."""
-    header = ("COMPONENT", "VERSION", "STATE", "RESTARTS", "DETAIL")
-    table = [header] + [
-        (r["name"], r["version"], r["state"], str(r["restarts"]), r.get("detail", "")) for r in rows
-    ]
-    widths = [max(len(row[i]) for row in table) for i in range(4)]
-    lines = [
-        "  ".join(cell.ljust(widths[i]) if i < 4 else cell for i, cell in enumerate(row)).rstrip()
-        for row in table
-    ]
-    return "\n".join(lines)
-
-
 def _cmd_status(args: argparse.Namespace) -> int:
     status = control_request(args.root, "status")
     if args.json:
@@ -320,11 +236,14 @@ def follow(
 
 
 # --- the parser ---------------------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
-    """The whole command line, with the cloud's commands when ``localcore.cloud.cli`` is present."""
+def build_parser(plugins: Sequence[LoadedPlugin] = ()) -> argparse.ArgumentParser:
+    """The whole command line: localcore's commands, the embedded cloud's, and the plugins'."""
     parser = argparse.ArgumentParser(
-        prog="localcore", description="A local AWS IoT Greengrass v2 core for the edge bundle."
+        prog="localcore",
+        description="A local AWS IoT Greengrass v2 core: runs any component from its recipe, "
+        "with the real IPC protocol, and an embedded cloud described by a file.",
     )
+    parser.set_defaults(plugins=list(plugins), make_cloud=None)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = subparsers.add_parser("run", help="run components from their recipes until stopped")
@@ -345,7 +264,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--json", action="store_true", help="JSON lines instead of text")
     run.add_argument(
-        "--view", action="store_true", help="a live dashboard of states, traffic, backlog and link (make run)"
+        "--view",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="NAME",
+        help="a live dashboard instead of lines: 'live' (states, link) or a plugin's view "
+        "(default: the one a plugin offers, else 'live')",
     )
     run.set_defaults(func=_cmd_run)
 
@@ -387,19 +312,22 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--json", action="store_true")
         sub.set_defaults(func=_lifecycle_command(command))
 
-    try:
-        from localcore.cloud import cli as cloud_cli
-    except ImportError:
-        cloud_cli = None  # type: ignore[assignment]
-    register = getattr(cloud_cli, "register_cloud_commands", None)
-    if callable(register):
-        register(subparsers)
+    from localcore.cloud.cli import register_cloud_commands
+
+    register_cloud_commands(subparsers)
+    for loaded in plugins:
+        loaded.plugin.add_commands(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the command; the process exit code."""
-    args = build_parser().parse_args(argv)
+    try:
+        plugins = load_plugins()
+    except PluginError as err:
+        print(f"localcore: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    args = build_parser(plugins).parse_args(argv)
     try:
         return int(args.func(args))
     except ControlError as err:

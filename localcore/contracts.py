@@ -5,8 +5,13 @@
     runner (localcore/runner)   --implements--> LifecycleService; registers tokens and policies
     shadows (localcore/shadows) --implements--> ShadowService
     config (localcore/config)   --implements--> ConfigService
-    cloud (localcore/cloud)     --implements--> CloudAdapter (embedded moto cloud); the IPC package
+    cloud (localcore/cloud)     --implements--> CloudService (embedded moto cloud); the IPC package
                                                 also ships an in-memory RecordingCloudAdapter
+    core (localcore/core.py)    --builds-->     a CloudService from a CloudFactory, given a CloudContext
+
+The cloud's parts are all here: ``CloudAdapter`` (what the IPC server needs: IoT Core publish,
+subscribe, connection state), ``CloudService`` (what the core needs besides: start, stop, the
+runner's extra environment, control commands), ``CloudContext`` and ``CloudFactory``.
 
 Every implementation is thread-safe and synchronous: the IPC server runs its asyncio loop in its
 own thread and calls these from there; callbacks that deliver back into the IPC server (IoT Core
@@ -15,8 +20,9 @@ messages, configuration changes, shadow topic publications) may arrive from any 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 Unsubscribe = Callable[[], None]
@@ -160,6 +166,56 @@ class CloudAdapter(Protocol):
     def add_connection_listener(self, listener: Callable[[bool], None]) -> Unsubscribe:
         """``listener(connected)`` on every change of connection state."""
         ...
+
+
+class CommandRegistry(Protocol):
+    """Where a part adds commands of the control channel (``localcore.control.ControlServer``)."""
+
+    def register(self, command: str, handler: Callable[[dict[str, Any]], Any]) -> None:
+        """Answer ``command`` with ``handler(arguments)`` (a value, or an iterator for a stream)."""
+        ...
+
+
+class CloudService(CloudAdapter, Protocol):
+    """The cloud a core runs with: a :class:`CloudAdapter` the core also starts, stops and asks.
+
+    Implemented by the embedded cloud (``localcore.cloud.service.EmbeddedCloud``) and by the
+    in-memory ``localcore.ipc.recording_cloud.RecordingCloudAdapter``.
+    """
+
+    def start(self) -> None:
+        """Called once, after the IPC server is up and before any component starts."""
+        ...
+
+    def stop(self) -> None:
+        """Called once, after every component stopped."""
+        ...
+
+    def environment(self, component: str, token: str, dependencies: list[str]) -> dict[str, str]:
+        """Extra environment for one component's lifecycle steps (e.g. TES credentials for the
+        dependents of ``aws.greengrass.TokenExchangeService``); ``{}`` for none."""
+        ...
+
+    def register_control(self, control: CommandRegistry) -> None:
+        """Add the cloud's own control commands (``localcore cloud ...``); may add none."""
+        ...
+
+
+@dataclass(frozen=True)
+class CloudContext:
+    """What a :data:`CloudFactory` is given: the core's identity and the stores it owns."""
+
+    root: Path
+    thing_name: str
+    region: str
+    # The deployment's configurationUpdate.merge by component (nucleus mqtt.spooler, ShadowManager
+    # synchronize ...), as parsed from the deployment file; empty without one.
+    configuration: Mapping[str, Mapping[str, Any]]
+    shadows: ShadowService
+
+
+# Called by the core once its stores exist, before the IPC server starts.
+CloudFactory = Callable[[CloudContext], CloudService]
 
 
 # --- metrics -----------------------------------------------------------------------------------------

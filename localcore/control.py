@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from components.common.logs import kv
+from localcore.logfmt import kv
 
 CONTROL_SOCKET_NAME = "control.sock"
 MAX_REQUEST_BYTES = 1024 * 1024

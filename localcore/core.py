@@ -10,10 +10,10 @@ Example::
     with LocalCore(root=Path(".localcore"), recipes=Path("recipes"), thing_name="dev-1") as core:
         core.runner.wait_for_state("com.example.A", "RUNNING", timeout=30)
 
-The ``cloud`` argument is a ``CloudAdapter`` or a factory ``cloud(core) -> CloudAdapter`` called
-once the configuration and shadow stores exist. If the adapter also has ``start()``/``stop()``,
-``environment(component, token, dependencies)`` (the runner's extra-environment hook) or
-``register_control_commands(control_server)`` (or ``register_control``), the core calls them at the right moments.
+The ``cloud`` argument is a :data:`~localcore.contracts.CloudFactory`: ``cloud(context) ->
+CloudService``, called once the configuration and shadow stores exist. The core starts the
+service after the IPC server, gives the runner its ``environment`` hook, lets it add control
+commands, and stops it after the components (every part of it typed in ``localcore.contracts``).
 """
 
 from __future__ import annotations
@@ -30,12 +30,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from components.common.logs import kv
 from localcore.config.store import ConfigStore
-from localcore.contracts import CloudAdapter, ComponentInfo, Unsubscribe
+from localcore.contracts import CloudContext, CloudFactory, CloudService, ComponentInfo, Unsubscribe
 from localcore.control import CommandError, ControlServer
 from localcore.ipc.recording_cloud import RecordingCloudAdapter
 from localcore.ipc.server import IpcServer
+from localcore.logfmt import kv
+from localcore.plugins import ArtifactSource
 from localcore.runner.deployment import (
     ComponentDeployment,
     interpolates_component_configuration,
@@ -49,14 +50,13 @@ from localcore.runner.runner import Runner
 from localcore.runner.supervisor import SupervisorSettings
 from localcore.shadows.store import ShadowStore
 
-CloudFactory = Callable[["LocalCore"], CloudAdapter]
 MAX_SOCKET_PATH = 108
 
 _log = logging.getLogger("localcore.core")
 
 
-def default_cloud_factory(core: LocalCore) -> CloudAdapter:
-    """The cloud a core gets when none is given (the embedded cloud wires itself in here)."""
+def default_cloud_factory(context: CloudContext) -> CloudService:
+    """The cloud a core gets when none is given: in memory, nothing leaves the core."""
     return RecordingCloudAdapter()
 
 
@@ -95,16 +95,18 @@ class LocalCore:
         thing_name: str,
         deployment: Path | Mapping[str, Any] | None = None,
         only: Iterable[str] | None = None,
-        cloud: CloudAdapter | CloudFactory | None = None,
+        cloud: CloudFactory | None = None,
         region: str = "us-east-1",
         project_root: Path | None = None,
         settings: SupervisorSettings | None = None,
         control: bool = True,
         log_max_bytes: int = 10 * 1024 * 1024,
+        artifact_sources: Sequence[ArtifactSource] = (),
     ) -> None:
         """Nothing starts until :meth:`start`. ``recipes``: a folder, or a list of files and folders.
         ``deployment``: a deployment file or an already-parsed ``{"components": {...}}`` mapping;
-        a component's ``configurationUpdate`` applies once, not again at each start with the same entry."""
+        a component's ``configurationUpdate`` applies once, not again at each start with the same entry.
+        ``artifact_sources``: tried before localcore's own when an artifact URI is resolved (plugins)."""
         self.root = Path(root).resolve()
         self.thing_name = thing_name
         self.region = region
@@ -113,11 +115,12 @@ class LocalCore:
         self._deployment_given = deployment is not None
         self._interpolate_configuration = interpolates_component_configuration(self._deployment)
         self._only = list(only) if only is not None else None
-        self._cloud_argument = cloud
+        self._cloud_factory = cloud or default_cloud_factory
         self._project_root = (project_root or Path.cwd()).resolve()
         self._settings = settings or SupervisorSettings()
         self._with_control = control
         self._log_max_bytes = log_max_bytes
+        self._artifact_sources = list(artifact_sources)
         self._socket_dir: Path | None = None
         self._log_handler: logging.Handler | None = None
         self._started_at = 0.0
@@ -126,9 +129,12 @@ class LocalCore:
         self._root_lock: IO[str] | None = None
         self.config: ConfigStore
         self.shadows: ShadowStore
-        self.cloud: CloudAdapter
+        self.cloud: CloudService
         self.ipc: IpcServer
         self.runner: Runner
+        # The parts built so far (a start can fail half-way; stop then stops only these).
+        self._built_ipc: IpcServer | None = None
+        self._built_runner: Runner | None = None
         self.control: ControlServer | None = None
         self.socket_path = self.root / "ipc.socket"
 
@@ -154,7 +160,15 @@ class LocalCore:
     def _start_parts(self) -> None:
         self.config = ConfigStore(root=self.root)
         self.shadows = ShadowStore(self.root / "shadows")
-        self.cloud = self._make_cloud()
+        self.cloud = self._cloud_factory(
+            CloudContext(
+                root=self.root,
+                thing_name=self.thing_name,
+                region=self.region,
+                configuration={name: entry.merge or {} for name, entry in self._deployment.items()},
+                shadows=self.shadows,
+            )
+        )
         lifecycle = _LifecycleProxy()
         self.socket_path = self._socket_path()
         self.ipc = IpcServer(
@@ -164,8 +178,8 @@ class LocalCore:
             cloud=self.cloud,
             lifecycle=lifecycle,
         )
+        self._built_ipc = self.ipc
         self.shadows.set_publisher(self.ipc.shadow_publisher)
-        environment = getattr(self.cloud, "environment", None)
         self.runner = Runner(
             root=self.root,
             thing_name=self.thing_name,
@@ -174,32 +188,27 @@ class LocalCore:
             socket_path=self.socket_path,
             # None, not {}: a start without a deployment file is a restart, not an empty deployment.
             deployment=self._deployment if self._deployment_given else None,
-            extra_environment=environment if callable(environment) else None,
+            extra_environment=self.cloud.environment,
             options=RunnerOptions(
                 region=self.region,
                 project_root=self._project_root,
                 settings=self._settings,
                 log_max_bytes=self._log_max_bytes,
                 interpolate_component_configuration=self._interpolate_configuration,
+                artifact_sources=self._artifact_sources,
             ),
         )
-        lifecycle.runner = self.runner
+        self._built_runner = lifecycle.runner = self.runner
         for listener in self._state_listeners:
             self.runner.add_state_listener(listener)
         self.runner.load(self._recipe_paths, only=self._only)
         self.ipc.start()
-        start_cloud = getattr(self.cloud, "start", None)
-        if callable(start_cloud):
-            start_cloud()
-            self._cloud_started = True
+        self.cloud.start()
+        self._cloud_started = True
         if self._with_control:
             self.control = ControlServer(self.root)
             self._register_commands(self.control)
-            for hook in ("register_control_commands", "register_control"):
-                register = getattr(self.cloud, hook, None)
-                if callable(register):
-                    register(self.control)
-                    break
+            self.cloud.register_control(self.control)
             self.control.start()
         self.runner.start()
         _log.info(
@@ -212,21 +221,18 @@ class LocalCore:
 
     def stop(self) -> None:
         """Stop the components (dependents first), then the parts. Safe to call twice."""
-        runner = getattr(self, "runner", None)
-        if runner is not None:
-            runner.stop()
+        if self._built_runner is not None:
+            self._built_runner.stop()
         if self.control is not None:
             self.control.stop()
             self.control = None
-        stop_cloud = getattr(getattr(self, "cloud", None), "stop", None)
-        if self._cloud_started and callable(stop_cloud):
-            with contextlib.suppress(Exception):
-                stop_cloud()
+        if self._cloud_started:
             self._cloud_started = False
-        ipc = getattr(self, "ipc", None)
-        if ipc is not None:
             with contextlib.suppress(Exception):
-                ipc.stop()
+                self.cloud.stop()
+        if self._built_ipc is not None:
+            with contextlib.suppress(Exception):
+                self._built_ipc.stop()
         if self._socket_dir is not None:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
             self._socket_dir = None
@@ -259,7 +265,7 @@ class LocalCore:
 
         Added before :meth:`start`, it also hears the very first transitions.
         """
-        runner = getattr(self, "runner", None)
+        runner = self._built_runner
         if runner is None:
             self._state_listeners.append(listener)
             return lambda: (
@@ -281,14 +287,6 @@ class LocalCore:
         }
 
     # --- internals ------------------------------------------------------------------------------------
-    def _make_cloud(self) -> CloudAdapter:
-        argument = self._cloud_argument
-        if argument is None:
-            return default_cloud_factory(self)
-        if callable(argument) and not hasattr(argument, "publish"):
-            return argument(self)
-        return argument  # type: ignore[return-value]
-
     def _lock_root(self) -> None:
         """One core per root: its sockets, logs and stores would be shared otherwise."""
         handle = (self.root / "core.lock").open("a+")

@@ -18,9 +18,11 @@ What it gives:
 - the components started from ``recipes`` (a recipe file, a folder, or a list of either) with the
   real runner: Install, Run, environment, accessControl, configuration, exactly as ``localcore run``;
 - ``deployment``: a deployment file or ``{"components": {name: {"configurationUpdate": {...}}}}``;
-- ``cloud``: a ``CloudAdapter`` or factory ``cloud(core)``; default a ``RecordingCloudAdapter``
+- ``cloud``: a factory ``cloud(context) -> CloudService``; default a ``RecordingCloudAdapter``
   (``core.cloud.published``, ``core.cloud.inject(message)``, ``core.cloud.set_connected(False)``);
 - ``only``: run just these components (and what they depend on);
+- ``artifact_sources``: as ``localcore run`` has them, the installed plugins' by default
+  (``LOCALCORE_PLUGINS`` chooses which, see :mod:`localcore.plugins`);
 - shortened restart back-off and stop grace so failure tests are quick (``settings=`` to change).
 
 In tests, the ``local_core`` fixture of ``tests/conftest.py`` wraps this (one root per call).
@@ -38,9 +40,11 @@ from typing import Any
 
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 
-from localcore.contracts import CloudAdapter
-from localcore.core import CloudFactory, LocalCore
+from localcore.contracts import CloudFactory
+from localcore.core import LocalCore
 from localcore.ipc.client_pool import ClientPool
+from localcore.plugins import ArtifactSource, load_plugins
+from localcore.plugins import artifact_sources as plugin_artifact_sources
 from localcore.runner.logs import log_path
 from localcore.runner.supervisor import SupervisorSettings
 
@@ -138,13 +142,14 @@ def running_core(
     recipes: Path | Sequence[Path],
     thing_name: str = "test-thing",
     deployment: Path | Mapping[str, Any] | None = None,
-    cloud: CloudAdapter | CloudFactory | None = None,
+    cloud: CloudFactory | None = None,
     only: Iterable[str] | None = None,
     *,
     settings: SupervisorSettings | None = None,
     project_root: Path | None = None,
     control: bool = False,
     log_max_bytes: int = 10 * 1024 * 1024,
+    artifact_sources: Sequence[ArtifactSource] | None = None,
 ) -> Iterator[CoreHarness]:
     """Start a :class:`LocalCore` rooted at ``tmp_path / "core"``, yield a :class:`CoreHarness`, stop it after.
 
@@ -163,6 +168,9 @@ def running_core(
         project_root=project_root,
         control=control,
         log_max_bytes=log_max_bytes,
+        artifact_sources=(
+            plugin_artifact_sources(load_plugins()) if artifact_sources is None else artifact_sources
+        ),
     )
     core.start()
     harness = CoreHarness(core)

@@ -12,30 +12,18 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from bundlespec import BundleSpec
-from components.common import topics
+from bundlespec.shadows import SYNCED_SHADOWS, shadow_manager_synchronize
 from infra.constants import NUCLEUS, PUBLIC_COMPONENT_VERSIONS, SHADOW_MANAGER, TOKEN_EXCHANGE_SERVICE
 from infra.exceptions import SettingsError
 from infra.greengrass.artifacts import ArtifactFiles
 from infra.greengrass.recipes import Recipe
 
-# The named shadows ShadowManager keeps in sync with the cloud (the classic shadow is unused).
-SYNCED_SHADOWS = (
-    topics.SHADOW_SENSING,
-    topics.SHADOW_INFERENCE,
-    topics.SHADOW_INSPECTION,
-    topics.SHADOW_SYNC,
-)
+__all__ = ["SYNCED_SHADOWS", "shadow_manager_configuration"]
 
 
 def shadow_manager_configuration() -> dict[str, Any]:
-    """ShadowManager: sync our named shadows of the core thing both ways, in real time."""
-    return {
-        "synchronize": {
-            "coreThing": {"classic": False, "namedShadows": list(SYNCED_SHADOWS)},
-            "direction": "betweenDeviceAndCloud",
-        },
-        "strategy": {"type": "realTime"},
-    }
+    """ShadowManager: sync our named shadows of the core thing both ways (``bundlespec.shadows``), in real time."""
+    return {"synchronize": shadow_manager_synchronize(), "strategy": {"type": "realTime"}}
 
 
 def sync_configuration(spec: BundleSpec, *, bucket: str, recipe: Recipe) -> dict[str, Any]:

@@ -17,12 +17,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from components.common.logs import kv
 from localcore.cloud.broker import DEVICE, CloudBroker
 from localcore.cloud.connectivity import Connectivity
 from localcore.cloud.exceptions import CloudError
-from localcore.cloud.topics import validate_topic_filter, validate_topic_name
 from localcore.contracts import IotMessage, Unsubscribe
+from localcore.logfmt import kv
+from localcore.mqtt_topics import validate_topic_filter, validate_topic_name
 
 log = logging.getLogger("localcore.cloud.adapter")
 

@@ -19,10 +19,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from components.common.logs import kv
 from localcore.cloud.rules import RuleEngine
-from localcore.cloud.topics import topic_matches, validate_topic_filter, validate_topic_name
 from localcore.contracts import IotMessage, Unsubscribe
+from localcore.logfmt import kv
+from localcore.mqtt_topics import iot_core_matches, validate_topic_filter, validate_topic_name
 
 log = logging.getLogger("localcore.cloud.broker")
 
@@ -75,7 +75,7 @@ class CloudBroker:
         with self._lock:
             self.published[origin] = self.published.get(origin, 0) + 1
             targets = [
-                s for s in self._subscriptions.values() if topic_matches(s.topic_filter, message.topic)
+                s for s in self._subscriptions.values() if iot_core_matches(s.topic_filter, message.topic)
             ]
         if self.rules is not None:
             self._offer_to_rules(message.topic, message.payload)

@@ -30,7 +30,7 @@ def add_cloud_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def register_cloud_commands(subparsers: Any) -> None:
-    """The main CLI's hook: add ``cloud ...`` and give ``run`` its ``--connectivity``/``--cloud`` options."""
+    """Add ``cloud ...`` and give ``run`` its ``--cloud``, ``--cloud-description`` and ``--connectivity``."""
     add_cloud_parser(subparsers)
     run = getattr(subparsers, "choices", {}).get("run")
     if run is not None:
@@ -46,6 +46,13 @@ def register_cloud_commands(subparsers: Any) -> None:
             default="embedded",
             help="embedded: moto-backed cloud (default); recording: in-memory, nothing leaves the core",
         )
+        run.add_argument(
+            "--cloud-description",
+            metavar="FILE",
+            type=_description_argument,
+            help="the embedded cloud's resources (YAML/JSON: buckets, tables, things, policy, rules, "
+            "shadowSync); default: a plugin's, else only the core's thing",
+        )
         run.set_defaults(make_cloud=cloud_for_run)
 
 
@@ -60,13 +67,38 @@ def _schedule_argument(text: str) -> str:
     return text
 
 
-def cloud_for_run(args: argparse.Namespace) -> Any:
-    """The ``cloud`` argument ``localcore run`` gives ``LocalCore`` (``None``: the core's default)."""
-    if getattr(args, "cloud", "embedded") != "embedded":
-        return None
-    from localcore.cloud.service import embedded_cloud_factory
+def _description_argument(text: str) -> Any:
+    from localcore.cloud.description import CloudDescriptionError, load_cloud_description
 
-    return embedded_cloud_factory(getattr(args, "connectivity", None))
+    try:
+        return load_cloud_description(Path(text))
+    except CloudDescriptionError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
+
+
+def cloud_for_run(args: argparse.Namespace) -> Any:
+    """The ``cloud`` factory ``localcore run`` gives ``LocalCore`` (``None``: the core's default).
+
+    The description is ``--cloud-description``'s, else the first a plugin offers for the project.
+    """
+    if args.cloud != "embedded":
+        return None
+    from localcore.plugins import cloud_description
+    from localcore.runner.errors import RunnerError
+
+    try:
+        from localcore.cloud.service import embedded_cloud_factory
+    except ImportError as err:
+        raise RunnerError(
+            f"the embedded cloud needs {err.name}, which is not installed: install localcore[cloud], "
+            "or run with --cloud recording"
+        ) from err
+
+    description = args.cloud_description
+    if description is None:
+        project_root = (args.project_root or Path.cwd()).resolve()
+        description = cloud_description(args.plugins, project_root, args.thing_name)
+    return embedded_cloud_factory(args.connectivity, description=description)
 
 
 def _leaf(commands: Any, name: str, text: str) -> argparse.ArgumentParser:

@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from components.common.logs import kv
 from localcore.cloud.exceptions import ScheduleError
+from localcore.logfmt import kv
 
 log = logging.getLogger("localcore.cloud.connectivity")
 

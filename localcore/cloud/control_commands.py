@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from localcore.cloud.connectivity import FLAKY, STATES
 from localcore.cloud.exceptions import CloudError
-from localcore.cloud.topics import validate_topic_filter
+from localcore.mqtt_topics import TopicFilterError, validate_topic_filter
 
 if TYPE_CHECKING:
     from localcore.cloud.service import EmbeddedCloud
@@ -73,7 +73,7 @@ def register_cloud_commands(control: Any, cloud: EmbeddedCloud) -> None:
         topic_filter = _text(args, "topic", "#")
         try:
             validate_topic_filter(topic_filter)  # refuse now, not once the stream has started
-        except CloudError as err:
+        except TopicFilterError as err:
             raise _command_error(str(err)) from err
         messages = cloud.watch(topic_filter)  # subscribed before the first line goes out
 

@@ -7,10 +7,6 @@ class CloudError(Exception):
     """Base class of every embedded-cloud error."""
 
 
-class TopicFilterError(CloudError, ValueError):
-    """An MQTT topic or topic filter is malformed (misplaced ``+``/``#``, empty, too long)."""
-
-
 class RuleSyntaxError(CloudError, ValueError):
     """A topic rule's SQL cannot be parsed; names the rule and the character position."""
 

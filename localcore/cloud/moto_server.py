@@ -1,8 +1,9 @@
-"""The embedded cloud's AWS: moto's server on loopback, provisioned from ``bundle.yaml``.
+"""The embedded cloud's AWS: moto's server on loopback, provisioned from a cloud description.
 
-The resources are the ones the CDK app creates (data bucket, alerts table, thing group, things,
-IoT policy, token exchange role and role alias), read from :func:`bundlespec.load_spec` so the two
-cannot drift. On stop, what "reached the cloud" is written under ``<root>/cloud/``:
+The resources are the ones the project's :class:`~localcore.cloud.description.CloudDescription`
+names (buckets, tables, thing groups, things, IoT policy, token exchange role and role alias),
+so a project that generates its description from its own infrastructure code gets in moto what
+it deploys to AWS. On stop, what "reached the cloud" is written under ``<root>/cloud/``:
 ``s3/<bucket>/<key>`` and ``dynamodb/<table>.jsonl``.
 
 moto keeps its state in process-wide backends: one :class:`MotoCloud` per process at a time (it
@@ -26,9 +27,9 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bundlespec import BundleSpec
-from components.common.logs import kv
+from localcore.cloud.description import CloudDescription
 from localcore.cloud.exceptions import CloudStartError
+from localcore.logfmt import kv
 
 log = logging.getLogger("localcore.cloud.moto")
 
@@ -37,23 +38,20 @@ FAKE_ACCESS_KEY = "testing"
 FAKE_SECRET_KEY = "testing"
 
 
-def _device_policy(spec: BundleSpec, account: str, region: str, role_alias_arn: str) -> dict[str, Any]:
-    """The CDK app's own device policy document, so moto holds exactly what AWS would."""
-    from infra.fleet.policies import device_policy_document
-
-    return device_policy_document(
-        spec, partition="aws", region=region, account=account, role_alias_arn=role_alias_arn
-    )
-
-
 class MotoCloud:
-    """A moto server on ``127.0.0.1`` (free port) holding the bundle's cloud resources."""
+    """A moto server on ``127.0.0.1`` (free port) holding a description's cloud resources.
 
-    def __init__(self, spec: BundleSpec, things: tuple[str, ...] | None = None) -> None:
-        self.spec = spec
-        self.region = spec.region
-        self.account = spec.local_account
-        self.things = things or spec.fleet.things
+    Args:
+        description: what to provision.
+        things: the things to create besides the description's group members (default: its ``things``;
+            the embedded cloud passes ``description.all_things(core_thing)``).
+    """
+
+    def __init__(self, description: CloudDescription, things: tuple[str, ...] | None = None) -> None:
+        self.description = description
+        self.region = description.region
+        self.account = description.account
+        self.things = things if things is not None else description.things
         self._server: Any = None
         self.url = ""
         self._session = boto3.session.Session()
@@ -62,7 +60,7 @@ class MotoCloud:
 
     # --- lifecycle
     def start(self) -> None:
-        """Start the server, reset moto's state and provision the bundle's resources."""
+        """Start the server, reset moto's state and provision the described resources."""
         # werkzeug logs every request at INFO; the core's log stays readable without it.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         from moto.server import ThreadedMotoServer  # heavy import, only when a cloud is wanted
@@ -126,34 +124,43 @@ class MotoCloud:
 
     @property
     def bucket(self) -> str:
-        """The data bucket's name in moto's account."""
-        return self.spec.bucket_name(self.account, self.region)
+        """The description's first bucket (a shortcut for tools and tests with one data bucket)."""
+        if not self.description.buckets:
+            raise CloudStartError("the cloud description names no bucket")
+        return self.description.buckets[0]
 
     # --- provisioning
     def provision(self) -> None:
-        """Create the resources of ``bundle.yaml`` (idempotent only on a fresh moto)."""
-        spec = self.spec
-        self.client("s3").create_bucket(Bucket=self.bucket)
+        """Create the described resources (idempotent only on a fresh moto)."""
+        description = self.description
+        s3 = self.client("s3")
+        for bucket in description.buckets:
+            # us-east-1 refuses a LocationConstraint; every other region needs one.
+            location = {} if self.region == "us-east-1" else {"LocationConstraint": self.region}
+            s3.create_bucket(Bucket=bucket, **({"CreateBucketConfiguration": location} if location else {}))
         dynamodb = self.client("dynamodb")
-        for rule in spec.iot.rules:
-            action = rule.action.dynamodb
-            table = spec.table_name(action.table)
-            keys = [{"AttributeName": action.hash_key, "KeyType": "HASH"}]
-            attributes = [{"AttributeName": action.hash_key, "AttributeType": "S"}]
-            if action.range_key:
-                keys.append({"AttributeName": action.range_key, "KeyType": "RANGE"})
-                attributes.append({"AttributeName": action.range_key, "AttributeType": "S"})
+        for table in description.tables:
+            keys = [{"AttributeName": table.hash_key, "KeyType": "HASH"}]
+            attributes = [{"AttributeName": table.hash_key, "AttributeType": "S"}]
+            if table.range_key:
+                keys.append({"AttributeName": table.range_key, "KeyType": "RANGE"})
+                attributes.append({"AttributeName": table.range_key, "AttributeType": "S"})
             dynamodb.create_table(
-                TableName=table,
+                TableName=table.name,
                 KeySchema=keys,
                 AttributeDefinitions=attributes,
                 BillingMode="PAY_PER_REQUEST",
             )
         iot = self.client("iot")
-        iot.create_thing_group(thingGroupName=spec.fleet.thing_group)
-        for thing in self.things:
+        things = tuple(
+            dict.fromkeys([*self.things, *(t for g in description.thing_groups for t in g.things)])
+        )
+        for thing in things:
             iot.create_thing(thingName=thing)
-            iot.add_thing_to_thing_group(thingGroupName=spec.fleet.thing_group, thingName=thing)
+        for group in description.thing_groups:
+            iot.create_thing_group(thingGroupName=group.name)
+            for thing in group.things:
+                iot.add_thing_to_thing_group(thingGroupName=group.name, thingName=thing)
         trust = {
             "Version": "2012-10-17",
             "Statement": [
@@ -165,16 +172,18 @@ class MotoCloud:
             ],
         }
         role = self.client("iam").create_role(
-            RoleName=spec.fleet.token_exchange_role, AssumeRolePolicyDocument=json.dumps(trust)
+            RoleName=description.role_alias.role, AssumeRolePolicyDocument=json.dumps(trust)
         )
-        alias = iot.create_role_alias(roleAlias=spec.fleet.role_alias, roleArn=role["Role"]["Arn"])
-        policy = _device_policy(spec, self.account, self.region, alias["roleAliasArn"])
-        iot.create_policy(policyName=spec.fleet.iot_policy, policyDocument=json.dumps(policy))
-        # As the CDK app's certificate custom resource does: one active certificate per thing,
-        # the device policy attached to it, the certificate attached to the thing.
-        for thing in self.things:
+        iot.create_role_alias(roleAlias=description.role_alias.name, roleArn=role["Role"]["Arn"])
+        policy = description.iot_policy
+        if policy is not None:
+            iot.create_policy(policyName=policy.name, policyDocument=json.dumps(policy.document))
+        # As a fleet's provisioning does: one active certificate per thing, the device policy
+        # attached to it, the certificate attached to the thing.
+        for thing in things:
             certificate = iot.create_keys_and_certificate(setAsActive=True)
-            iot.attach_policy(policyName=spec.fleet.iot_policy, target=certificate["certificateArn"])
+            if policy is not None:
+                iot.attach_policy(policyName=policy.name, target=certificate["certificateArn"])
             iot.attach_thing_principal(thingName=thing, principal=certificate["certificateArn"])
 
     # --- what reached the cloud

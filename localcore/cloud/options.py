@@ -26,7 +26,11 @@ def _key(mapping: Mapping[str, Any], name: str) -> Any:
 
 @dataclass
 class CloudOptions:
-    """Settings of the embedded cloud; the nucleus' and ShadowManager's come from the deployment."""
+    """Settings of the embedded cloud; the nucleus' and ShadowManager's come from the deployment.
+
+    ``shadow_sync`` is ShadowManager's configuration holding ``synchronize``; ``None`` when the
+    deployment sets none, and the cloud description's ``shadowSync`` applies.
+    """
 
     spooler: SpoolerConfig = field(default_factory=SpoolerConfig)
     schedule: str | None = None
@@ -34,9 +38,11 @@ class CloudOptions:
     shadow_poll_interval: float = 2.0
 
     @classmethod
-    def from_deployment(cls, deployment: Mapping[str, Any], schedule: str | None = None) -> CloudOptions:
-        """Read ``mqtt.spooler`` of the nucleus and ``synchronize`` of ShadowManager from a deployment
-        (``{component: ComponentDeployment}``, whose ``merge`` holds the configuration).
+    def from_configuration(
+        cls, configuration: Mapping[str, Mapping[str, Any]], schedule: str | None = None
+    ) -> CloudOptions:
+        """Read ``mqtt.spooler`` of the nucleus and ``synchronize`` of ShadowManager from the
+        deployment's ``configurationUpdate.merge`` of each component.
 
         Raises:
             DeploymentError: a value has the wrong type or shape; names the key path.
@@ -44,7 +50,7 @@ class CloudOptions:
         from localcore.runner.errors import DeploymentError
 
         options = cls(schedule=schedule)
-        nucleus = getattr(deployment.get(NUCLEUS), "merge", None) or {}
+        nucleus = configuration.get(NUCLEUS) or {}
         spooler = _key(_key(nucleus, "mqtt") or {}, "spooler") or {}
         if spooler:
             where = f"components.{NUCLEUS}.configurationUpdate.merge.mqtt.spooler"
@@ -62,7 +68,7 @@ class CloudOptions:
                 max_size_in_bytes=size if size is not None else SpoolerConfig.max_size_in_bytes,
                 keep_qos0_when_offline=bool(keep),
             )
-        shadow_manager = getattr(deployment.get(SHADOW_MANAGER), "merge", None) or {}
+        shadow_manager = configuration.get(SHADOW_MANAGER) or {}
         if _key(shadow_manager, "synchronize") is not None:
             options.shadow_sync = {"synchronize": _key(shadow_manager, "synchronize")}
             try:
@@ -71,21 +77,4 @@ class CloudOptions:
                 raise DeploymentError(
                     "deployment", f"components.{SHADOW_MANAGER}.configurationUpdate.merge", str(err)
                 ) from err
-        else:
-            options.shadow_sync = fleet_shadow_sync()
         return options
-
-
-def fleet_shadow_sync() -> dict[str, Any]:
-    """ShadowManager's ``synchronize`` as the fleet deployment sets it (``infra/greengrass``): the
-    bundle's named shadows of the core thing, both ways. Used when a local deployment gives none,
-    so ``localcore run`` syncs what a real device would (a test holds the two equal)."""
-    from components.common import topics
-
-    shadows = [topics.SHADOW_SENSING, topics.SHADOW_INFERENCE, topics.SHADOW_INSPECTION, topics.SHADOW_SYNC]
-    return {
-        "synchronize": {
-            "coreThing": {"classic": False, "namedShadows": shadows},
-            "direction": "betweenDeviceAndCloud",
-        }
-    }

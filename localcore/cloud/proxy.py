@@ -14,8 +14,8 @@ import socket
 import struct
 import threading
 
-from components.common.logs import kv
 from localcore.cloud.connectivity import Connectivity
+from localcore.logfmt import kv
 
 log = logging.getLogger("localcore.cloud.proxy")
 

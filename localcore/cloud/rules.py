@@ -1,4 +1,4 @@
-"""IoT topic rules applied in the embedded cloud: the SQL from ``bundle.yaml`` and real actions.
+"""IoT topic rules applied in the embedded cloud: the SQL of the cloud description and real actions.
 
 Each device publish is offered to every rule whose ``FROM`` filter matches; the selected object
 is written with the rule's action through boto3 against moto, the same calls IoT Core's
@@ -20,10 +20,10 @@ from typing import Any, Protocol
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bundlespec import BundleSpec
-from components.common.logs import kv
+from localcore.cloud.description import CloudDescription
 from localcore.cloud.exceptions import RuleActionError
 from localcore.cloud.rules_sql import RuleQuery, parse_sql
+from localcore.logfmt import kv
 
 log = logging.getLogger("localcore.cloud.rules")
 
@@ -111,17 +111,25 @@ class RuleEngine:
         self.stats: dict[str, RuleStats] = {rule.query.rule: RuleStats() for rule in rules}
 
     @classmethod
-    def from_spec(
-        cls, spec: BundleSpec, dynamodb_client: Any, clock: Callable[[], float] = time.time
+    def from_description(
+        cls,
+        description: CloudDescription,
+        dynamodb_client: Any,
+        s3_client: Any,
+        clock: Callable[[], float] = time.time,
     ) -> RuleEngine:
-        """Build the rules of ``bundle.yaml``; SQL errors name the rule and the position."""
+        """Build the description's topic rules; SQL errors name the rule and the position."""
         rules: list[TopicRule] = []
-        for rule_spec in spec.iot.rules:
-            query = parse_sql(rule_spec.name, rule_spec.sql)
-            ddb = rule_spec.action.dynamodb
-            action = DynamoDbPutAction(
-                dynamodb_client, spec.table_name(ddb.table), ddb.hash_key, ddb.range_key
-            )
+        for rule in description.topic_rules:
+            query = parse_sql(rule.name, rule.sql)
+            action: RuleAction
+            if rule.dynamodb is not None:
+                table = description.table(rule.dynamodb.table)
+                action = DynamoDbPutAction(dynamodb_client, table.name, table.hash_key, table.range_key)
+            elif rule.s3 is not None:
+                action = S3PutAction(s3_client, rule.s3.bucket, rule.s3.key_template, clock)
+            else:  # parse_cloud_description refuses a rule without an action
+                raise ValueError(f"topic rule {rule.name!r} has no action")
             rules.append(TopicRule(query, action))
         return cls(rules, clock)
 

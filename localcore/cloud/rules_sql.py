@@ -23,8 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from localcore.cloud.exceptions import RuleSyntaxError, TopicFilterError
-from localcore.cloud.topics import topic_level, topic_matches, validate_topic_filter
+from localcore.cloud.exceptions import RuleSyntaxError
+from localcore.mqtt_topics import TopicFilterError, iot_core_matches, topic_level, validate_topic_filter
 
 
 class _Undefined:
@@ -99,7 +99,7 @@ class RuleQuery:
 
     def matches_topic(self, topic: str) -> bool:
         """Whether a message on ``topic`` is fed to this rule."""
-        return topic_matches(self.topic_filter, topic)
+        return iot_core_matches(self.topic_filter, topic)
 
     def evaluate(self, topic: str, payload: Any, now_ms: int) -> dict[str, Any] | None:
         """The selected object for one message, or ``None`` when WHERE does not hold."""

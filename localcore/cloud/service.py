@@ -6,11 +6,14 @@
                                                    ^ connectivity (CLI, schedule)
     shadow sync: local ShadowStore <-> moto iot-data
 
+It provisions what a :class:`~localcore.cloud.description.CloudDescription` names and is a
+:class:`~localcore.contracts.CloudService`, so a core can run with it directly.
+
 Example::
 
-    cloud = EmbeddedCloud(root, thing_name="dev-1")
+    cloud = EmbeddedCloud(root, thing_name="dev-1", description=load_cloud_description(path))
     cloud.start()                                  # well under 5 s
-    server = IpcServer(..., cloud=cloud.adapter)
+    server = IpcServer(..., cloud=cloud)
     runner = Runner(..., extra_environment=cloud.environment)
     cloud.attach_shadows(store)                    # once the shadow store exists
     cloud.register_control(control_server)         # `localcore cloud ...` commands
@@ -31,11 +34,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bundlespec import BundleSpec, load_spec
-from components.common.logs import kv
 from localcore.cloud.adapter import EmbeddedCloudAdapter
 from localcore.cloud.broker import CLOUD, CloudBroker
 from localcore.cloud.connectivity import FLAKY, OFFLINE, ONLINE, Connectivity, ScheduleDriver, parse_schedule
+from localcore.cloud.description import CloudDescription
 from localcore.cloud.exceptions import CloudError
 from localcore.cloud.moto_server import MotoCloud
 from localcore.cloud.options import CloudOptions
@@ -43,8 +45,9 @@ from localcore.cloud.proxy import FaultProxy
 from localcore.cloud.rules import RuleEngine
 from localcore.cloud.shadow_sync import ShadowSync, SyncConfig, parse_sync_config
 from localcore.cloud.tes import TokenExchangeService, moto_role_credentials
-from localcore.cloud.topics import validate_topic_filter, validate_topic_name
-from localcore.contracts import IotMessage, ShadowService, Unsubscribe
+from localcore.contracts import CloudContext, CommandRegistry, IotMessage, ShadowService, Unsubscribe
+from localcore.logfmt import kv
+from localcore.mqtt_topics import validate_topic_filter, validate_topic_name
 
 log = logging.getLogger("localcore.cloud")
 
@@ -57,8 +60,8 @@ class EmbeddedCloud:
         root: Path,
         thing_name: str,
         *,
+        description: CloudDescription | None = None,
         options: CloudOptions | None = None,
-        spec: BundleSpec | None = None,
         shadows: ShadowService | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -66,11 +69,14 @@ class EmbeddedCloud:
         self.cloud_dir = self.root / "cloud"
         self.thing_name = thing_name
         self.options = options or CloudOptions()
-        self.spec = spec or load_spec()
+        self.description = description or CloudDescription()
         self.connectivity = Connectivity()
-        things = tuple(dict.fromkeys([*self.spec.fleet.things, thing_name]))
-        self.moto = MotoCloud(self.spec, things)
-        self.sync_config: SyncConfig = parse_sync_config(self.options.shadow_sync, thing_name)
+        self.moto = MotoCloud(self.description, self.description.all_things(thing_name))
+        # A deployment's ShadowManager configuration wins over the description's (the fleet's).
+        shadow_sync = self.options.shadow_sync
+        if shadow_sync is None and self.description.shadow_sync is not None:
+            shadow_sync = {"synchronize": self.description.shadow_sync}
+        self.sync_config: SyncConfig = parse_sync_config(shadow_sync, thing_name)
         self.broker = CloudBroker()
         self.adapter = EmbeddedCloudAdapter(self.broker, self.connectivity, self.options.spooler)
         self._schedule = parse_schedule(self.options.schedule) if self.options.schedule else None
@@ -88,12 +94,14 @@ class EmbeddedCloud:
         """Start moto, the rules, the proxy and the credentials endpoint; write endpoint.json."""
         started = time.monotonic()
         self.moto.start()
-        self.broker.rules = RuleEngine.from_spec(self.spec, self.moto.client("dynamodb"))
+        self.broker.rules = RuleEngine.from_description(
+            self.description, self.moto.client("dynamodb"), self.moto.client("s3")
+        )
         host, port = self.moto.url.removeprefix("http://").rsplit(":", 1)
         self.proxy = FaultProxy(self.connectivity, host, int(port))
         self.proxy.start()
         fetch = moto_role_credentials(
-            self.moto.client("sts"), self.moto.client("iot"), self.spec.fleet.role_alias
+            self.moto.client("sts"), self.moto.client("iot"), self.description.role_alias.name
         )
 
         def source() -> dict[str, Any]:
@@ -102,7 +110,7 @@ class EmbeddedCloud:
                 raise CloudError("the credentials provider is unreachable (offline)")
             return fetch()
 
-        self.tes = TokenExchangeService(source, endpoint_url=self.proxy.url, region=self.spec.region)
+        self.tes = TokenExchangeService(source, endpoint_url=self.proxy.url, region=self.description.region)
         self.tes.start()
         if self._schedule is not None:
             self._driver = ScheduleDriver(self.connectivity, self._schedule, self._clock)
@@ -290,8 +298,8 @@ class EmbeddedCloud:
             else [],
         }
 
-    def register_control(self, control: Any) -> None:
-        """Add the ``cloud.*`` commands to a ``localcore.control.ControlServer``."""
+    def register_control(self, control: CommandRegistry) -> None:
+        """Add the ``cloud.*`` commands to the core's control channel."""
         from localcore.cloud.control_commands import register_cloud_commands
 
         register_cloud_commands(control, self)
@@ -308,22 +316,28 @@ def message_to_json(message: IotMessage) -> dict[str, Any]:
 
 
 def embedded_cloud_factory(
-    schedule: str | None = None, options: CloudOptions | None = None
-) -> Callable[[Any], EmbeddedCloud]:
+    schedule: str | None = None,
+    options: CloudOptions | None = None,
+    description: CloudDescription | None = None,
+) -> Callable[[CloudContext], EmbeddedCloud]:
     """A ``LocalCore`` cloud factory: ``LocalCore(..., cloud=embedded_cloud_factory("online:60,offline:30"))``.
 
     The schedule is checked now, so a bad ``--connectivity`` fails before anything starts. Spooler
     and shadow sync settings come from the core's deployment (nucleus ``mqtt.spooler``,
-    ShadowManager ``synchronize``) unless ``options`` is given.
+    ShadowManager ``synchronize``) unless ``options`` is given; the resources from
+    ``description`` (none but the core's thing and a role alias without one).
     """
     if schedule:
         parse_schedule(schedule)
 
-    def make(core: Any) -> EmbeddedCloud:
-        deployment = getattr(core, "deployment", None) or getattr(core, "_deployment", None) or {}
-        chosen = options or CloudOptions.from_deployment(deployment, schedule=schedule)
+    def make(context: CloudContext) -> EmbeddedCloud:
+        chosen = options or CloudOptions.from_configuration(context.configuration, schedule=schedule)
         return EmbeddedCloud(
-            core.root, core.thing_name, options=chosen, shadows=getattr(core, "shadows", None)
+            context.root,
+            context.thing_name,
+            description=description,
+            options=chosen,
+            shadows=context.shadows,
         )
 
     return make

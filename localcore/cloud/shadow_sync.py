@@ -25,11 +25,11 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from components.common.logs import kv
 from localcore.cloud.connectivity import Connectivity
 from localcore.cloud.exceptions import ShadowSyncConfigError
 from localcore.cloud.shadow_merge import sections, state_patch, three_way
 from localcore.contracts import ShadowService
+from localcore.logfmt import kv
 
 log = logging.getLogger("localcore.cloud.shadow_sync")
 

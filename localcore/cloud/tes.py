@@ -20,7 +20,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from components.common.logs import kv
+from localcore.logfmt import kv
 
 log = logging.getLogger("localcore.cloud.tes")
 

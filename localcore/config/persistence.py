@@ -11,8 +11,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from components.common.logs import kv
 from localcore.config.tree import ConfigNode
+from localcore.logfmt import kv
 
 log = logging.getLogger("localcore.config")
 

@@ -24,7 +24,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from components.common.logs import kv
 from localcore.config.errors import (
     ConfigError,
     ConfigInvalidUpdateError,
@@ -45,6 +44,7 @@ from localcore.config.tree import (
     merge_map,
 )
 from localcore.contracts import ConfigListener, Unsubscribe
+from localcore.logfmt import kv
 from localcore.outbox import OrderedOutbox
 
 log = logging.getLogger("localcore.config")

@@ -24,8 +24,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from components.common.logs import kv
 from localcore.ipc.errors import IpcServerError
+from localcore.logfmt import kv
 
 log = logging.getLogger(__name__)
 

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import awsiot.greengrasscoreipc
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
-
-from components.common.ipc import ordered_event_executor
 
 
 class ClientPool:
@@ -39,9 +38,9 @@ class ClientPool:
         connection = awsiot.greengrasscoreipc.connect(
             ipc_socket=self.socket_path, authtoken=token, timeout=timeout
         )
-        # The components' own executor: a test observes events in the order the core sent them,
-        # and components under test meet the same ordering they get in production.
-        client = GreengrassCoreIPCClientV2(client=connection, executor=ordered_event_executor("test"))
+        # One worker thread, as a well-behaved component's client uses: a test observes events
+        # in the order the core sent them.
+        client = GreengrassCoreIPCClientV2(client=connection, executor=ordered_event_executor())
         self._clients.append(client)
         return client
 
@@ -55,3 +54,13 @@ class ClientPool:
                 client.client.close().result(5)
             with contextlib.suppress(Exception):
                 client.close()
+
+
+def ordered_event_executor() -> ThreadPoolExecutor:
+    """One worker thread for a client's stream callbacks.
+
+    The SDK's default is a many-worker pool, where a callback that takes a little longer lets the
+    next event's callback overtake it; one worker keeps every subscription's events in the order
+    the core sent them, and still keeps callbacks off the SDK's network thread.
+    """
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="localcore-client-events")

@@ -1,5 +1,8 @@
 """One client connection: handshake, stream bookkeeping and dispatch of operation requests.
 
+About 420 lines, kept whole: the three share one per-connection state (stream ids, open
+subscriptions, the write batch) that splitting would pass around between modules.
+
 Rules (reference 2.2-2.6, aws-c-event-stream ``event_stream_rpc_server.c``):
 
 - the first frame must be CONNECT with ``:version`` 0.1.0 and a known ``authToken``; otherwise
@@ -21,12 +24,12 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from components.common.logs import kv
 from localcore.ipc import rpc
 from localcore.ipc.codec import MAX_MESSAGE_SIZE, FrameDecoder, Header, HeaderType, Message
 from localcore.ipc.context import Call, CoreContext
 from localcore.ipc.errors import FrameError, OperationError, ProtocolError, invalid_arguments, service_error
 from localcore.ipc.rpc import MessageType
+from localcore.logfmt import kv
 
 if TYPE_CHECKING:
     from localcore.ipc.identity import IdentityRegistry

@@ -1,8 +1,6 @@
 """Local pub/sub routing: subscription filters with MQTT wildcards, matched as the nucleus does.
 
-Matching follows NUC ``SubscriptionTrie``: levels split on ``/``, ``+`` matches one level, ``#``
-matches the remaining levels. Quirk kept from the nucleus: filter ``a/#`` is *not* matched by a
-publish to ``a`` itself (the trie only follows ``#`` on deeper levels).
+Matching follows NUC ``SubscriptionTrie`` (:func:`localcore.mqtt_topics.local_pubsub_matches`).
 
 Runs only on the server's event loop thread, so it needs no lock.
 """
@@ -16,33 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from localcore.ipc.rpc import json_bytes
+from localcore.mqtt_topics import has_wildcard, local_pubsub_matches
 
 # The nucleus' pub/sub event shape (reference 2.7).
 EVENT_TYPE = "aws.greengrass#SubscriptionResponseMessage"
-
-
-def has_wildcard(topic_filter: str) -> bool:
-    """Whether a subscription filter uses MQTT wildcards (decides the default receiveMode)."""
-    return "+" in topic_filter or "#" in topic_filter
-
-
-def filter_matches(topic_filter: str, topic: str) -> bool:
-    """Whether ``topic`` matches ``topic_filter`` under the nucleus' SubscriptionTrie rules."""
-    if topic_filter == topic:
-        return True
-    if not has_wildcard(topic_filter):
-        return False
-    wanted = topic_filter.split("/")
-    levels = topic.split("/")
-    for index, part in enumerate(wanted):
-        if part == "#":
-            # '#' covers one or more deeper levels; a lone '#' covers everything.
-            return index == 0 or index < len(levels)
-        if index >= len(levels):
-            return False
-        if part != "+" and part != levels[index]:
-            return False
-    return len(wanted) == len(levels)
 
 
 @dataclass(eq=False)
@@ -92,7 +67,7 @@ class PubSubRouter:
         found = self._cache.get(topic)
         if found is None:
             found = tuple(self._exact.get(topic, ())) + tuple(
-                sub for sub in self._wild if filter_matches(sub.topic_filter, topic)
+                sub for sub in self._wild if local_pubsub_matches(sub.topic_filter, topic)
             )
             if len(self._cache) > 10_000:
                 self._cache.clear()

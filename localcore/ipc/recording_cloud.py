@@ -1,4 +1,4 @@
-"""RecordingCloudAdapter: an in-memory IoT Core for tests, implementing ``contracts.CloudAdapter``.
+"""RecordingCloudAdapter: an in-memory IoT Core for tests, implementing ``contracts.CloudService``.
 
 It records every publish, lets a test inject cloud-to-device messages (delivered to every matching
 subscription, MQTT wildcards included) and flip the connection state.
@@ -18,25 +18,12 @@ import threading
 import time
 from collections.abc import Callable
 
-from localcore.contracts import IotMessage, Unsubscribe
+from localcore.contracts import CommandRegistry, IotMessage, Unsubscribe
+from localcore.mqtt_topics import iot_core_matches
 
 
 class CloudPublishRefused(RuntimeError):
     """Raised by ``publish`` when the test asked the adapter to fail publishes."""
-
-
-def mqtt_filter_matches(topic_filter: str, topic: str) -> bool:
-    """Standard MQTT matching: ``+`` one level, trailing ``#`` the parent and everything below."""
-    wanted = topic_filter.split("/")
-    levels = topic.split("/")
-    for index, part in enumerate(wanted):
-        if part == "#":
-            return True
-        if index >= len(levels):
-            return False
-        if part != "+" and part != levels[index]:
-            return False
-    return len(wanted) == len(levels)
 
 
 class RecordingCloudAdapter:
@@ -53,6 +40,20 @@ class RecordingCloudAdapter:
         self._listeners: list[Callable[[bool], None]] = []
         self._connected = connected
         self.fail_publishes_with: str | None = None
+
+    # --- CloudService: nothing to start, no environment, no commands -------------------------------
+    def start(self) -> None:
+        """Nothing to start: the adapter works from construction."""
+
+    def stop(self) -> None:
+        """Nothing to stop."""
+
+    def environment(self, component: str, token: str, dependencies: list[str]) -> dict[str, str]:
+        """No extra environment (there is no token exchange service in memory)."""
+        return {}
+
+    def register_control(self, control: CommandRegistry) -> None:
+        """No control commands."""
 
     # --- CloudAdapter ------------------------------------------------------------------------------
     def publish(self, message: IotMessage) -> None:
@@ -110,7 +111,7 @@ class RecordingCloudAdapter:
     def inject(self, message: IotMessage) -> int:
         """Deliver a cloud message to every matching subscription; return how many got it."""
         with self._cond:
-            targets = [cb for f, _, cb in self._subscriptions if mqtt_filter_matches(f, message.topic)]
+            targets = [cb for f, _, cb in self._subscriptions if iot_core_matches(f, message.topic)]
         for callback in targets:
             callback(message)
         return len(targets)

@@ -25,7 +25,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from components.common.logs import kv
 from localcore.contracts import (
     CloudAdapter,
     ConfigService,
@@ -42,6 +41,7 @@ from localcore.ipc.errors import IpcServerError
 from localcore.ipc.identity import IdentityRegistry
 from localcore.ipc.metrics_store import MetricStore
 from localcore.ipc.ops import build_operations
+from localcore.logfmt import kv
 
 log = logging.getLogger(__name__)
 

@@ -2,32 +2,30 @@
 
 Each artifact of the selected manifest is copied to ``<root>/packages/artifacts/<name>/<version>/``
 and, with ``Unarchive: ZIP``, extracted to ``<root>/packages/artifacts-unarchived/<name>/<version>/
-<archive name without extension>/``. Where the file comes from:
+<archive name without extension>/``. Where the file comes from, first match wins:
 
+- the plugins' artifact sources (:class:`localcore.plugins.ArtifactSource`), in order;
 - ``file:/abs/path`` or ``file:relative/path`` (relative to the project root, then the recipe's folder);
 - ``s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/<path>`` (GDK placeholders; ``<path>`` may
   be ``<arch>/<file>``) or any other ``s3://`` URI (by file name):
-  ``greengrass-build/artifacts/<name>/<version>/<path>`` when it exists; for
-  ``edgebundle.zip`` otherwise, the source zip built from the working tree on the fly
-  (``bundlebuild/source_zip.py``), once per resolver.
+  ``greengrass-build/artifacts/<name>/<version>/<path>``, where ``gdk component build`` puts it.
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
-import threading
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from bundlebuild.source_zip import build_source_zip
-from components.common.logs import kv
+from localcore.logfmt import kv
+from localcore.plugins import ArtifactContext, ArtifactSource
 from localcore.runner.errors import ArtifactError
 from localcore.runner.recipe import Artifact, Recipe
 from localcore.runner.variables import artifacts_path, decompressed_path
 
-SOURCE_ZIP_NAME = "edgebundle.zip"
 PLACEHOLDER_PREFIX = "s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/"
 
 _log = logging.getLogger("localcore.runner.artifacts")
@@ -36,11 +34,11 @@ _log = logging.getLogger("localcore.runner.artifacts")
 class ArtifactResolver:
     """Finds and lays out the artifacts of recipes under one core root."""
 
-    def __init__(self, root: Path, project_root: Path) -> None:
+    def __init__(self, root: Path, project_root: Path, sources: Sequence[ArtifactSource] = ()) -> None:
         self._root = root
         self._project_root = project_root.resolve()
-        self._built_source_zip: Path | None = None
-        self._lock = threading.Lock()
+        self._sources = list(sources)
+        self._context = ArtifactContext(core_root=root, project_root=self._project_root)
 
     def prepare(self, recipe: Recipe) -> None:
         """Copy (and unarchive) every artifact of ``recipe``; raise :class:`ArtifactError` naming the one that failed."""
@@ -61,6 +59,10 @@ class ArtifactResolver:
 
     def locate(self, recipe: Recipe, artifact: Artifact) -> Path:
         """The local file an artifact URI stands for."""
+        for source in self._sources:
+            found = source.locate(recipe, artifact, self._context)
+            if found is not None:
+                return found
         parsed = urlparse(artifact.uri)
         if parsed.scheme == "file":
             return self._local_file(recipe, unquote(parsed.netloc + parsed.path), artifact)
@@ -82,11 +84,9 @@ class ArtifactResolver:
             )
             if built.is_file():
                 return built
-            if artifact.file_name == SOURCE_ZIP_NAME:
-                return self._source_zip()
             raise ArtifactError(
                 f"{recipe.source}: artifact {artifact.uri}: localcore does not download from S3; "
-                f"expected the file at {built} (run `make build`) or a file: URI"
+                f"expected the file at {built} (GDK's build layout: `gdk component build`) or a file: URI"
             )
         if not parsed.scheme:
             return self._local_file(recipe, artifact.uri, artifact)
@@ -104,19 +104,6 @@ class ArtifactResolver:
                 return candidate
         tried = ", ".join(str(c) for c in candidates)
         raise ArtifactError(f"{recipe.source}: artifact {artifact.uri}: no such file (looked at {tried})")
-
-    def _source_zip(self) -> Path:
-        with self._lock:
-            if self._built_source_zip is None:
-                destination = self._root / "packages" / "build" / SOURCE_ZIP_NAME
-                try:
-                    self._built_source_zip = build_source_zip(self._project_root, destination)
-                except OSError as err:
-                    raise ArtifactError(
-                        f"cannot build {SOURCE_ZIP_NAME} from {self._project_root}: {err}"
-                    ) from err
-                _log.info(kv(event="source_zip_built", path=destination, project=self._project_root))
-            return self._built_source_zip
 
 
 def _unzip(archive: Path, destination: Path) -> None:

@@ -16,9 +16,15 @@ import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from components.common.logs import kv
+from localcore.config.tree import fold
+from localcore.logfmt import kv
+from localcore.runner.errors import RecipeError
+from localcore.runner.recipe import Recipe
+
+if TYPE_CHECKING:
+    from localcore.runner.interfaces import RunnerConfiguration
 
 _log = logging.getLogger("localcore.runner.defaults")
 _MISSING = object()
@@ -70,3 +76,32 @@ class DefaultsRecord:
 def pointer(key: str) -> str:
     """The JSON pointer of a top-level key."""
     return "/" + key.replace("~", "~0").replace("/", "~1")
+
+
+def apply_recipe_defaults(
+    config: RunnerConfiguration, record: DefaultsRecord, recipe: Recipe, customized: Mapping[str, Any]
+) -> None:
+    """Give ``recipe``'s component its DefaultConfiguration, resetting stale defaults, and remember them.
+
+    ``customized``: top-level keys a deployment set, kept even where they equal an old default.
+
+    Raises:
+        RecipeError: the store refused the defaults; names the recipe's key.
+    """
+    name = recipe.name
+    defaults = dict(recipe.default_configuration)
+    try:
+        current = config.snapshot(name)
+    except KeyError:
+        current = {}
+    merged = {fold(str(key)) for key in customized}
+    stale = [key for key in record.stale_keys(name, defaults, current) if fold(key) not in merged]
+    try:
+        config.set_defaults(name, defaults)
+        if stale:
+            # Defaults changed in the recipe since the last run and nobody customized them.
+            config.reset(name, [pointer(key) for key in stale])
+            _log.info(kv(event="recipe_defaults_changed", component=name, keys=",".join(stale)))
+    except (ValueError, TypeError, KeyError) as err:
+        raise RecipeError(recipe.source, "ComponentConfiguration.DefaultConfiguration", str(err)) from err
+    record.remember(name, defaults)

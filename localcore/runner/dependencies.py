@@ -14,7 +14,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import semantic_version
@@ -161,3 +161,18 @@ def with_dependencies(names: Iterable[str], recipes: Mapping[str, Recipe]) -> se
         selected.add(name)
         pending.extend(recipes[name].dependencies)
     return selected
+
+
+def dependency_levels(order: Sequence[str], recipes: Mapping[str, Recipe]) -> list[list[str]]:
+    """Components grouped by depth: level 0 depends on nothing that runs, level n on level < n.
+
+    ``order`` is a start order (dependencies first), as :func:`plan_start_order` gives it.
+    """
+    depth: dict[str, int] = {}
+    for name in order:
+        deps = [d for d in recipes[name].dependencies if d in depth]
+        depth[name] = 1 + max((depth[d] for d in deps), default=-1)
+    levels: list[list[str]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
+    for name, level in depth.items():
+        levels[level].append(name)
+    return levels

@@ -28,7 +28,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from components.common.logs import kv
+from localcore.logfmt import kv
 from localcore.runner.deployment import ComponentDeployment
 
 _log = logging.getLogger("localcore.runner.deployment")

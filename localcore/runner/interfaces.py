@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from localcore.contracts import ConfigListener, Unsubscribe
+from localcore.plugins import ArtifactSource
 from localcore.runner.supervisor import SupervisorSettings
 
 StateListener = Callable[[str, str, str], None]
@@ -69,3 +70,5 @@ class RunnerOptions:
     # The nucleus' interpolateComponentConfiguration (default false): recipe variables in
     # accessControl are replaced only when it is true.
     interpolate_component_configuration: bool = False
+    # Tried before localcore's own (file:, GDK's greengrass-build/ layout); from plugins.
+    artifact_sources: Sequence[ArtifactSource] = ()

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.common.logs import kv
+from localcore.logfmt import kv
 
 _log = logging.getLogger("localcore.runner.limits")
 

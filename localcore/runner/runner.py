@@ -19,22 +19,15 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from components.common.logs import kv
-from localcore.config.tree import fold
 from localcore.contracts import ComponentInfo, Unsubscribe
+from localcore.logfmt import kv
 from localcore.runner.artifacts import ArtifactResolver
-from localcore.runner.defaults import DefaultsRecord, pointer
-from localcore.runner.dependencies import (
-    STAND_IN_COMPONENTS,
-    plan_start_order,
-    refuse_dependents,
-    with_dependencies,
-)
+from localcore.runner.defaults import DefaultsRecord, apply_recipe_defaults
+from localcore.runner.dependencies import dependency_levels, plan_start_order, refuse_dependents
 from localcore.runner.deployment import ComponentDeployment
-from localcore.runner.deployment_record import AppliedDeploymentRecord
+from localcore.runner.deployment_apply import DeploymentApplier
 from localcore.runner.environment import ExtraEnvironment, build_environment, nucleus_variables
 from localcore.runner.errors import (
-    DeploymentError,
     RecipeError,
     RunnerError,
     UnknownComponentError,
@@ -47,8 +40,9 @@ from localcore.runner.interfaces import (
     StateListener,
 )
 from localcore.runner.limits import LimitEnforcer, ResourceLimits
+from localcore.runner.loading import load_recipes
 from localcore.runner.logs import component_log, log_path
-from localcore.runner.recipe import Recipe, Step, component_name_of, load_recipe
+from localcore.runner.recipe import Recipe, Step
 from localcore.runner.supervisor import (
     BROKEN,
     ERRORED,
@@ -90,8 +84,7 @@ class Runner:
         self._config = config
         self._socket_path = socket_path
         self._deployment = dict(deployment or {})
-        # Without a deployment a start is only a restart: the record of the last one is left as is.
-        self._applied = AppliedDeploymentRecord(self.root) if deployment is not None else None
+        self._deployments = DeploymentApplier(self.root, config, with_deployment=deployment is not None)
         self._extra_environment = extra_environment
         self._options = options or RunnerOptions()
         self._wake = threading.Condition()
@@ -103,7 +96,9 @@ class Runner:
         self._listeners: list[StateListener] = []
         self._unsubscribes: list[Unsubscribe] = []
         self._limits = LimitEnforcer.detect("core")
-        self._artifacts = ArtifactResolver(self.root, self._options.project_root)
+        self._artifacts = ArtifactResolver(
+            self.root, self._options.project_root, self._options.artifact_sources
+        )
         self._defaults_record = DefaultsRecord(self.root)
         self._literal_variables_noted: set[str] = set()
         self._interpolator = Interpolator(
@@ -117,32 +112,9 @@ class Runner:
     # --- loading ------------------------------------------------------------------------------------
     def load(self, recipe_paths: Iterable[Path], only: Iterable[str] | None = None) -> None:
         """Load recipes and plan the start order; refused components are kept with their reason."""
-        loaded: dict[str, Recipe] = {}
-        for path in recipe_paths:
-            try:
-                recipe = load_recipe(path)
-            except RecipeError as err:
-                # The component's name is unknown if the recipe is broken: guess it from the file.
-                name = component_name_of(path)
-                self._refused[name] = err
-                _log.error(kv(event="recipe_refused", file=path, error=err))
-                continue
-            if recipe.name in loaded:
-                self._refused[recipe.name] = RecipeError(
-                    path, "ComponentName", f"{recipe.name} is also defined by {loaded[recipe.name].source}"
-                )
-                continue
-            loaded[recipe.name] = recipe
-        if only is not None:
-            wanted = with_dependencies(set(only), loaded)
-            unknown = set(only) - set(loaded) - set(self._refused)
-            for name in sorted(unknown):
-                self._refused[name] = UnknownComponentError(name)
-            loaded = {name: recipe for name, recipe in loaded.items() if name in wanted}
-            self._refused = {
-                name: err for name, err in self._refused.items() if name in wanted or name in set(only)
-            }
-        self._check_deployment(loaded)
+        result = load_recipes(recipe_paths, only=only, deployment=self._deployment)
+        loaded = result.recipes
+        self._refused.update(result.refused)
         plan = plan_start_order(loaded, self._refused)
         self._refused = plan.refused
         for name, reason in plan.refused.items():
@@ -157,19 +129,6 @@ class Runner:
             dependencies={name: set(recipe.dependencies) for name, recipe in loaded.items()},
             configuration=self._configuration_of,
         )
-
-    def _check_deployment(self, loaded: Mapping[str, Recipe]) -> None:
-        for name, entry in self._deployment.items():
-            if name not in loaded:
-                if name not in self._refused and name not in STAND_IN_COMPONENTS:
-                    _log.warning(kv(event="deployment_component_unknown", component=name))
-                continue
-            if entry.version is not None and entry.version != loaded[name].version:
-                self._refused[name] = DeploymentError(
-                    "deployment",
-                    f"components.{name}.componentVersion",
-                    f"expected {loaded[name].version} (the recipe's version), got {entry.version}",
-                )
 
     # --- running ------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -189,8 +148,7 @@ class Runner:
                 self._refuse(name, failure)
         refuse_dependents(self._recipes, self._refused)
         self._defaults_record.save()
-        if self._applied is not None:
-            self._applied.save()
+        self._deployments.save()
         for name in list(self._order):
             if name in self._refused:
                 self._supervisors.pop(name, None)
@@ -208,24 +166,12 @@ class Runner:
         """
         name = recipe.name
         entry = self._deployment.get(name)
-        apply_reason = self._deployment_apply_reason(name, entry)
-        defaults = dict(recipe.default_configuration)
-        stale = self._defaults_record.stale_keys(name, defaults, self._configuration_of(name))
-        if entry is not None and entry.merge and apply_reason is None:
-            # A key the (already applied) deployment merged is customized, even if its value
-            # happens to equal the old default; re-merging used to hide that.
-            merged = {fold(str(key)) for key in entry.merge}
-            stale = [key for key in stale if fold(key) not in merged]
-        try:
-            self._config.set_defaults(name, defaults)
-            if stale:
-                # Defaults changed in the recipe since the last run and nobody customized them.
-                self._config.reset(name, [pointer(key) for key in stale])
-                _log.info(kv(event="recipe_defaults_changed", component=name, keys=",".join(stale)))
-        except (ValueError, TypeError, KeyError) as err:
-            raise RecipeError(recipe.source, "ComponentConfiguration.DefaultConfiguration", str(err)) from err
-        self._defaults_record.remember(name, defaults)
-        self._apply_deployment(name, entry, apply_reason)
+        apply_reason = self._deployments.reason_to_apply(name, entry)
+        # A key the (already applied) deployment merged is customized, even if its value happens
+        # to equal the old default.
+        customized = entry.merge if entry is not None and entry.merge and apply_reason is None else {}
+        apply_recipe_defaults(self._config, self._defaults_record, recipe, customized)
+        self._deployments.apply(name, entry, apply_reason)
         self._artifacts.prepare(recipe)
         cwd = work_path(self.root, name)
         try:
@@ -260,53 +206,12 @@ class Runner:
         )
         self._supervisors[name] = ComponentSupervisor(context, self._wake, self._on_state)
 
-    def _deployment_apply_reason(self, name: str, entry: ComponentDeployment | None) -> str | None:
-        """Why ``name``'s configurationUpdate applies at this start, or None to skip it.
-
-        Called before the defaults are set, so that a component the store does not know yet
-        (first run, or its configuration file was lost) is told apart from one it knows.
-        """
-        if self._applied is None or entry is None or not entry.has_configuration_update:
-            return None
-        if not self._applied.knows(name):
-            return "first_deployment"
-        if not self._applied.is_applied(name, entry):
-            return "changed"
-        try:
-            self._config.snapshot(name)
-        except KeyError:
-            # The record says applied, but the configuration it describes is gone: apply it again.
-            return "no_stored_configuration"
-        return None
-
-    def _apply_deployment(self, name: str, entry: ComponentDeployment | None, reason: str | None) -> None:
-        """Apply (or skip) ``name``'s part of the deployment and record it; one log line per update."""
-        if self._applied is None:
-            return
-        if entry is None:
-            self._applied.forget(name)
-            return
-        if not entry.has_configuration_update:
-            self._applied.remember(name, entry)
-            return
-        if reason is None:
-            _log.info(kv(event="deployment_configuration", component=name, outcome="unchanged_skipped"))
-            return
-        try:
-            self._config.apply_deployment_update(name, merge=entry.merge, reset=entry.reset)
-        except (ValueError, TypeError, KeyError) as err:
-            raise DeploymentError("deployment", f"components.{name}.configurationUpdate", str(err)) from err
-        _log.info(kv(event="deployment_configuration", component=name, outcome="applied", reason=reason))
-        # Saved now, after the store has the change: a crash later in the start re-applies nothing.
-        self._applied.remember(name, entry)
-        self._applied.save()
-
     def stop(self, timeout: float = 60.0) -> None:
         """Stop every component, dependents first, and wait for them (at most ``timeout`` seconds)."""
         deadline = time.monotonic() + timeout
         # Level by level from the top of the dependency graph; a level stops all at once, so one
         # slow Shutdown does not add up with every other component's.
-        for level in reversed(self._dependency_levels()):
+        for level in reversed(dependency_levels(self._order, self._recipes)):
             stopping = [self._supervisors[name] for name in level if name in self._supervisors]
             for supervisor in stopping:
                 supervisor.shutdown()
@@ -319,17 +224,6 @@ class Runner:
             supervisor.context.output.close()
             self._ipc.unregister_component(name)
         self._limits.cleanup()
-
-    def _dependency_levels(self) -> list[list[str]]:
-        """Components grouped by depth: level 0 depends on nothing that runs, level n on level < n."""
-        depth: dict[str, int] = {}
-        for name in self._order:  # dependencies come first in the start order
-            deps = [d for d in self._recipes[name].dependencies if d in depth]
-            depth[name] = 1 + max((depth[d] for d in deps), default=-1)
-        levels: list[list[str]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
-        for name, level in depth.items():
-            levels[level].append(name)
-        return levels
 
     # --- state ----------------------------------------------------------------------------------------
     def add_state_listener(self, listener: StateListener) -> Unsubscribe:

@@ -16,70 +16,49 @@ Every step runs in its own process group, on this supervisor's thread; nothing a
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import shutil
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 
-from components.common.logs import kv
-from localcore.runner.logs import ComponentLog
-from localcore.runner.process import StepProcess, end_process_group, run_step_to_end
-from localcore.runner.recipe import Recipe, Step
-
-NEW, INSTALLED, STARTING, RUNNING, STOPPING, FINISHED, ERRORED, BROKEN = (
-    "NEW",
-    "INSTALLED",
-    "STARTING",
-    "RUNNING",
-    "STOPPING",
-    "FINISHED",
-    "ERRORED",
-    "BROKEN",
+from localcore.logfmt import kv
+from localcore.runner.launch import LaunchContext, SupervisorSettings
+from localcore.runner.process import StepProcess, end_process_group
+from localcore.runner.states import (
+    BROKEN,
+    COUNTED_ERROR_STATES,
+    ERRORED,
+    FINISHED,
+    INSTALLED,
+    NEW,
+    READY_STATES,
+    RUNNING,
+    STARTING,
+    STATES,
+    STOPPING,
 )
-STATES = (NEW, INSTALLED, STARTING, RUNNING, STOPPING, FINISHED, ERRORED, BROKEN)
-READY_STATES = frozenset((RUNNING, FINISHED))
-COUNTED_ERROR_STATES = frozenset((NEW, STARTING, RUNNING))  # NUC Lifecycle.STATES_TO_ERRORED
+from localcore.runner.steps import BOOTSTRAP_OK_CODES, DEFAULT_TIMEOUTS, StepRunner
 
-# Default step timeouts in seconds (NUC Lifecycle.java).
-BOOTSTRAP_RESTART_CODES = {100: "a nucleus restart", 101: "a device reboot"}
-BOOTSTRAP_OK_CODES = frozenset((0, *BOOTSTRAP_RESTART_CODES))
-DEFAULT_TIMEOUTS = {"install": 120.0, "startup": 120.0, "shutdown": 15.0, "recover": 60.0, "bootstrap": 120.0}
+# Imported from here by the runner, the core and tests: the supervisor's public vocabulary.
+__all__ = [
+    "BROKEN",
+    "COUNTED_ERROR_STATES",
+    "ERRORED",
+    "FINISHED",
+    "INSTALLED",
+    "NEW",
+    "READY_STATES",
+    "RUNNING",
+    "STARTING",
+    "STATES",
+    "STOPPING",
+    "ComponentSupervisor",
+    "LaunchContext",
+    "SupervisorSettings",
+]
 
 _log = logging.getLogger("localcore.runner.supervisor")
-
-
-@dataclass
-class SupervisorSettings:
-    """Timings: the nucleus' defaults, shortened in tests."""
-
-    backoff_base: float = 1.0
-    backoff_max: float = 30.0
-    stop_grace: float = 5.0
-    error_reset_seconds: float = 3600.0
-    max_errors: int = 3
-    poll_interval: float = 0.05
-
-
-@dataclass
-class LaunchContext:
-    """What a supervisor needs from the runner to start one component's steps."""
-
-    recipe: Recipe
-    cwd: Path
-    output: ComponentLog
-    environment: Callable[[Step | None], dict[str, str]]
-    interpolate: Callable[[str], str]
-    unready_dependencies: Callable[[], list[str]]  # HARD dependencies not RUNNING/FINISHED, as "name (STATE)"
-    install_markers: Path
-    preexec: Callable[[], None] | None = None
-    limits_description: str = "none"
-    settings: SupervisorSettings = field(default_factory=SupervisorSettings)
 
 
 class ComponentSupervisor:
@@ -106,6 +85,7 @@ class ComponentSupervisor:
         self._reported: str | None = None
         self._main: StepProcess | None = None
         self._background_group: int | None = None  # what a Startup step left running
+        self._steps = StepRunner(context)
         self._thread = threading.Thread(target=self._run_guarded, name=f"supervisor-{self.name}", daemon=True)
 
     # --- commands (any thread) ---------------------------------------------------------------
@@ -224,7 +204,7 @@ class ComponentSupervisor:
         if step is None:
             return "finished"
         try:
-            self._main = self._spawn(step_name, step)
+            self._main = self._steps.spawn(step_name, step)
         except OSError as err:
             self.context.output.info(f"{step_name}: cannot start: {err}")
             return "errored-starting"
@@ -307,7 +287,7 @@ class ComponentSupervisor:
             self._set_state(BROKEN, self.status_detail)
             return "parked"
         self._set_state(ERRORED, self.status_detail)
-        self._run_aux_step("recover")
+        self._steps.run_aux("recover")
         delay = min(self._settings.backoff_max, self._settings.backoff_base * (2 ** (len(errors) - 1)))
         self.context.output.info(
             f"restarting in {delay:g}s (error {len(errors)} of {self._settings.max_errors} from {from_state})"
@@ -332,110 +312,17 @@ class ComponentSupervisor:
         return self._run_once("install", frozenset((0,)))
 
     def _run_once(self, name: str, ok_codes: frozenset[int]) -> bool | None:
-        step: Step | None = getattr(self.context.recipe.lifecycle, name)
-        if step is None:
-            return True
-        if step.requires_privilege and os.geteuid() != 0:
-            self.context.output.info(
-                f"{name}: RequiresPrivilege is set; localcore runs it as the current user"
-            )
-        script = self.context.interpolate(step.script)
-        marker = self._once_marker(name, script)
-        if marker.exists():
-            self.context.output.info(
-                f"{name}: already done for version {self.context.recipe.version}, skipped"
-            )
-            return True
-        env = self.context.environment(step)
-        if self._skip(name, step, env):
-            return True
-        code = run_step_to_end(
-            step=name,
-            script=script,
-            env=env,
-            cwd=self.context.cwd,
-            output=self.context.output,
-            timeout=step.timeout or DEFAULT_TIMEOUTS[name],
-            should_abort=lambda: self._core_stopping,
-            preexec=self.context.preexec,
-            poll_interval=self._settings.poll_interval,
-        )
-        if code is None:
-            if self._core_stopping:
-                return None
-            self.status_detail = f"{name.capitalize()} timed out"
-            return False
-        self.context.output.info(f"{name}: exited with code {code}")
-        if code not in ok_codes:
-            self.status_detail = f"{name.capitalize()} exited with code {code}"
-            return False
-        if code in BOOTSTRAP_RESTART_CODES:
-            # 100: restart the nucleus, 101: reboot the device. Neither applies to a local core.
-            self.context.output.info(
-                f"{name}: asked for {BOOTSTRAP_RESTART_CODES[code]}; localcore carries on"
-            )
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text(f"{self.context.recipe.version}\n")
-        return True
-
-    def _once_marker(self, step: str, script: str) -> Path:
-        # Once per component version; a changed script (local development) runs again.
-        digest = hashlib.sha256(script.encode()).hexdigest()[:16]
-        suffix = "" if step == "install" else f"-{step}"
-        return self.context.install_markers / f"{self.name}@{self.context.recipe.version}-{digest}{suffix}"
-
-    def _skip(self, name: str, step: Step, env: dict[str, str]) -> bool:
-        if step.skipif is None:
-            return False
-        kind, target = step.skipif
-        target = self.context.interpolate(target)
-        if kind == "onpath":
-            found = shutil.which(target, path=env.get("PATH")) is not None
-        else:
-            found = (self.context.cwd / target).exists()
-        if found:
-            self.context.output.info(f"{name}: skipped (Skipif {kind} {target})")
-        return found
-
-    def _spawn(self, step_name: str, step: Step) -> StepProcess:
-        return StepProcess(
-            step=step_name,
-            script=self.context.interpolate(step.script),
-            env=self.context.environment(step),
-            cwd=self.context.cwd,
-            output=self.context.output,
-            preexec=self.context.preexec,
-        )
-
-    def _run_aux_step(self, name: str) -> int | None:
-        step: Step | None = getattr(self.context.recipe.lifecycle, name)
-        if step is None:
-            return None
-        try:
-            code = run_step_to_end(
-                step=name,
-                script=self.context.interpolate(step.script),
-                env=self.context.environment(step),
-                cwd=self.context.cwd,
-                output=self.context.output,
-                timeout=step.timeout or DEFAULT_TIMEOUTS[name],
-                should_abort=lambda: False,
-                poll_interval=self._settings.poll_interval,
-            )
-        except OSError as err:
-            self.context.output.info(f"{name}: cannot start: {err}")
-            return None
-        self.context.output.info(
-            f"{name}: exited with code {code}" if code is not None else f"{name}: did not finish"
-        )
-        return code
+        outcome, detail = self._steps.run_once(name, ok_codes, should_abort=lambda: self._core_stopping)
+        if detail:
+            self.status_detail = detail
+        return outcome
 
     def _stop_processes(self, final_state: str | None) -> None:
         """STOPPING -> Shutdown step -> end the main process group -> ``final_state``."""
         if self.state in (FINISHED, BROKEN, NEW) and self._main is None:
             return
         self._set_state(STOPPING)
-        self._run_aux_step("shutdown")
+        self._steps.run_aux("shutdown")
         self._kill_main(graceful=True)
         self._end_background()
         self._set_state(final_state or FINISHED)

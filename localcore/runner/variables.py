@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from components.common.logs import kv
+from localcore.logfmt import kv
 
 # NUC componentmanager/KernelConfigResolver.java
 SAME_COMPONENT = re.compile(r"\{([.\w-]+):([^:}]*)}")

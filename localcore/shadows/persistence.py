@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from components.common.logs import kv
+from localcore.logfmt import kv
 from localcore.shadows.document import ShadowDocument
 from localcore.shadows.errors import ShadowError
 from localcore.shadows.jsonvalues import dump_json

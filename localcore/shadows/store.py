@@ -23,8 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from components.common.logs import kv
 from localcore.contracts import ShadowListener, TopicPublisher, Unsubscribe
+from localcore.logfmt import kv
 from localcore.outbox import OrderedOutbox
 from localcore.shadows import document as doc
 from localcore.shadows import payloads

@@ -24,10 +24,14 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: the repository's packages come first
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from bundledev.cloud_description import describe_bundle
+from bundledev.plugin import EdgeBundlePlugin
+from bundlespec import load_spec
 from localcore.cli import JsonReporter, run_core
 from localcore.cloud.moto_server import MotoCloud
 from localcore.cloud.options import CloudOptions
 from localcore.cloud.service import EmbeddedCloud
+from localcore.contracts import CloudContext
 from localcore.core import LocalCore
 from localcore.runner.supervisor import SupervisorSettings
 
@@ -36,7 +40,7 @@ class ExternalMoto(MotoCloud):
     """A :class:`MotoCloud` for a moto server someone else started and provisioned (kept as is)."""
 
     def __init__(self, cloud: MotoCloud, url: str) -> None:
-        super().__init__(cloud.spec, cloud.things)
+        super().__init__(cloud.description, cloud.things)
         self._external_url = url
 
     def start(self) -> None:
@@ -53,9 +57,16 @@ class ExternalMoto(MotoCloud):
 def cloud_factory(moto_url: str, schedule: str | None) -> Any:
     """A ``LocalCore`` cloud factory: the embedded cloud with its AWS at ``moto_url``."""
 
-    def make(core: Any) -> EmbeddedCloud:
-        options = CloudOptions.from_deployment(core.deployment, schedule=schedule)
-        cloud = EmbeddedCloud(core.root, core.thing_name, options=options, shadows=core.shadows)
+    def make(context: CloudContext) -> EmbeddedCloud:
+        options = CloudOptions.from_configuration(context.configuration, schedule=schedule)
+        description = describe_bundle(load_spec(), context.thing_name)
+        cloud = EmbeddedCloud(
+            context.root,
+            context.thing_name,
+            description=description,
+            options=options,
+            shadows=context.shadows,
+        )
         cloud.moto = ExternalMoto(cloud.moto, moto_url)
         return cloud
 
@@ -80,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         deployment=args.deployment,
         project_root=args.project_root,
         cloud=cloud_factory(args.moto_url, args.connectivity),
+        artifact_sources=EdgeBundlePlugin().artifact_sources(),
         # The nucleus' back-off shortened (as localcore.testing does) so restarts fit a test.
         settings=SupervisorSettings(backoff_base=0.2, backoff_max=1.0, stop_grace=3.0),
     )

@@ -28,6 +28,7 @@ from typing import Any
 import psutil
 import yaml
 
+from bundledev.cloud_description import describe_bundle
 from bundlespec import load_spec
 from components.sync.encoding import decode_batch
 from localcore.cloud.moto_server import MotoCloud
@@ -478,7 +479,7 @@ def _alive(pid: int) -> bool:
 @contextlib.contextmanager
 def system_rig(tmp_path: Path, **options: Any) -> Iterator[SystemRig]:
     """A :class:`SystemRig` with its own moto cloud; the core is stopped (by PID) at the end."""
-    moto = MotoCloud(load_spec(), (THING,))
+    moto = MotoCloud(describe_bundle(load_spec()), (THING,))
     moto.start()
     rig = SystemRig(tmp_path, moto, **options)
     try:

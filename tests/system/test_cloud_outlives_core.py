@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bundledev.cloud_description import describe_bundle
 from bundlespec import load_spec
 from localcore.cloud.moto_server import MotoCloud
-from localcore.cloud.options import fleet_shadow_sync
-from localcore.cloud.service import CloudOptions, EmbeddedCloud
+from localcore.cloud.service import EmbeddedCloud
 from localcore.shadows.store import ShadowStore
 
 from .core_process import ExternalMoto
@@ -22,13 +22,13 @@ from .rig import THING
 
 
 def test_a_started_cloud_keeps_the_shadows_the_cloud_already_holds(tmp_path: Path) -> None:
-    moto = MotoCloud(load_spec(), (THING,))
+    moto = MotoCloud(describe_bundle(load_spec()), (THING,))
     moto.start()
     try:
         data = moto.client("iot-data")
         document = {"state": {"desired": {"config": {"sensorFaultSeverity": "warning"}}}}
         data.update_thing_shadow(thingName=THING, shadowName="sensing-config", payload=json.dumps(document))
-        cloud = EmbeddedCloud(tmp_path, THING, options=CloudOptions(shadow_sync=fleet_shadow_sync()))
+        cloud = EmbeddedCloud(tmp_path, THING, description=describe_bundle(load_spec(), THING))
         cloud.moto = ExternalMoto(cloud.moto, moto.url)
         cloud.start()
         try:

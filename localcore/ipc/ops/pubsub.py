@@ -10,10 +10,11 @@ import logging
 import re
 from typing import Any
 
-from components.common.logs import kv
 from localcore.ipc.context import SHADOW_MANAGER, Call, CoreContext
 from localcore.ipc.errors import invalid_arguments
-from localcore.ipc.pubsub_router import Subscription, has_wildcard
+from localcore.ipc.pubsub_router import Subscription
+from localcore.logfmt import kv
+from localcore.mqtt_topics import has_wildcard
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from bundledev.cloud_description import describe_bundle
 from bundlespec import load_spec
 from components.common import topics
 from components.sync.encoding import decode_batch
@@ -66,7 +67,7 @@ def start_core(tmp_path: Path, schedule: str | None = None) -> contextlib.Abstra
         [ROOT / "recipes" / f"{SYNC}.yaml", ROOT / "recipes" / f"{SENSING}.yaml"],
         thing_name=THING,
         deployment=DEPLOYMENT,
-        cloud=embedded_cloud_factory(schedule),
+        cloud=embedded_cloud_factory(schedule, description=describe_bundle(load_spec(), THING)),
         settings=SETTINGS,
         project_root=ROOT,
     )

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from awsiot.greengrasscoreipc.model import JsonMessage, PublishMessage
 
+from bundledev.cloud_description import describe_bundle
 from bundlespec import load_spec
 from components.common import topics
 from components.sync.encoding import decode_batch
@@ -117,7 +118,7 @@ class Rig:
 
 @pytest.fixture
 def rig(tmp_path: Path) -> Iterator[Rig]:
-    moto = MotoCloud(load_spec())
+    moto = MotoCloud(describe_bundle(load_spec()))
     moto.start()
     link = Connectivity()
     host, port = moto.url.removeprefix("http://").split(":")

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from awsiot.greengrasscoreipc.model import BinaryMessage, JsonMessage, PublishMessage
 
+from bundledev.cloud_description import describe_bundle
 from bundlespec import load_spec
 from components.common import topics
 from components.common.ipc import ComponentIpc
@@ -56,7 +57,7 @@ class DictConfig:
 @pytest.fixture
 def cloud_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """moto's server (the component talks HTTP to it through awscrt, not through botocore)."""
-    cloud = MotoCloud(load_spec())
+    cloud = MotoCloud(describe_bundle(load_spec()))
     cloud.start()
     for name, value in {
         "AWS_REGION": cloud.region,

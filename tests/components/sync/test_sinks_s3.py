@@ -15,6 +15,7 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
+from bundledev.cloud_description import describe_bundle
 from bundlespec import load_spec
 from components.common.live_config import validate_config
 from components.sync.aws import (
@@ -49,7 +50,7 @@ FAKE = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "s
 @pytest.fixture(scope="module")
 def cloud() -> Iterator[MotoCloud]:
     """GIVEN the embedded cloud's moto server, provisioned from bundle.yaml (data bucket included)."""
-    moto = MotoCloud(load_spec())
+    moto = MotoCloud(describe_bundle(load_spec()))
     moto.start()
     yield moto
     moto.stop()

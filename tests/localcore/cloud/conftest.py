@@ -6,14 +6,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from bundlespec import load_spec
 from localcore.cloud.moto_server import MotoCloud
+from tests.localcore.cloud.description import DESCRIPTION
 
 
 @pytest.fixture(scope="module")
 def moto_cloud() -> Iterator[MotoCloud]:
-    """GIVEN a moto server provisioned from bundle.yaml."""
-    cloud = MotoCloud(load_spec())
+    """GIVEN a moto server provisioned from the tests' cloud description (cloud.yaml)."""
+    cloud = MotoCloud(DESCRIPTION)
     cloud.start()
     yield cloud
     cloud.stop()

@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from localcore.cloud.adapter import EmbeddedCloudAdapter, MessageTooLargeForSpoolError, SpoolerConfig
 from localcore.cloud.broker import CloudBroker
 from localcore.cloud.connectivity import FLAKY, OFFLINE, ONLINE, Connectivity
-from localcore.cloud.exceptions import TopicFilterError
 from localcore.cloud.rules import RuleEngine, TopicRule
 from localcore.cloud.rules_sql import parse_sql
 from localcore.contracts import IotMessage
+from localcore.mqtt_topics import TopicFilterError
 
 
 def _setup(spooler: SpoolerConfig | None = None) -> tuple[CloudBroker, Connectivity, EmbeddedCloudAdapter]:

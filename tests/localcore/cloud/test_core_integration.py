@@ -16,6 +16,7 @@ import pytest
 from localcore.cloud.service import CloudOptions, EmbeddedCloud, embedded_cloud_factory
 from localcore.contracts import IotMessage
 from localcore.testing import CoreHarness, running_core
+from tests.localcore.cloud.description import ALERTS_TABLE, DESCRIPTION
 
 THING = "dev-1"
 PROBE = Path(__file__).resolve().parent / "component" / "cloud_probe.py"
@@ -79,7 +80,7 @@ ARGS = {
     "probe.Commands": "commands",
     "probe.Shadow": "shadow",
     "probe.Spool": "spool",
-    "probe.S3": "s3 edge-bundle-data-123456789012-us-east-1",
+    "probe.S3": f"s3 {DESCRIPTION.buckets[0]}",
 }
 
 
@@ -143,7 +144,10 @@ def core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CoreHarness]:
         shadow_poll_interval=0.2,
     )
     with running_core(
-        base, recipes, thing_name=THING, cloud=embedded_cloud_factory(options=options)
+        base,
+        recipes,
+        thing_name=THING,
+        cloud=embedded_cloud_factory(options=options, description=DESCRIPTION),
     ) as harness:
         for name in ACCESS:
             harness.wait_for_state(name, "RUNNING")
@@ -163,8 +167,8 @@ def test_a_publish_lands_in_the_cloud_and_the_rule_writes_the_item(core: CoreHar
     cloud = _cloud(core)
     dynamodb = cloud.moto.client("dynamodb")
     key = {"thing": {"S": THING}, "alertKey": {"S": "it-alert-1"}}
-    wait_for(lambda: "Item" in dynamodb.get_item(TableName="edge-bundle-alerts", Key=key), "the alert item")
-    item = dynamodb.get_item(TableName="edge-bundle-alerts", Key=key)["Item"]
+    wait_for(lambda: "Item" in dynamodb.get_item(TableName=ALERTS_TABLE, Key=key), "the alert item")
+    item = dynamodb.get_item(TableName=ALERTS_TABLE, Key=key)["Item"]
     assert item["severity"] == {"S": "critical"} and item["value"] == {"N": "42.5"}
     assert "receivedAt" in item
 

@@ -1,43 +1,44 @@
-"""Topic rules from bundle.yaml applied against moto: real DynamoDB and S3 writes."""
+"""Topic rules of a cloud description applied against moto: real DynamoDB and S3 writes."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from bundlespec import load_spec
 from localcore.cloud.broker import DEVICE, CloudBroker
+from localcore.cloud.description import parse_cloud_description
 from localcore.cloud.moto_server import MotoCloud
 from localcore.cloud.rules import RuleEngine, S3PutAction, TopicRule
 from localcore.cloud.rules_sql import parse_sql
 from localcore.contracts import IotMessage
+from tests.localcore.cloud.description import ALERTS_TABLE, DESCRIPTION
 
 
-def test_moto_cloud_is_provisioned_like_the_cdk_app(moto_cloud: MotoCloud) -> None:
-    spec = load_spec()
-    assert moto_cloud.bucket in [b["Name"] for b in moto_cloud.client("s3").list_buckets()["Buckets"]]
-    assert spec.data.alerts_table in moto_cloud.client("dynamodb").list_tables()["TableNames"]
+def test_moto_cloud_is_provisioned_as_described(moto_cloud: MotoCloud) -> None:
+    """Every resource of cloud.yaml exists in moto: bucket, table, group and its things, the
+    policy on each thing's one active certificate, the role alias and its role."""
+    described = DESCRIPTION
+    assert moto_cloud.client("s3").list_buckets()["Buckets"][0]["Name"] == described.buckets[0]
+    assert ALERTS_TABLE in moto_cloud.client("dynamodb").list_tables()["TableNames"]
     iot = moto_cloud.client("iot")
-    members = iot.list_things_in_thing_group(thingGroupName=spec.fleet.thing_group)["things"]
-    assert sorted(members) == sorted(spec.fleet.things)
-    policy = json.loads(iot.get_policy(policyName=spec.fleet.iot_policy)["policyDocument"])
-    alias_arn = iot.describe_role_alias(roleAlias=spec.fleet.role_alias)["roleAliasDescription"][
-        "roleAliasArn"
-    ]
-    for thing in spec.fleet.things:
+    group = described.thing_groups[0]
+    assert sorted(iot.list_things_in_thing_group(thingGroupName=group.name)["things"]) == sorted(group.things)
+    assert described.iot_policy is not None
+    policy = json.loads(iot.get_policy(policyName=described.iot_policy.name)["policyDocument"])
+    assert policy == described.iot_policy.document
+    for thing in described.things:
         (certificate,) = iot.list_thing_principals(thingName=thing)["principals"]
         attached = iot.list_attached_policies(target=certificate)["policies"]
-        assert [p["policyName"] for p in attached] == [spec.fleet.iot_policy]
-    sids = {statement["Sid"]: statement for statement in policy["Statement"]}
-    assert sids["TokenExchangeThroughTheRoleAlias"]["Resource"] == alias_arn  # the CDK app's own document
-    assert iot.describe_role_alias(roleAlias=spec.fleet.role_alias)["roleAliasDescription"][
-        "roleArn"
-    ].endswith(spec.fleet.token_exchange_role)
+        assert [p["policyName"] for p in attached] == [described.iot_policy.name]
+    alias = iot.describe_role_alias(roleAlias=described.role_alias.name)["roleAliasDescription"]
+    assert alias["roleArn"].endswith(described.role_alias.role)
+    assert alias["roleAliasArn"] == described.role_alias_arn()
 
 
 def test_an_alert_publish_writes_the_dynamodb_item(moto_cloud: MotoCloud) -> None:
-    spec = load_spec()
-    engine = RuleEngine.from_spec(spec, moto_cloud.client("dynamodb"), clock=lambda: 1700000000.5)
+    engine = RuleEngine.from_description(
+        DESCRIPTION, moto_cloud.client("dynamodb"), moto_cloud.client("s3"), clock=lambda: 1700000000.5
+    )
     broker = CloudBroker(engine)
     payload = {"alertKey": "2026-11-28T12:00:00Z#line1", "value": 81.5, "severity": "high"}
     broker.publish(IotMessage("edgebundle/dev-1/alerts", json.dumps(payload).encode(), qos=1), origin=DEVICE)
@@ -45,7 +46,7 @@ def test_an_alert_publish_writes_the_dynamodb_item(moto_cloud: MotoCloud) -> Non
     broker.close()
 
     item = moto_cloud.client("dynamodb").get_item(
-        TableName=spec.data.alerts_table,
+        TableName=ALERTS_TABLE,
         Key={"thing": {"S": "dev-1"}, "alertKey": {"S": payload["alertKey"]}},
     )["Item"]
     assert item["value"] == {"N": "81.5"} and item["severity"] == {"S": "high"}
@@ -53,9 +54,9 @@ def test_an_alert_publish_writes_the_dynamodb_item(moto_cloud: MotoCloud) -> Non
 
 
 def test_a_message_without_the_key_is_counted_as_failed_not_raised(moto_cloud: MotoCloud) -> None:
-    engine = RuleEngine.from_spec(load_spec(), moto_cloud.client("dynamodb"))
+    engine = RuleEngine.from_description(DESCRIPTION, moto_cloud.client("dynamodb"), moto_cloud.client("s3"))
     assert engine.handle("edgebundle/dev-1/alerts", b'{"value": 1}') == 0
-    stats = engine.stats["edge_bundle_alerts_to_dynamodb"]
+    stats = engine.stats["alerts_to_dynamodb"]
     assert stats.failed == 1 and "alertKey" in (stats.last_error or "")
     assert engine.handle("edgebundle/dev-1/alerts", b"not json") == 0
     assert engine.handle("edgebundle/dev-1/status", b'{"alertKey": "x"}') == 0
@@ -72,5 +73,30 @@ def test_s3_action_and_dump_under_the_root(moto_cloud: MotoCloud, tmp_path: Path
     moto_cloud.dump(tmp_path / "cloud")
     dumped = tmp_path / "cloud" / "s3" / moto_cloud.bucket / "status/edgebundle/dev-1/status/2000.json"
     assert json.loads(dumped.read_text()) == {"state": "ok", "thing": "dev-1"}
-    table_dump = tmp_path / "cloud" / "dynamodb" / f"{load_spec().data.alerts_table}.jsonl"
+    table_dump = tmp_path / "cloud" / "dynamodb" / f"{ALERTS_TABLE}.jsonl"
     assert table_dump.exists()
+
+
+def test_a_described_s3_rule_writes_with_iot_key_templates(moto_cloud: MotoCloud) -> None:
+    """IoT's s3 action key substitutions ``${topic()}`` and ``${timestamp()}`` (IoT Core developer
+    guide, "Substitution templates"), from a description's ``s3`` action."""
+    described = parse_cloud_description(
+        {
+            "buckets": [moto_cloud.bucket],
+            "topicRules": [
+                {
+                    "name": "status_to_s3",
+                    "sql": "SELECT state FROM 'plant/+/status'",
+                    "s3": {"bucket": moto_cloud.bucket, "key": "raw/${topic()}/${timestamp()}.json"},
+                }
+            ],
+        }
+    )
+    engine = RuleEngine.from_description(
+        described, moto_cloud.client("dynamodb"), moto_cloud.client("s3"), clock=lambda: 3.0
+    )
+    assert engine.handle("plant/dev-1/status", b'{"state": "ok"}') == 1
+    body = moto_cloud.client("s3").get_object(
+        Bucket=moto_cloud.bucket, Key="raw/plant/dev-1/status/3000.json"
+    )
+    assert json.loads(body["Body"].read()) == {"state": "ok"}

@@ -9,16 +9,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bundlespec import load_spec
 from localcore.cloud.exceptions import RuleSyntaxError
 from localcore.cloud.rules_sql import parse_sql
+from tests.localcore.cloud.description import DESCRIPTION
 
 json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-(10**6), 10**6), st.text(max_size=5))
 json_objects = st.dictionaries(st.text("abcdef", min_size=1, max_size=3), json_scalars, max_size=5)
 
 
-def test_the_bundle_rule_selects_payload_topic_level_and_timestamp() -> None:
-    rule = load_spec().iot.rules[0]
+def test_a_described_rule_selects_payload_topic_level_and_timestamp() -> None:
+    rule = DESCRIPTION.topic_rules[0]
     query = parse_sql(rule.name, rule.sql)
     selected = query.evaluate("edgebundle/dev-1/alerts", {"alertKey": "k1", "level": 3}, now_ms=1234)
     assert selected == {"alertKey": "k1", "level": 3, "thing": "dev-1", "receivedAt": 1234}

@@ -19,6 +19,7 @@ from localcore.cloud.service import CloudOptions, EmbeddedCloud
 from localcore.contracts import IotMessage
 from localcore.control import ControlServer
 from localcore.shadows.store import ShadowStore
+from tests.localcore.cloud.description import ALERTS_TABLE, DESCRIPTION, DESCRIPTION_FILE
 
 THING = "dev-1"
 
@@ -47,7 +48,7 @@ def running() -> Iterator[tuple[EmbeddedCloud, ShadowStore, Path]]:
         shadow_sync={"synchronize": {"coreThing": {"classic": True, "namedShadows": ["cfg"]}}},
         shadow_poll_interval=0.2,
     )
-    cloud = EmbeddedCloud(root, THING, options=options)
+    cloud = EmbeddedCloud(root, THING, description=DESCRIPTION, options=options)
     cloud.start()
     store = ShadowStore(root / "shadows", rate_limits=None)
     cloud.attach_shadows(store)
@@ -83,7 +84,7 @@ def test_publish_watch_offline_and_shadow_through_the_cli(
     # THEN the watcher printed it and the rule wrote the item
     assert json.loads(watched.getvalue())["topic"] == f"edgebundle/{THING}/alerts"
     assert cloud.broker.flush()
-    assert cloud.status()["rules"]["edge_bundle_alerts_to_dynamodb"]["written"] == 1
+    assert cloud.status()["rules"]["alerts_to_dynamodb"]["written"] == 1
 
     # a cloud command reaches a device subscriber
     received: list[bytes] = []
@@ -133,11 +134,11 @@ def test_bad_cli_input_gets_a_clear_error(
 def test_stop_dumps_what_reached_the_cloud() -> None:
     root = Path(tempfile.mkdtemp(prefix="lc-cloud-"))
     try:
-        with EmbeddedCloud(root, THING) as cloud:
+        with EmbeddedCloud(root, THING, description=DESCRIPTION) as cloud:
             cloud.adapter.publish(IotMessage(f"edgebundle/{THING}/alerts", b'{"alertKey": "dump-1"}', qos=1))
             s3 = cloud.moto.client("s3", endpoint_url=cloud.proxy.url if cloud.proxy else None)
             s3.put_object(Bucket=cloud.moto.bucket, Key="telemetry/x.json", Body=b"{}")
-        lines = (root / "cloud" / "dynamodb" / "edge-bundle-alerts.jsonl").read_text().splitlines()
+        lines = (root / "cloud" / "dynamodb" / f"{ALERTS_TABLE}.jsonl").read_text().splitlines()
         assert [json.loads(line)["alertKey"] for line in lines] == ["dump-1"]
         assert (root / "cloud" / "s3" / cloud.moto.bucket / "telemetry" / "x.json").read_bytes() == b"{}"
     finally:
@@ -145,16 +146,12 @@ def test_stop_dumps_what_reached_the_cloud() -> None:
 
 
 def test_options_come_from_the_deployment() -> None:
-    class Entry:
-        def __init__(self, merge: dict[str, object]) -> None:
-            self.merge = merge
-
-    options = CloudOptions.from_deployment(
+    options = CloudOptions.from_configuration(
         {
-            "aws.greengrass.Nucleus": Entry(
-                {"mqtt": {"spooler": {"maxSizeInBytes": 1000, "keepQos0WhenOffline": True}}}
-            ),
-            "aws.greengrass.ShadowManager": Entry({"synchronize": {"coreThing": {"classic": True}}}),
+            "aws.greengrass.Nucleus": {
+                "mqtt": {"spooler": {"maxSizeInBytes": 1000, "keepQos0WhenOffline": True}}
+            },
+            "aws.greengrass.ShadowManager": {"synchronize": {"coreThing": {"classic": True}}},
         },
         schedule="online:5,offline:5",
     )
@@ -173,7 +170,10 @@ def test_the_main_cli_has_the_cloud_commands_and_run_options(
     assert json.loads(capsys.readouterr().out)["connectivity"] == "online"
 
     base = ["run", "--recipes", "recipes", "--thing-name", THING]
-    args = build_parser().parse_args([*base, "--connectivity", "online:5,offline:5"])
+    args = build_parser().parse_args(
+        [*base, "--connectivity", "online:5,offline:5", "--cloud-description", str(DESCRIPTION_FILE)]
+    )
+    assert args.cloud_description == DESCRIPTION
     assert callable(args.make_cloud(args))
     recording = build_parser().parse_args([*base, "--cloud", "recording"])
     assert recording.make_cloud(recording) is None
@@ -182,11 +182,31 @@ def test_the_main_cli_has_the_cloud_commands_and_run_options(
     assert "state must be one of" in capsys.readouterr().err
 
 
-def test_without_a_deployment_setting_the_fleet_deployments_shadows_sync() -> None:
-    from infra.greengrass.infrastructure import shadow_manager_configuration
+def test_a_bad_cloud_description_is_refused_before_anything_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from localcore.cli import build_parser
 
-    options = CloudOptions.from_deployment({})
-    assert options.shadow_sync == {"synchronize": shadow_manager_configuration()["synchronize"]}
+    bad = tmp_path / "cloud.yaml"
+    bad.write_text("buckets: [a]\nthingGroup: fleet\n")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(
+            ["run", "--recipes", "r", "--thing-name", THING, "--cloud-description", str(bad)]
+        )
+    assert "thingGroup: unknown key; expected one of" in capsys.readouterr().err
+
+
+def test_without_a_deployment_setting_the_descriptions_shadows_sync(tmp_path: Path) -> None:
+    """ShadowManager syncs what the fleet deployment configures: the description's shadowSync,
+    unless the local deployment configures ShadowManager itself."""
+    options = CloudOptions.from_configuration({})
+    assert options.shadow_sync is None
+    cloud = EmbeddedCloud(tmp_path, THING, description=DESCRIPTION, options=options)
+    assert cloud.sync_config.shadows == {(THING, "config"), (THING, "status")}
+    given = CloudOptions(shadow_sync={"synchronize": {"coreThing": {"classic": True}}})
+    assert EmbeddedCloud(tmp_path, THING, description=DESCRIPTION, options=given).sync_config.shadows == {
+        (THING, "")
+    }
 
 
 @pytest.mark.parametrize(
@@ -210,33 +230,21 @@ def test_bad_deployment_settings_name_the_key(
 ) -> None:
     from localcore.runner.errors import DeploymentError
 
-    class Entry:
-        def __init__(self, merge: dict[str, object]) -> None:
-            self.merge = merge
-
     with pytest.raises(DeploymentError, match=fragment):
-        CloudOptions.from_deployment({component: Entry(merge)})
+        CloudOptions.from_configuration({component: merge})
 
 
-def test_the_factory_reads_a_parsed_deployment_file(tmp_path: Path) -> None:
+def test_the_factory_reads_the_deployments_configuration(tmp_path: Path) -> None:
     from localcore.cloud.service import embedded_cloud_factory
-    from localcore.runner.deployment import parse_deployment
+    from localcore.contracts import CloudContext
 
-    class Core:  # what the factory reads from a LocalCore
-        root = tmp_path
-        thing_name = THING
-        shadows = None
-        _deployment = parse_deployment(
-            {
-                "components": {
-                    "aws.greengrass.Nucleus": {
-                        "configurationUpdate": {"merge": {"mqtt": {"spooler": {"maxSizeInBytes": 4096}}}}
-                    }
-                }
-            },
-            "deployment.yaml",
-        )
-
-    cloud = embedded_cloud_factory("online:1,offline:1")(Core())
+    context = CloudContext(
+        root=tmp_path,
+        thing_name=THING,
+        region="us-east-1",
+        configuration={"aws.greengrass.Nucleus": {"mqtt": {"spooler": {"maxSizeInBytes": 4096}}}},
+        shadows=ShadowStore(tmp_path / "shadows", rate_limits=None),
+    )
+    cloud = embedded_cloud_factory("online:1,offline:1", description=DESCRIPTION)(context)
     assert cloud.adapter.spooler.max_size_in_bytes == 4096
     assert cloud.options.schedule == "online:1,offline:1"

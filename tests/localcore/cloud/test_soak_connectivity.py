@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from localcore.cloud.service import EmbeddedCloud, embedded_cloud_factory
-from localcore.contracts import IotMessage
+from localcore.contracts import CloudContext, IotMessage
 from localcore.testing import running_core
+from tests.localcore.cloud.description import DESCRIPTION
 
 THING = "dev-1"
 PROBE = Path(__file__).resolve().parent / "component" / "cloud_probe.py"
@@ -54,10 +55,10 @@ def test_qos1_survives_a_repeating_outage_schedule_in_order(tmp_path: Path) -> N
             received.append(message.payload)
             arrived.notify_all()
 
-    factory = embedded_cloud_factory("online:2,offline:1,flaky:2:0.5")
+    factory = embedded_cloud_factory("online:2,offline:1,flaky:2:0.5", description=DESCRIPTION)
 
-    def cloud_factory(core: object) -> EmbeddedCloud:
-        cloud = factory(core)
+    def cloud_factory(context: CloudContext) -> EmbeddedCloud:
+        cloud = factory(context)
         cloud.broker.subscribe(f"edgebundle/{THING}/status", on_message)
         cloud.connectivity.add_listener(lambda state, _drop: states.append(state))
         return cloud

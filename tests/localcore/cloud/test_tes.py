@@ -12,15 +12,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from bundlespec import load_spec
 from localcore.cloud.moto_server import MotoCloud
 from localcore.cloud.tes import TES_COMPONENT, TokenExchangeService, moto_role_credentials
+from tests.localcore.cloud.description import DESCRIPTION
 
 
 @pytest.fixture
 def tes(moto_cloud: MotoCloud) -> Iterator[TokenExchangeService]:
     source = moto_role_credentials(
-        moto_cloud.client("sts"), moto_cloud.client("iot"), load_spec().fleet.role_alias
+        moto_cloud.client("sts"), moto_cloud.client("iot"), DESCRIPTION.role_alias.name
     )
     service = TokenExchangeService(source, endpoint_url=moto_cloud.url, region=moto_cloud.region)
     service.start()

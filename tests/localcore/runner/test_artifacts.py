@@ -1,4 +1,5 @@
-"""Artifacts: file: and project-relative URIs, GDK placeholder URIs, ZIPs unarchived like the nucleus."""
+"""Artifacts: file: and project-relative URIs, GDK placeholder URIs, plugin sources, ZIPs unarchived
+like the nucleus."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from localcore.plugins import ArtifactContext
 from localcore.runner.artifacts import ArtifactResolver
 from localcore.runner.errors import ArtifactError
 from localcore.runner.recipe import Artifact, Lifecycle, Recipe
@@ -77,18 +79,25 @@ def test_a_per_architecture_placeholder_uri_finds_that_architectures_build(tmp_p
     assert resolver.locate(recipe(tmp_path), Artifact(PLACEHOLDER + "amd64/edgebundle.zip")) == built
 
 
-def test_placeholder_uri_builds_the_source_zip_when_nothing_was_built(tmp_path: Path) -> None:
-    project = tmp_path / "project"
-    (project / "components" / "demo").mkdir(parents=True)
-    (project / "components" / "demo" / "__init__.py").write_text("")
-    (project / "bundle.yaml").write_text("project: x\n")
-    root = tmp_path / "root"
-    resolver = ArtifactResolver(root, project)
-    resolver.prepare(recipe(tmp_path, Artifact(PLACEHOLDER + "edgebundle.zip", unarchive="ZIP")))
-    # like the nucleus: edgebundle.zip unarchives into .../edgebundle/, entries at the zip root
-    unarchived = root / "packages/artifacts-unarchived/com.example.A/1.2.0/edgebundle"
-    assert (unarchived / "components/demo/__init__.py").exists()
-    assert (unarchived / "bundle.yaml").read_text() == "project: x\n"
+def test_a_plugin_source_is_asked_first_and_may_decline(tmp_path: Path) -> None:
+    """Artifact sources (localcore.plugins) resolve what they handle; None falls through to the
+    built-in rules."""
+    special = tmp_path / "special.bin"
+    special.write_text("from the source")
+    asked: list[str] = []
+
+    class OnlySpecial:
+        def locate(self, recipe: Recipe, artifact: Artifact, context: ArtifactContext) -> Path | None:
+            asked.append(artifact.uri)
+            assert context.project_root == tmp_path.resolve()
+            return special if artifact.uri == "plugin:special" else None
+
+    (tmp_path / "plain.txt").write_text("plain")
+    resolver = ArtifactResolver(tmp_path / "root", tmp_path, [OnlySpecial()])
+    r = recipe(tmp_path)
+    assert resolver.locate(r, Artifact("plugin:special")) == special
+    assert resolver.locate(r, Artifact("file:plain.txt")) == tmp_path.resolve() / "plain.txt"
+    assert asked == ["plugin:special", "file:plain.txt"]
 
 
 def test_unusable_artifacts_say_why(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from localcore.runner.dependencies import dependency_levels
 from localcore.runner.supervisor import SupervisorSettings
 from localcore.testing import running_core
 
@@ -188,7 +189,7 @@ def test_setenv_precedence(tmp_path: Path) -> None:
                 "AWS_REGION": "from-cloud",
             }
 
-    with running_core(tmp_path, lifecycle("setenv"), cloud=CloudWithEnvironment()) as core:
+    with running_core(tmp_path, lifecycle("setenv"), cloud=lambda context: CloudWithEnvironment()) as core:
         core.wait_for_state("test.life.Setenv", "FINISHED")
         token = core.token("test.life.Setenv")
     env = dict(
@@ -342,7 +343,7 @@ def test_dependents_stop_before_their_dependencies(tmp_path: Path) -> None:
     assert transitions.index("test.life.FlakyDependent", "FINISHED") < transitions.index(
         "test.life.FlakyBase", "STOPPING"
     )
-    assert core.runner._dependency_levels() == [
+    assert dependency_levels(core.runner._order, core.runner.recipes) == [
         ["test.life.FlakyBase", "test.life.Steady"],
         ["test.life.FlakyDependent"],
     ]

@@ -1,4 +1,5 @@
-"""MQTT topic filter matching: examples from the MQTT spec and properties against a regex model."""
+"""MQTT topic filter matching: examples from the MQTT spec and properties against a regex model;
+the nucleus' local pub/sub quirk beside IoT Core's rules."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from localcore.cloud.exceptions import TopicFilterError
-from localcore.cloud.topics import (
+from localcore.mqtt_topics import (
+    TopicFilterError,
+    iot_core_matches,
+    local_pubsub_matches,
     topic_level,
-    topic_matches,
     validate_topic_filter,
     validate_topic_name,
 )
@@ -57,7 +59,7 @@ def _reference(topic_filter: str, topic: str) -> bool:
     ],
 )
 def test_spec_examples(topic_filter: str, topic: str, expected: bool) -> None:
-    assert topic_matches(topic_filter, topic) is expected
+    assert iot_core_matches(topic_filter, topic) is expected
 
 
 @given(topics, st.data())
@@ -69,21 +71,21 @@ def test_filter_derived_from_topic_always_matches(topic: str, data: st.DataObjec
         derived = [*derived[:cut], "#"]
     topic_filter = "/".join(derived)
     validate_topic_filter(topic_filter)
-    assert topic_matches(topic_filter, topic)
+    assert iot_core_matches(topic_filter, topic)
 
 
 @given(topics, st.lists(st.sampled_from(["a", "b", "+", "x1"]), min_size=1, max_size=5), st.booleans())
 def test_matches_agree_with_regex_model(topic: str, filter_levels: list[str], hash_tail: bool) -> None:
     topic_filter = "/".join([*filter_levels, "#"] if hash_tail else filter_levels)
     validate_topic_filter(topic_filter)
-    assert topic_matches(topic_filter, topic) == _reference(topic_filter, topic)
+    assert iot_core_matches(topic_filter, topic) == _reference(topic_filter, topic)
 
 
 @given(topics)
 def test_changing_one_literal_level_breaks_the_match(topic: str) -> None:
     levels = topic.split("/")
     changed = "/".join([*levels[:-1], levels[-1] + "Q"])
-    assert not topic_matches(changed, topic)
+    assert not iot_core_matches(changed, topic)
 
 
 @pytest.mark.parametrize("bad", ["", "a/#/b", "a#", "a/b+", "+a/b", "#/"])
@@ -101,3 +103,29 @@ def test_bad_topic_names_are_refused(bad: str) -> None:
 def test_topic_level_is_one_based() -> None:
     assert topic_level("edgebundle/dev-1/alerts", 2) == "dev-1"
     assert topic_level("edgebundle/dev-1/alerts", 4) is None
+
+
+@pytest.mark.parametrize(
+    ("topic_filter", "topic", "expected"),
+    [
+        ("a/#", "a", False),  # the nucleus' SubscriptionTrie follows '#' only on deeper levels
+        ("a/#", "a/b/c", True),
+        ("#", "a", True),
+        ("#", "$aws/things/x/shadow/update", True),  # '$' is not special on local pub/sub
+        ("a/+/c", "a/b/c", True),
+        ("a/+", "a/b/c", False),
+        ("a/b", "a/b", True),
+    ],
+)
+def test_local_pubsub_matches_as_the_nucleus_trie(topic_filter: str, topic: str, expected: bool) -> None:
+    """NUC ``SubscriptionTrie`` (aws-greengrass-nucleus, builtin/services/pubsub): ``a/#`` is not
+    matched by ``a``; IoT Core (MQTT 3.1.1 4.7.1.2) does match it."""
+    assert local_pubsub_matches(topic_filter, topic) is expected
+
+
+@given(topic=topics, filter_levels=st.lists(st.sampled_from(["+", "a", "b", "X"]), min_size=1, max_size=5))
+def test_local_and_iot_core_matching_agree_without_a_trailing_hash(
+    topic: str, filter_levels: list[str]
+) -> None:
+    topic_filter = "/".join(filter_levels)
+    assert local_pubsub_matches(topic_filter, topic) == iot_core_matches(topic_filter, topic)
