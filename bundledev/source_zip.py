@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from urllib.parse import urlparse
 
 from bundlebuild.source_zip import build_source_zip
 from localcore.logfmt import kv
 from localcore.plugins import ArtifactContext
+from localcore.runner.artifacts import PLACEHOLDER_PREFIX
 from localcore.runner.errors import ArtifactError
 from localcore.runner.recipe import Artifact, Recipe
 
@@ -32,8 +32,13 @@ class SourceZipSource:
         self._lock = threading.Lock()
 
     def locate(self, recipe: Recipe, artifact: Artifact, context: ArtifactContext) -> Path | None:
-        """The zip for ``edgebundle.zip`` when ``make build`` left none; ``None`` for anything else."""
-        if urlparse(artifact.uri).scheme != "s3" or artifact.file_name != SOURCE_ZIP_NAME:
+        """The zip for the source recipes' ``edgebundle.zip`` when ``make build`` left none; ``None``
+        for anything else, a per-architecture build's ``<arch>/edgebundle.zip`` included (localcore's
+        own GDK layout lookup finds that one, or says where it expected it)."""
+        if (
+            not artifact.uri.startswith(PLACEHOLDER_PREFIX)
+            or artifact.uri[len(PLACEHOLDER_PREFIX) :] != SOURCE_ZIP_NAME
+        ):
             return None
         built = (
             context.project_root
@@ -43,7 +48,7 @@ class SourceZipSource:
             / SOURCE_ZIP_NAME
         )
         if built.is_file():
-            return None  # localcore's own GDK layout lookup finds it
+            return None
         return self._source_zip(context)
 
     def _source_zip(self, context: ArtifactContext) -> Path:

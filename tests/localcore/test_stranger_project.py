@@ -95,7 +95,9 @@ ComponentConfiguration:
       aws.greengrass.ipc.mqttproxy:
         com.stranger.Reporter:mqttproxy:1:
           operations: ["aws.greengrass#PublishToIoTCore"]
-          resources: ["plant/{iot:thingName}/events"]
+          # "+", not {iot:thingName}: the nucleus leaves recipe variables in accessControl as
+          # written unless interpolateComponentConfiguration is set (default false).
+          resources: ["plant/+/events"]
 Manifests:
   - Platform: {os: linux}
     Lifecycle:
@@ -103,6 +105,11 @@ Manifests:
     Artifacts:
       - Uri: file:report.py
 """
+
+
+# The module fixture installs localcore and its dependencies into a fresh venv (about 45 s on an
+# idle machine, several minutes on a loaded one), inside the first test's timeout.
+pytestmark = pytest.mark.timeout(900)
 
 
 @pytest.fixture(scope="module")
