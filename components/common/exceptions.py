@@ -30,3 +30,7 @@ class GpioUnavailableError(Exception):
 
 class SpoolEntryError(ValueError):
     """An image spool entry is unreadable: bad metadata, or an image named outside the spool."""
+
+
+class MessageTooLargeError(MessageError):
+    """A message to publish is over the bundle's wire limit (``components.common.wire_limits``)."""
