@@ -34,7 +34,8 @@ class HostedModelConfig(ConfigStruct, frozen=True):
     variant: str = "int8"  # the manifest variant: float32, pruned or int8
     path: str | None = None  # a model file outside the manifest (needs sha256)
     sha256: Sha256 | None = None
-    version: str | None = None  # defaults to the manifest's version
+    # defaults to the manifest's version; bounded: every event and the status carry it
+    version: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
     input_topic: str = topics.READINGS
     output_topic: str = topics.ANOMALIES
     preprocessing: Literal["sensor_window_v1"] = "sensor_window_v1"

@@ -234,7 +234,7 @@ def test_a_batch_size_over_the_wire_limit_is_refused_naming_the_key() -> None:
     """nucleus lite closes the IPC connection of a message over its 10,000-byte buffer
     (``GGL_IPC_MAX_MSG_LEN``, ``modules/ggipcd/src/ipc_server.h``; ../shared/reference/nucleus-lite.md),
     so no configuration may let a batch grow past ``wire_limits.MAX_MESSAGE_BYTES``."""
-    with pytest.raises(ValueError, match=r"Coalescing\.max_batch_bytes: 100000; expected at most 6000"):
+    with pytest.raises(ValueError, match=r"Coalescing\.max_batch_bytes: 100000; expected at most 6500"):
         coalescing(max_batch_bytes=100_000)
     assert coalescing().max_batch_bytes == MAX_MESSAGE_BYTES
 
