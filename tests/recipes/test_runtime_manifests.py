@@ -108,8 +108,12 @@ def test_the_classic_rule_never_selects_a_manifest_that_names_a_runtime() -> Non
 
 @by_recipe
 def test_the_classic_nucleus_selects_the_classic_manifest(path: Path) -> None:
+    """Also if a classic nucleus named its runtime (the Greengrass API's CoreDevice.runtime says
+    ``aws_nucleus_classic``; the PlatformResolver read does not set it), or a device's
+    ``platformOverride`` set it: the lite manifest asks for ``aws_nucleus_lite``."""
     manifests = load(path)["Manifests"]
-    for platform in CLASSIC_PLATFORMS:
+    named = [{**platform, "runtime": "aws_nucleus_classic"} for platform in CLASSIC_PLATFORMS]
+    for platform in (*CLASSIC_PLATFORMS, *named):
         index = classic_selects(manifests, platform)
         assert index is not None, platform
         assert "runtime" not in manifests[index]["Platform"]

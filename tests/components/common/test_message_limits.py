@@ -176,7 +176,7 @@ def sensing() -> Iterator[SensingComponent]:
     component.stop()
 
 
-def test_readings_and_their_batches_fit(sensing: SensingComponent) -> None:
+def test_readings_and_their_batches_fit() -> None:
     assert assert_fits(topics.READINGS, largest_reading()) < MAX_MESSAGE_BYTES // 4
 
     wire = PendingWire()
