@@ -6,14 +6,16 @@ so the recipes are held against them rather than against localcore:
 - **nucleus classic** (``aws-greengrass/aws-greengrass-nucleus``,
   ``src/main/java/com/aws/greengrass/config/PlatformResolver.java``, commit ``45e92b3``): the
   platform is ``os``, ``architecture`` and ``architecture.detail`` as detected, plus the
-  ``platformOverride`` of the nucleus configuration; there is no ``runtime`` attribute.
+  ``platformOverride`` of the nucleus configuration; it sets no ``runtime`` attribute.
   ``findBestMatch`` hands it to ``PlatformHelper.findBestMatch``
   (``aws-greengrass/aws-greengrass-component-common``,
   ``src/main/java/com/amazon/aws/iot/greengrass/component/common/PlatformHelper.java``): the first
-  manifest every one of whose Platform keys matches; a key the platform lacks (``label == null``)
-  matches nothing but an explicit null, so a manifest naming ``runtime`` is never selected,
-  whatever its value, ``"*"`` included. (``os``/``architecture`` accept ``all``/``any``, and
-  ``//`` or ``/regex/`` match a present value.)
+  manifest whose every Platform key is satisfied (``isAttributeSatisfied``). ``*`` (or null) is
+  satisfied even by a key the platform lacks; any other template needs a non-empty label, so a
+  manifest naming ``runtime: aws_nucleus_lite`` is never selected by the classic nucleus, and one
+  naming ``runtime: "*"`` would be (which is why the lite manifests name ``aws_nucleus_lite``).
+  ``/regex/`` matches the whole label; ``all``/``any`` are wildcards for ``os`` and
+  ``architecture`` only; other templates must start with a letter or digit and equal the label.
 - **nucleus lite** (``aws-greengrass/aws-greengrass-lite``, ``modules/ggl-recipe/src/recipe.c``,
   ``manifest_selection``): "The manifest is only valid for lite if runtime is explicitly
   aws_nucleus_lite or *. If the value isn't set then that manifest is classic-only." Then ``os``
@@ -55,29 +57,24 @@ def load(path: Path) -> dict[str, Any]:
     return document
 
 
-def classic_field_matches(name: str, label: str | None, template: Any) -> bool:
-    """``PlatformHelper.testField``."""
-    if template is None:
-        return label is None
-    if label is None or not isinstance(template, str):
-        return False
-    if template == "//":
+def classic_attribute_satisfied(name: str, label: str | None, template: str | None) -> bool:
+    """``PlatformHelper.isAttributeSatisfied``."""
+    if template is None or template == "*":
         return True
-    if len(template) > 2 and template.startswith("/") and template.endswith("/"):
+    if not label:
+        return False
+    if len(template) >= 2 and template.startswith("/") and template.endswith("/"):
         return re.fullmatch(template[1:-1], label) is not None
     if name in ("os", "architecture") and template in ("all", "any"):
         return True
-    return template == label
+    return re.match(r"[a-zA-Z0-9]", template) is not None and template == label
 
 
 def classic_selects(manifests: list[dict[str, Any]], platform: dict[str, str]) -> int | None:
-    """``PlatformHelper.findBestMatch``: the index of the first manifest whose platform matches."""
+    """``PlatformHelper.findBestMatch``: the index of the first manifest whose platform is satisfied."""
     for index, manifest in enumerate(manifests):
         wanted = manifest.get("Platform") or {}
-        if all(
-            any(classic_field_matches(k, platform.get(k), v) for v in (t if isinstance(t, list) else [t]))
-            for k, t in wanted.items()
-        ):
+        if all(classic_attribute_satisfied(k, platform.get(k), v) for k, v in wanted.items()):
             return index
     return None
 
@@ -97,12 +94,14 @@ def lite_selects(manifests: list[dict[str, Any]], architecture: str) -> int | No
     return None
 
 
-def test_the_classic_rule_never_selects_a_manifest_that_names_a_runtime() -> None:
-    """The fact the recipes rely on, pinned: the classic platform has no ``runtime``, so neither
-    ``aws_nucleus_lite`` nor ``"*"`` matches it, while a manifest without the key still does."""
-    manifests = [{"Platform": {"os": "linux", "runtime": "aws_nucleus_lite"}}, {"Platform": {"os": "linux"}}]
-    assert classic_selects(manifests, {"os": "linux", "architecture": "amd64"}) == 1
-    assert classic_selects([{"Platform": {"os": "linux", "runtime": "*"}}], {"os": "linux"}) is None
+def test_the_classic_rule_never_selects_a_manifest_for_lite() -> None:
+    """The facts the recipes rely on, pinned: the classic platform has no ``runtime``, so a
+    manifest asking for ``aws_nucleus_lite`` is passed over wherever it stands, while ``"*"``
+    would be taken by either runtime; lite passes over a manifest without ``runtime``."""
+    platform = {"os": "linux", "architecture": "amd64"}
+    lite_first = [{"Platform": {"os": "linux", "runtime": "aws_nucleus_lite"}}, {"Platform": {"os": "linux"}}]
+    assert classic_selects(lite_first, platform) == 1
+    assert classic_selects([{"Platform": {"os": "linux", "runtime": "*"}}], platform) == 0
     assert lite_selects([{"Platform": {"os": "linux"}, "Lifecycle": {"run": {}}}], "amd64") is None
 
 
@@ -160,17 +159,22 @@ def test_no_dependency_nucleus_lite_cannot_resolve(path: Path) -> None:
         assert set(dependencies) <= {"aws.greengrass.TokenExchangeService"}
 
 
+#: The device classes ``make build --arch`` targets; each writes a copy of both manifests.
+BUILD_MACHINES = 4  # amd64, aarch64, armv7l, armv6l
+#: What a per-architecture copy adds to a manifest's Platform at most
+#: (``architecture: aarch64`` or ``architecture: arm, architecture.detail: armv7l``, as YAML).
+PLATFORM_BYTES_PER_MACHINE = 64
+
+
 @by_recipe
 def test_the_built_recipe_fits_lites_recipe_buffer_and_keeps_both_runtimes(path: Path) -> None:
-    """The build writes both manifests, one per architecture each; lite reads at most 8,196 bytes
-    of a recipe file (``file_mem[8196]`` in ``ggl_recipe_get_from_file``)."""
-    arches = ["x86_64", "aarch64", "armv7l"]
+    """The build writes both manifests (one per architecture each, with ``--arch``); lite reads at
+    most 8,196 bytes of a recipe file (``file_mem[8196]`` in ``ggl_recipe_get_from_file``)."""
     built = transform_recipe(
-        load(path), "1.0.0", arches, "a-bucket-name-of-sixty-three-characters-at-most-for-s3-xxxxxxx"
+        load(path), "1.0.0", None, "a-bucket-name-of-sixty-three-characters-at-most-for-s3-xxxxxxx"
     )
     manifests = built["Manifests"]
-    assert (
-        sorted(m["Platform"].get("runtime", "classic") for m in manifests)
-        == ["aws_nucleus_lite"] * 3 + ["classic"] * 3
-    )
-    assert len(yaml.safe_dump(built, sort_keys=False).encode()) < LITE_RECIPE_FILE_BYTES
+    assert [m["Platform"].get("runtime") for m in manifests] == [None, "aws_nucleus_lite"]
+    size = len(yaml.safe_dump(built, sort_keys=False).encode())
+    per_machine = len(yaml.safe_dump(manifests, sort_keys=False).encode()) + 2 * PLATFORM_BYTES_PER_MACHINE
+    assert size + (BUILD_MACHINES - 1) * per_machine < LITE_RECIPE_FILE_BYTES
