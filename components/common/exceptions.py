@@ -47,3 +47,7 @@ class ModelSwapRejected(ConfigError):
     A :class:`ConfigError`, so :class:`~components.common.live_config.LiveConfig` reports the
     reason in the component's configuration shadow and keeps the previous configuration.
     """
+
+
+class MessageTooLargeError(MessageError):
+    """A message to publish is over the bundle's wire limit (``components.common.wire_limits``)."""

@@ -23,7 +23,6 @@ from awsiot.greengrasscoreipc.model import (
     ConnectionStatus,
     IoTCoreConnectionStatusEvent,
     IoTCoreMessage,
-    JsonMessage,
     PublishMessage,
     ReportedLifecycleState,
     ResourceNotFoundError,
@@ -33,6 +32,7 @@ from awsiot.greengrasscoreipc.model import (
 
 from components.common.exceptions import IpcError, ShadowUnavailableError
 from components.common.logs import kv
+from components.common.wire_limits import encode_checked
 
 log = logging.getLogger(__name__)
 
@@ -87,15 +87,33 @@ class ComponentIpc:
 
     # -- local pub/sub -------------------------------------------------------------------------
     def publish_json(self, topic: str, message: dict[str, Any]) -> None:
-        """Publish a JSON message on the local pub/sub."""
-        self.client.publish_to_topic(
-            topic=topic, publish_message=PublishMessage(json_message=JsonMessage(message=message))
-        )
+        """Publish a JSON message on the local pub/sub, as a binary payload of its compact JSON.
+
+        Binary, not a ``jsonMessage``: nucleus lite drops a JSON message of more than ~50 nodes
+        for its subscribers and silences the subscription; a binary payload is one node
+        (``components.common.wire_limits``). Subscribers decode both forms.
+
+        Raises:
+            MessageTooLargeError: over ``wire_limits.MAX_MESSAGE_BYTES``; nothing was sent.
+        """
+        self.publish_binary(topic, encode_checked(topic, message))
 
     def publish_json_async(self, topic: str, message: dict[str, Any]) -> Any:
-        """Publish without waiting for the core's acknowledgement; returns a future."""
+        """:meth:`publish_json` without waiting for the core's acknowledgement; returns a future.
+
+        Raises:
+            MessageTooLargeError: as :meth:`publish_json`.
+        """
+        return self.publish_encoded_async(topic, encode_checked(topic, message))
+
+    def publish_encoded_async(self, topic: str, payload: bytes) -> Any:
+        """Publish JSON already encoded (``wire_limits.encode``) without waiting; returns a future.
+
+        For callers that build a message from pieces they encoded once (the publisher's reading
+        batches); the caller holds it to ``wire_limits.MAX_MESSAGE_BYTES``.
+        """
         return self.client.publish_to_topic_async(
-            topic=topic, publish_message=PublishMessage(json_message=JsonMessage(message=message))
+            topic=topic, publish_message=PublishMessage(binary_message=BinaryMessage(message=payload))
         )
 
     def publish_binary(self, topic: str, payload: bytes) -> None:

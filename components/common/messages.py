@@ -24,6 +24,7 @@ from msgspec import Meta
 
 from components.common.exceptions import MessageError
 from components.common.structs import locate_error
+from components.common.wire_limits import MAX_TEXT_CHARS, clip_strings, clip_text
 
 READING_V1 = "edgebundle.reading.v1"
 READING_BATCH_V1 = "edgebundle.reading-batch.v1"
@@ -260,7 +261,10 @@ def reading_message(
     quality: Quality = "good",
     **extra: Any,
 ) -> dict[str, Any]:
-    """Build a reading message (see :class:`Reading`)."""
+    """Build a reading message (see :class:`Reading`); a failed read's ``error`` is cut to
+    ``wire_limits.MAX_TEXT_CHARS`` (a driver's message has no bound of its own)."""
+    if isinstance(extra.get("error"), str):
+        extra["error"] = clip_text(extra["error"])
     return {
         "schema": READING_V1,
         "source": source,
@@ -290,7 +294,8 @@ def alert_message(
     message: str,
     reading: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Build an alert message (see :class:`Alert`)."""
+    """Build an alert message (see :class:`Alert`); ``message`` is cut to twice
+    ``wire_limits.MAX_TEXT_CHARS`` (it names a rule and a sensor, and may quote a driver's error)."""
     return {
         "schema": ALERT_V1,
         "source": source,
@@ -300,14 +305,19 @@ def alert_message(
         "ruleId": rule_id,
         "severity": severity,
         "state": state,
-        "message": message,
+        "message": clip_text(message, 2 * MAX_TEXT_CHARS),
         "reading": reading,
     }
 
 
 def health_message(source: str, seq: int, ts: float, metrics: dict[str, Any]) -> dict[str, Any]:
-    """Build a health message (see :class:`Health`)."""
-    return {"schema": HEALTH_V1, "source": source, "seq": seq, "ts": ts, "metrics": metrics}
+    """Build a health message (see :class:`Health`).
+
+    Every string in ``metrics`` is cut to ``wire_limits.MAX_TEXT_CHARS``: a health document
+    carries the last error of a driver, a camera or the cloud, whose length nobody bounds, and
+    the message must stay within the wire limit whatever they said.
+    """
+    return {"schema": HEALTH_V1, "source": source, "seq": seq, "ts": ts, "metrics": clip_strings(metrics)}
 
 
 def anomaly_message(
@@ -353,7 +363,10 @@ def inspection_message(
     latency_ms: float,
     **extra: Any,
 ) -> dict[str, Any]:
-    """Build an inspection decision message (see :class:`Inspection`)."""
+    """Build an inspection decision message (see :class:`Inspection`); a ``reason`` is cut to
+    ``wire_limits.MAX_TEXT_CHARS`` (it quotes a camera's or a frame's error)."""
+    if isinstance(extra.get("reason"), str):
+        extra["reason"] = clip_text(extra["reason"])
     return {
         "schema": INSPECTION_V1,
         "source": source,
@@ -372,7 +385,8 @@ def inspection_message(
 def actuator_message(
     source: str, seq: int, ts: float, actuator: str, on: bool, reason: str
 ) -> dict[str, Any]:
-    """Build an actuator state change message (see :class:`ActuatorChange`)."""
+    """Build an actuator state change message (see :class:`ActuatorChange`); ``reason`` is cut to
+    twice ``wire_limits.MAX_TEXT_CHARS`` (it lists the alerts that lit the LED, however many)."""
     return {
         "schema": ACTUATOR_V1,
         "source": source,
@@ -380,7 +394,7 @@ def actuator_message(
         "ts": ts,
         "actuator": actuator,
         "on": on,
-        "reason": reason,
+        "reason": clip_text(reason, 2 * MAX_TEXT_CHARS),
     }
 
 

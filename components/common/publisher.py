@@ -14,14 +14,17 @@ few thousand readings a second; the async form pipelines them. Two paths share t
   ``min_interval_s`` ago, a reading goes at once as its own message, from the caller's thread
   (low rates: one message per reading, no added latency). Otherwise readings queue; as soon as
   a slot is free and the interval has passed, everything queued, up to a cap, goes as one
-  ``edgebundle.reading-batch.v1`` message. The interval bounds the reading messages a second
+  ``edgebundle.reading-batch.v1`` message. The cap is in readings and in bytes of the JSON on
+  the wire (``wire_limits.MAX_MESSAGE_BYTES``: nucleus lite closes the IPC connection of a
+  larger message), cut exactly; every message goes as one binary payload, which lite's
+  subscription node limit counts as one node. The interval bounds the reading messages a second
   whatever the rate (5 ms: at most 200), which is where the CPU goes: at 5,000 readings/s a
   fast core acknowledges quickly enough for ~1,700 messages of three readings a second, and
   the client's per-message work took ~70 % of a core. The queue is bounded: on overflow the
   oldest readings are dropped and counted. The sensor loop never waits for the core.
 
 The acknowledgement callback runs on the SDK's event-loop thread, which also writes every frame
-to the socket: sending a batch there (JSON of a few hundred readings, ~1-3 ms of Python) would
+to the socket: sending a batch there (the JSON of a few dozen readings, ~0.3 ms of Python) would
 hold an alert queued behind it. So the callback only frees the slot and wakes the publisher's own
 sender thread, which sends the batch. Only one thread sends reading messages at a time (the
 "pump" role, a flag taken under the lock, not a lock held while sending), so readings leave in
@@ -41,9 +44,11 @@ from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass
 from typing import Any
 
+from components.common.exceptions import MessageTooLargeError
 from components.common.ipc import ComponentIpc
 from components.common.logs import kv
 from components.common.messages import reading_batch_message
+from components.common.wire_limits import MAX_MESSAGE_BYTES, encode
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +65,10 @@ class Coalescing:
             queue and leave together once it has passed (0: only the window holds them back).
         max_queued: readings waiting for a slot before the oldest are dropped.
         max_batch: most readings in one batch message.
-        max_batch_bytes: most bytes of readings (as compact JSON) in one batch message.
+        max_batch_bytes: most bytes in one batch message, as the compact JSON that goes on the
+            wire; at most ``wire_limits.MAX_MESSAGE_BYTES`` (a larger message would close the
+            component's IPC connection under nucleus lite). A batch travels as one binary
+            payload, so lite's node limit counts it as one node whatever it holds.
     """
 
     topic: str
@@ -69,13 +77,19 @@ class Coalescing:
     min_interval_s: float = 0.0
     max_queued: int = 20_000
     max_batch: int = 500
-    max_batch_bytes: int = 100_000
+    max_batch_bytes: int = MAX_MESSAGE_BYTES
 
     def __post_init__(self) -> None:
         for name in ("window", "max_queued", "max_batch", "max_batch_bytes"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"Coalescing.{name}: {value!r}; expected an integer >= 1")
+        if self.max_batch_bytes > MAX_MESSAGE_BYTES:
+            raise ValueError(
+                f"Coalescing.max_batch_bytes: {self.max_batch_bytes}; expected at most "
+                f"{MAX_MESSAGE_BYTES} (wire_limits.MAX_MESSAGE_BYTES: nucleus lite closes the IPC "
+                "connection of a larger message)"
+            )
         interval = self.min_interval_s
         if not isinstance(interval, (int, float)) or not 0.0 <= interval <= 1.0:
             raise ValueError(
@@ -231,13 +245,21 @@ class IpcPublisher:
                     return
                 readings = self._take_batch(coalescing)
                 self._readings_in_flight += 1
-            count = len(readings)
-            message = readings[0] if count == 1 else reading_batch_message(coalescing.source, readings)
-            future: Future[Any] | None = None
+            payload: bytes | None = None
             try:
-                future = self._ipc.publish_json_async(coalescing.topic, message)
-            except Exception as err:
-                self._record_failure(coalescing.topic, err, readings=count)
+                payload, readings = self._encode_batch(coalescing, readings)
+            except MessageTooLargeError as err:
+                readings = readings[:1]
+                self._record_failure(coalescing.topic, err, readings=1)
+            except Exception as err:  # a reading JSON cannot carry: its batch is lost, and said so
+                self._record_failure(coalescing.topic, err, readings=len(readings))
+            count = len(readings)
+            future: Future[Any] | None = None
+            if payload is not None:
+                try:
+                    future = self._ipc.publish_encoded_async(coalescing.topic, payload)
+                except Exception as err:
+                    self._record_failure(coalescing.topic, err, readings=count)
             with self._lock:
                 # From the hand-over to the client, not from the decision to send: building a
                 # big batch takes a while, and no two messages may leave closer than the interval.
@@ -254,16 +276,57 @@ class IpcPublisher:
     def _take_batch(self, coalescing: Coalescing) -> list[dict[str, Any]]:
         """Pop the next message's readings from the queue; called with the lock held.
 
-        The byte cap is estimated from the first reading's size with a quarter of headroom
-        (readings of one component differ by a few dozen bytes at most): serializing every
-        reading just to measure it would double the JSON work the SDK does anyway.
+        How many is estimated from the first reading's size with a quarter of headroom, an upper
+        bound :meth:`_encode_batch` then cuts exactly (serializing under the lock would hold the
+        sensor threads).
         """
         queue = self._queue
         if len(queue) == 1:
             return [queue.popleft()]
-        per_reading = _json_size(queue[0]) * 5 // 4 + 1
+        per_reading = _json_size(queue[0]) * 3 // 4 + 1
         count = min(len(queue), coalescing.max_batch, max(1, coalescing.max_batch_bytes // per_reading))
         return [queue.popleft() for _ in range(count)]
+
+    def _encode_batch(
+        self, coalescing: Coalescing, readings: list[dict[str, Any]]
+    ) -> tuple[bytes, list[dict[str, Any]]]:
+        """The wire bytes of the next reading message and the readings it carries; the caller holds
+        the pump role.
+
+        Each reading is encoded once and the batch is spliced from the pieces, so the cut by
+        ``max_batch_bytes`` is exact; readings that do not fit go back to the front of the
+        queue, in order, for the next message.
+
+        Raises:
+            MessageTooLargeError: the first reading alone is over ``max_batch_bytes``; it is the
+                only one taken (the others went back to the queue).
+        """
+        limit = coalescing.max_batch_bytes
+        head = encode(reading_batch_message(coalescing.source, []))
+        prefix, suffix = head[: -len(b"]}")], b"]}"
+        size = len(prefix) + len(suffix)
+        parts: list[bytes] = []
+        for reading in readings:
+            part = encode(reading)
+            added = len(part) + (1 if parts else 0)
+            if size + added > limit:
+                break
+            parts.append(part)
+            size += added
+        taken = max(1, len(parts))  # an oversized first reading is taken, to be refused alone
+        rest = readings[taken:]
+        if rest:
+            with self._lock:
+                self._queue.extendleft(reversed(rest))
+            readings = readings[:taken]
+        if not parts:
+            oversized = len(encode(readings[0]))
+            raise MessageTooLargeError(
+                f"reading on {coalescing.topic!r} is {oversized} bytes of JSON; expected at most {limit}"
+            )
+        if len(parts) == 1:
+            return parts[0], readings
+        return prefix + b",".join(parts) + suffix, readings
 
     def _reading_done(self, coalescing: Coalescing, count: int, future: Future[Any]) -> None:
         """A reading message's acknowledgement (on the SDK's event-loop thread): free its slot and

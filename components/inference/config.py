@@ -32,7 +32,8 @@ class HostedModelConfig(ConfigStruct, frozen=True):
     path: str | None = None  # a model file outside the manifest (needs sha256)
     sha256: Sha256 | None = None
     card: str | None = None  # its model card; default: <path without .tflite>.card.json
-    version: str | None = None  # defaults to the manifest's version
+    # defaults to the manifest's version; bounded: every event and the status carry it
+    version: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
     input_topic: str = topics.READINGS
     output_topic: str = topics.ANOMALIES
     preprocessing: Literal["sensor_window_v1"] | None = None  # if set, the card's must be this

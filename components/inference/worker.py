@@ -228,7 +228,9 @@ class ModelWorker:
             "model": model.hosted.name,
             "variant": model.config.variant,
             "version": model.version,
-            "sha256": model.sha256,
+            # The first 16 hex digits identify the file (the log has all 64): eight models' status
+            # must fit one message within the wire limit (components.common.wire_limits).
+            "sha256Prefix": model.sha256[:16],
             "threshold": model.threshold,
             "readings": self.readings,
             "ignored": self.ignored,

@@ -40,6 +40,8 @@ COMPONENT_SOURCE = "sensing"
 #: Every local topic the component publishes on (its recipe grants exactly these).
 PUBLISHED_TOPICS: tuple[str, ...] = (topics.READINGS, topics.ALERTS, topics.HEALTH, topics.ACTUATOR)
 SENSOR_FAULT_RULE = "sensor-fault"
+#: Active alert ids listed in the health message (the count is always whole; see active_alerts_summary).
+HEALTH_ALERT_IDS = 8
 # How often stale-data rules are checked (and health is considered for publishing).
 _TICK_S = 0.25
 
@@ -326,11 +328,19 @@ class SensingComponent:
             led_on = self.indicator.on if self.indicator is not None else False
         return {
             "sensors": {sensor_id: loop.stats.as_metrics() for sensor_id, loop in list(self.loops.items())},
-            "activeAlerts": active,
+            "activeAlerts": self.active_alerts_summary(active),
+            "activeAlertCount": len(active),
             "actuatorOn": led_on,
             "readingsPublished": self.readings_published,
             "alertsPublished": self.alerts_published,
         }
+
+    @staticmethod
+    def active_alerts_summary(active: list[str]) -> list[str]:
+        """The active alert ids the health message lists: the first :data:`HEALTH_ALERT_IDS`,
+        sorted (``activeAlertCount`` has them all; each alert has its own message on the alerts
+        topic). Rules are unbounded, and the message must stay within the wire limit."""
+        return sorted(active)[:HEALTH_ALERT_IDS]
 
     def publish_health(self, now: float) -> None:
         """Publish one health message."""

@@ -36,6 +36,11 @@ METRICS_BY_DRIVER: dict[str, frozenset[str]] = {
 }
 
 
+#: The most sensors one component reads: its health message carries a line per sensor and must stay
+#: within the wire limit (components.common.wire_limits); a Pi's header has room for fewer DHTs.
+MAX_SENSORS = 12
+
+
 class SensorConfig(ConfigStruct, frozen=True):
     """One sensor: which driver reads it, where, and how often."""
 
@@ -134,7 +139,7 @@ class ActuatorConfig(ConfigStruct, frozen=True):
 class SensingConfig(ConfigStruct, frozen=True):
     """The whole component configuration (recipe ``DefaultConfiguration`` minus ``accessControl``)."""
 
-    sensors: tuple[SensorConfig, ...] = (
+    sensors: Annotated[tuple[SensorConfig, ...], Meta(max_length=MAX_SENSORS)] = (
         SensorConfig(id="line1-env", driver="simulated", interval_seconds=2.0),
         SensorConfig(id="gateway", driver="system", interval_seconds=30.0, fault_after_seconds=120.0),
     )

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from components.common.logs import kv
+from components.common.wire_limits import clip_text
 from components.sensing.config import SensorConfig
 from components.sensing.drivers.base import SensorDriver, SensorSample
 from components.sensing.exceptions import SensorReadError
@@ -28,6 +29,10 @@ _MIN_WAIT_S = 0.0005
 # Falling further behind than this (a slow publish, a stalled machine) re-bases the schedule
 # instead of reading in a burst to catch up.
 _MAX_LAG_S = 1.0
+
+
+#: Characters of a sensor's last error in the health message (a DHT's own are under 45).
+HEALTH_ERROR_CHARS = 80
 
 
 @dataclass
@@ -44,13 +49,18 @@ class SensorStats:
     faulted: bool = False
 
     def as_metrics(self) -> dict[str, object]:
-        """The stats as health metrics (camelCase like the rest of the messages)."""
+        """The stats as health metrics (camelCase like the rest of the messages).
+
+        ``lastError`` is cut to :data:`HEALTH_ERROR_CHARS`: the health message has a line per
+        sensor and must stay within the wire limit; a failed reading carries the whole message.
+        """
+        error = self.last_error
         return {
             "reads": self.reads,
             "good": self.good,
             "errors": self.errors,
             "consecutiveFailures": self.consecutive_failures,
-            "lastError": self.last_error,
+            "lastError": clip_text(error, HEALTH_ERROR_CHARS) if error is not None else None,
             "lastErrorTs": self.last_error_ts,
             "lastGoodTs": self.last_good_ts,
             "faulted": self.faulted,

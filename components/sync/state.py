@@ -11,6 +11,10 @@
                   "alerts": {"delivered": 4, "resent": 2, "retentionCapped": 0, ...}, ...},
      "storeIncident": null | "…moved to sync.db.unusable-…"}
 
+The status topic carries the same document without ``policies``: they echo the configuration
+(unbounded maps such as ``deadband``), and a local message must stay within nucleus lite's
+limits (``components.common.wire_limits``); the shadow, where it exists, keeps them.
+
 ``records`` is what still waits to be sent; ``unconfirmed`` counts sent alerts kept for a re-send
 (see :mod:`components.sync.uploader`); ``resent`` counts the re-sends.
 
@@ -90,6 +94,11 @@ def status_document(
     }
 
 
+def status_message(document: dict[str, Any]) -> dict[str, Any]:
+    """The status topic's metrics: the reported document without its ``policies`` (see above)."""
+    return {key: value for key, value in document.items() if key != "policies"}
+
+
 class StatusReporter:
     """Publishes the status on ``topics.SYNC_STATUS`` and writes it to the ``sync`` shadow.
 
@@ -117,7 +126,7 @@ class StatusReporter:
         self._seq += 1
         try:
             self._publisher.publish_json(
-                topics.SYNC_STATUS, health_message("sync", self._seq, self._clock(), document)
+                topics.SYNC_STATUS, health_message("sync", self._seq, self._clock(), status_message(document))
             )
         except Exception as err:
             log.warning(kv(event="status_publish_failed", error=repr(err)))

@@ -101,18 +101,16 @@ class ComponentRecipe:
         return loaded
 
 
-SHADOW_ONLY = frozenset({"aws.greengrass.ShadowManager"})
+# No ShadowManager: nucleus lite resolves every dependency it has no recipe for in the cloud
+# (see test_no_dependency_nucleus_lite_cannot_resolve).
+NONE: frozenset[str] = frozenset()
 COMPONENTS = [
-    ComponentRecipe("Sensing", "sensing", SensingConfig, SHADOW_ONLY, _sensing_grants),
-    ComponentRecipe("Inference", "inference", InferenceConfig, SHADOW_ONLY, _inference_grants),
-    ComponentRecipe("QualityInspection", "inspection", InspectionConfig, SHADOW_ONLY, _inspection_grants),
+    ComponentRecipe("Sensing", "sensing", SensingConfig, NONE, _sensing_grants),
+    ComponentRecipe("Inference", "inference", InferenceConfig, NONE, _inference_grants),
+    ComponentRecipe("QualityInspection", "inspection", InspectionConfig, NONE, _inspection_grants),
     # TokenExchangeService: the sync component's S3 credentials come from it.
     ComponentRecipe(
-        "Sync",
-        "sync",
-        SyncConfig,
-        SHADOW_ONLY | {"aws.greengrass.TokenExchangeService"},
-        _sync_grants,
+        "Sync", "sync", SyncConfig, frozenset({"aws.greengrass.TokenExchangeService"}), _sync_grants
     ),
 ]
 by_name = pytest.mark.parametrize("component", COMPONENTS, ids=lambda c: c.short_name)
@@ -131,7 +129,7 @@ def test_name_version_and_dependencies_follow_the_bundle(component: ComponentRec
     assert recipe["RecipeFormatVersion"] == "2020-01-25"
     assert recipe["ComponentName"] == f"{spec.greengrass.component_prefix}.{component.short_name}"
     assert isinstance(recipe["ComponentVersion"], str)  # the one version source (bundlebuild, gdk/, infra)
-    assert set(recipe["ComponentDependencies"]) == component.dependencies
+    assert set(recipe.get("ComponentDependencies") or {}) == component.dependencies
 
 
 @by_name
@@ -161,9 +159,15 @@ def test_access_control_grants_exactly_what_the_code_uses(component: ComponentRe
 
 @by_name
 def test_lifecycle_follows_the_project_arrangement(component: ComponentRecipe) -> None:
-    (manifest,) = component.recipe["Manifests"]
-    assert manifest["Artifacts"] == [ARTIFACT]
-    lifecycle = manifest["Lifecycle"]
-    assert lifecycle["Setenv"]["PYTHONPATH"] == "{artifacts:decompressedPath}/edgebundle"
-    assert lifecycle["Run"]["Script"].endswith(f"exec python3 -u -m components.{component.module}")
-    assert "bundlebuild/install.py" in lifecycle["Install"]["Script"]
+    classic, lite = component.recipe["Manifests"]
+    for manifest, install, run in ((classic, "Install", "Run"), (lite, "install", "run")):
+        assert manifest["Artifacts"] == [ARTIFACT]
+        lifecycle = manifest["Lifecycle"]
+        assert set(lifecycle) == {"Setenv", install, run}
+        assert lifecycle["Setenv"]["PYTHONPATH"] == "{artifacts:decompressedPath}/edgebundle"
+        assert lifecycle[run]["Script"].endswith(f"exec python3 -u -m components.{component.module}")
+        assert "bundlebuild/install.py" in lifecycle[install]["Script"]
+    # one component, the same steps under either runtime
+    assert [list(step.values()) for step in classic["Lifecycle"].values()] == [
+        list(step.values()) for step in lite["Lifecycle"].values()
+    ]

@@ -27,6 +27,7 @@ from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 from awsiot.greengrasscoreipc.model import SubscriptionResponseMessage
 
 from components.common.exceptions import MessageError
+from components.common.ipc import decode_subscription_message
 from components.common.messages import READING_BATCH_V1, reading_items
 
 
@@ -39,7 +40,11 @@ def main(argv: list[str]) -> int:
 
     def handler_for(topic: str) -> Callable[[SubscriptionResponseMessage], None]:
         def on_message(event: SubscriptionResponseMessage) -> None:
-            message = event.json_message.message if event.json_message else None
+            # The bundle publishes binary JSON (components.common.wire_limits); read either form.
+            try:
+                message = decode_subscription_message(event)
+            except ValueError:
+                message = None
             received = time.time()
             messages = [message]
             if isinstance(message, dict) and message.get("schema") == READING_BATCH_V1:

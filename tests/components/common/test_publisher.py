@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from components.common.messages import READING_BATCH_V1, READING_V1, iter_readings, reading_message
 from components.common.publisher import Coalescing, IpcPublisher
+from components.common.wire_limits import MAX_MESSAGE_BYTES
 
 
 class PendingIpc:
@@ -90,6 +91,7 @@ class WireIpc:
         self.sent_at: list[float] = []  # time.monotonic() of each message on the wire
         self.lock = threading.Condition()
         self.fail_next_call = 0
+        self.payloads: list[bytes] = []  # reading messages as the wire carries them
 
     def publish_json_async(self, topic: str, message: dict[str, Any]) -> Future[Any]:
         with self.lock:
@@ -101,6 +103,11 @@ class WireIpc:
             self.sent_at.append(time.monotonic())
             self.lock.notify_all()
             return future
+
+    def publish_encoded_async(self, topic: str, payload: bytes) -> Future[Any]:
+        """The reading path: the publisher hands over the JSON it encoded for the wire."""
+        self.payloads.append(payload)
+        return self.publish_json_async(topic, json.loads(payload))
 
     def wait_wire(self, count: int, timeout: float = 5.0) -> list[str]:
         """The topics on the wire once ``count`` messages were sent (the sender thread is async)."""
@@ -211,7 +218,7 @@ def test_batches_are_capped_by_count_and_by_bytes() -> None:
     ipc.settle(publisher)
     assert [len(m.get("readings", [m])) for m in ipc.on(READINGS)] == [1, 4, 4, 2]
     one = len(json.dumps(reading(0), separators=(",", ":")))
-    cap = 4 * one  # estimated from the first reading with headroom: 3 readings a batch
+    cap = 4 * one  # the batch envelope takes part of the fourth reading's room: 3 a batch
     ipc = WireIpc()
     publisher = IpcPublisher(ipc, coalescing=coalescing(window=1, max_batch_bytes=cap))  # type: ignore[arg-type]
     for seq in range(8):
@@ -219,8 +226,42 @@ def test_batches_are_capped_by_count_and_by_bytes() -> None:
     ipc.settle(publisher)
     batches = [m["readings"] for m in ipc.on(READINGS) if "readings" in m]
     assert [len(b) for b in batches] == [3, 3]  # 0 went alone, 7 alone after them
-    assert all(len(json.dumps(b, separators=(",", ":"))) <= cap for b in batches)
+    assert all(len(payload) <= cap for payload in ipc.payloads)  # the whole message, exactly
     assert delivered_seqs(ipc) == list(range(8))
+
+
+def test_a_batch_size_over_the_wire_limit_is_refused_naming_the_key() -> None:
+    """nucleus lite closes the IPC connection of a message over its 10,000-byte buffer
+    (``GGL_IPC_MAX_MSG_LEN``, ``modules/ggipcd/src/ipc_server.h``; ../shared/reference/nucleus-lite.md),
+    so no configuration may let a batch grow past ``wire_limits.MAX_MESSAGE_BYTES``."""
+    with pytest.raises(ValueError, match=r"Coalescing\.max_batch_bytes: 100000; expected at most 6500"):
+        coalescing(max_batch_bytes=100_000)
+    assert coalescing().max_batch_bytes == MAX_MESSAGE_BYTES
+
+
+def test_batches_of_the_default_cap_stay_under_the_wire_limit_and_lose_nothing() -> None:
+    ipc = WireIpc()
+    publisher = IpcPublisher(ipc, coalescing=coalescing(window=1))  # type: ignore[arg-type]
+    for seq in range(400):
+        publisher.publish(READINGS, reading(seq))
+    ipc.settle(publisher)
+    assert max(len(payload) for payload in ipc.payloads) <= MAX_MESSAGE_BYTES
+    assert len(ipc.payloads) > 10  # 400 readings could not go in a few messages
+    assert delivered_seqs(ipc) == list(range(400))
+
+
+def test_a_reading_too_large_for_the_wire_is_refused_alone_and_the_others_go() -> None:
+    ipc = WireIpc()
+    publisher = IpcPublisher(ipc, coalescing=coalescing(window=1))  # type: ignore[arg-type]
+    publisher.publish(READINGS, reading(0))  # goes at once; the rest queue behind its ack
+    huge = {**reading(1), "error": "x" * MAX_MESSAGE_BYTES}
+    publisher.publish(READINGS, huge)
+    for seq in range(2, 6):
+        publisher.publish(READINGS, reading(seq))
+    ipc.settle(publisher)
+    assert delivered_seqs(ipc) == [0, 2, 3, 4, 5]
+    assert publisher.metrics()["readingsFailed"] == 1
+    assert "MessageTooLargeError" in str(publisher.metrics()["lastError"])
 
 
 def test_overflow_drops_the_oldest_queued_readings_and_counts_them_without_blocking() -> None:
@@ -237,14 +278,14 @@ def test_overflow_drops_the_oldest_queued_readings_and_counts_them_without_block
 def test_alerts_never_wait_behind_queued_readings() -> None:
     ipc = WireIpc()
     publisher = IpcPublisher(ipc, max_in_flight=4, coalescing=coalescing(window=1))  # type: ignore[arg-type]
-    for seq in range(50):
+    for seq in range(20):
         publisher.publish(READINGS, reading(seq))
     publisher.publish(ALERTS, {"schema": "edgebundle.alert.v1", "seq": 1})
-    # sent at once, ahead of the 49 queued readings, and on its own
+    # sent at once, ahead of the 19 queued readings, and on its own
     assert [t for t, _, _ in ipc.wire] == [READINGS, ALERTS]
     ipc.ack_oldest()
     assert ipc.wait_wire(3) == [READINGS, ALERTS, READINGS]
-    assert len(ipc.on(READINGS)[-1]["readings"]) == 49
+    assert len(ipc.on(READINGS)[-1]["readings"]) == 19
 
 
 def test_flush_sends_what_is_queued_and_waits_for_the_acknowledgements() -> None:

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from awsiot.greengrasscoreipc.model import JsonMessage, PublishMessage
+
 from components.common import topics
 from components.common.ipc import ComponentIpc
 from components.common.model_manifest import Manifest
@@ -53,8 +55,16 @@ class Line:
         return self.seen.on(topics.INFERENCE_STATUS)
 
     def publish(self, readings: list[dict[str, Any]]) -> None:
-        for reading in readings:
-            self.ipc.publish_json(topics.READINGS, reading)
+        """Every other reading as a ``jsonMessage`` (another producer's form), the rest as the
+        bundle sends them (binary JSON): the component reads both."""
+        for index, reading in enumerate(readings):
+            if index % 2:
+                self.ipc.publish_json(topics.READINGS, reading)
+            else:
+                self.ipc.client.publish_to_topic(
+                    topic=topics.READINGS,
+                    publish_message=PublishMessage(json_message=JsonMessage(message=reading)),
+                )
 
 
 class Running(ConfigShadow):

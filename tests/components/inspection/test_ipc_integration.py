@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from awsiot.greengrasscoreipc.model import JsonMessage, PublishMessage
+
 from components.common import topics
 from components.common.ipc import ComponentIpc
 from components.inspection.__main__ import build_and_run
@@ -31,9 +33,19 @@ class Running(ConfigShadow):
     def __init__(self, core: IpcHarness, line: ComponentIpc, seen: RecordingPublisher) -> None:
         super().__init__(core, THING, topics.SHADOW_INSPECTION)
         self.line, self.seen = line, seen
+        self.triggers = 0
 
     def inspect(self, part_id: str) -> dict[str, Any]:
-        self.line.publish_json(topics.INSPECTION_TRIGGER, {"partId": part_id})
+        """Triggers alternate between a ``jsonMessage`` (a PLC bridge's form) and binary JSON (the
+        bundle's): the component reads both."""
+        self.triggers += 1
+        if self.triggers % 2:
+            self.line.client.publish_to_topic(
+                topic=topics.INSPECTION_TRIGGER,
+                publish_message=PublishMessage(json_message=JsonMessage(message={"partId": part_id})),
+            )
+        else:
+            self.line.publish_json(topics.INSPECTION_TRIGGER, {"partId": part_id})
         self.seen.wait(
             lambda: any(m["partId"] == part_id for m in self.seen.on(topics.INSPECTION_DECISIONS)),
             what=f"decision on {part_id}",

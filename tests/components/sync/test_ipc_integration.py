@@ -108,10 +108,17 @@ def test_component_over_real_ipc_stores_uploads_reports_and_follows_the_link(
         with component_thread(build_and_run, ipc, join_timeout=20) as component:
             producer = core.client("test.Producer")
 
+            sent = [0]
+
             def publish(topic: str, message: Any) -> None:
-                producer.publish_to_topic(
-                    topic=topic, publish_message=PublishMessage(json_message=JsonMessage(message=message))
-                )
+                # alternately another producer's jsonMessage and the bundle's binary JSON: sync reads both
+                sent[0] += 1
+                if sent[0] % 2:
+                    producer.publish_to_topic(
+                        topic=topic, publish_message=PublishMessage(json_message=JsonMessage(message=message))
+                    )
+                else:
+                    ComponentIpc(producer, "test.Producer", THING).publish_json(topic, message)
 
             statuses: list[Any] = []
             watcher = ComponentIpc(core.client("test.Watcher"), "test.Watcher", THING)
