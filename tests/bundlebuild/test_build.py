@@ -202,7 +202,11 @@ def test_32_bit_arm_builds_from_wheels_offered_with_find_links(tmp_path: Path) -
     assert "wheels/cp313/msgspec-99.0.0-cp313-cp313-linux_armv7l.whl" in entries
     assert "wheels/shared/awsiotsdk-99.0.0-py3-none-any.whl" in entries
     recipe = yaml.safe_load(built.recipe.read_text())
-    assert [m["Platform"] for m in recipe["Manifests"]] == [NUCLEUS_REPORTS["armv7l"]]
+    # One manifest per runtime: the classic nucleus's, and nucleus lite's (its `runtime` key).
+    assert [m["Platform"] for m in recipe["Manifests"]] == [
+        NUCLEUS_REPORTS["armv7l"],
+        {**NUCLEUS_REPORTS["armv7l"], "runtime": "aws_nucleus_lite"},
+    ]
 
 
 def test_a_recipe_that_would_not_load_on_a_device_fails_the_build(tmp_path: Path) -> None:
