@@ -55,6 +55,7 @@ def build_and_run(ipc: ComponentIpc, stop: threading.Event) -> None:
         telemetry=ipc,
         store_incident=incident,
         on_failure=stop.set,
+        replay_requests=ipc.publish_json,
     )
     try:
         serve_live_component(
