@@ -68,6 +68,22 @@ _NOT_HELD = (
 )
 
 
+def _in_source_order(records: list[StoredRecord]) -> list[StoredRecord]:
+    """``records`` in arrival (id) order, except that each source's are in sequence order: a record
+    takes the place of the earliest arrival of its source at or above its sequence number."""
+    place: dict[int, int] = {}
+    by_source: dict[str, list[StoredRecord]] = {}
+    for record in records:
+        by_source.setdefault(record.source, []).append(record)
+    for group in by_source.values():
+        group.sort(key=lambda r: r.seq, reverse=True)
+        earliest = None
+        for record in group:
+            earliest = record.id if earliest is None else min(earliest, record.id)
+            place[record.id] = earliest
+    return sorted(records, key=lambda r: (place[r.id], r.seq))
+
+
 class SqliteStore(OfflineStore):
     """:class:`OfflineStore` in one SQLite file.
 
@@ -279,7 +295,16 @@ class SqliteStore(OfflineStore):
                 f" WHERE stream = ? AND {_NOT_HELD} ORDER BY id LIMIT ?",  # these streams are never batched
                 (stream, limit),
             ).fetchall()
-        return [StoredRecord(*row) for row in rows]
+            # A replayed record came after newer ones of its source (a higher id, a lower seq):
+            # it still goes first, so each source leaves in sequence order.
+            for source in {row[2] for row in rows}:
+                lowest = min(row[3] for row in rows if row[2] == source)
+                rows += self._db.execute(
+                    "SELECT id, stream, source, seq, ts, received, payload FROM records"
+                    f" WHERE stream = ? AND source = ? AND seq < ? AND {_NOT_HELD} ORDER BY seq LIMIT ?",
+                    (stream, source, lowest, limit),
+                ).fetchall()
+        return _in_source_order([StoredRecord(*row) for row in rows])[:limit]
 
     def delete_delivered(self, records: Sequence[StoredRecord]) -> None:
         """See :meth:`OfflineStore.delete_delivered`."""
