@@ -28,6 +28,7 @@ run published while Sync was down are lost with its window) and ``gapsUnanswered
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import threading
@@ -149,8 +150,12 @@ class GapTracker:
             self._seen_live.add(key)
             if previous is not None and seq > previous + 1:
                 gap = Gap(stream, source, previous + 1, seq - 1)
-                # Committed before the record that revealed it, so a crash cannot forget it.
-                self._store.open_gaps([gap], self._clock())
+                # Committed before the record that revealed it, so a crash cannot forget it. On a
+                # full disk it is asked for all the same (only a crash meanwhile would forget it).
+                try:
+                    self._store.open_gaps([gap], self._clock())
+                except Exception as err:
+                    log.warning(kv(event="gap_not_persisted", stream=stream, source=source, error=repr(err)))
                 self._ask(stream, [gap], self._clock())
         if gap is not None:
             self._ingestor.count(stream, GAPS_OPENED)
@@ -228,7 +233,7 @@ class GapTracker:
                 due.append(request.message)
         for request in given_up:
             if request.gaps:
-                self._store.close_gaps(request.gaps)
+                self._ingestor.after_commit(functools.partial(self._store.close_gaps, request.gaps))
                 self._ingestor.count(request.stream, GAPS_UNANSWERED, len(request.gaps))
                 log.warning(kv(event="gap_unanswered", stream=request.stream, gaps=len(request.gaps)))
         for message in due:

@@ -30,9 +30,19 @@ from components.common.messages import (
 )
 from components.sync.config import StreamPolicy
 from components.sync.policies import DeadbandFilter, DiskGuard, store_limits
-from components.sync.store.base import DEADBAND_DROPPED, MALFORMED, AddResult, NewRecord, OfflineStore
+from components.sync.store.base import (
+    DEADBAND_DROPPED,
+    MALFORMED,
+    UNWRITABLE_DROPPED,
+    AddResult,
+    NewRecord,
+    OfflineStore,
+)
 
 log = logging.getLogger(__name__)
+
+#: Records kept in memory while commits fail (a full disk) before the oldest bulk ones are dropped.
+MAX_PENDING_RECORDS = 50_000
 
 # The schema each stream carries; a message naming another schema on that topic is malformed.
 STREAM_SCHEMAS: dict[str, str] = {
@@ -225,6 +235,7 @@ class Ingestor:
                         per_stream[name] = per_stream.get(name, 0) + value
                 if self._first_pending_at is None and (self._pending or self._after_commit):
                     self._first_pending_at = time.monotonic()
+                self._bound_pending()
             raise
         finally:
             with self._cond:
@@ -234,11 +245,35 @@ class Ingestor:
         for action in actions:
             try:
                 action()
-            except Exception:
-                log.exception(kv(event="after_commit_failed"))
+            except Exception as err:  # a full disk: tried again after the next commit
+                log.warning(kv(event="after_commit_failed", error=repr(err)))
+                with self._cond:
+                    self._after_commit.append(action)
         if self._on_commit is not None and (records or counts):
             self._on_commit(result)
         return result
+
+    def _bound_pending(self) -> None:
+        """Over :data:`MAX_PENDING_RECORDS` waiting: drop the oldest records of bulk streams
+        (alerts stay), counted ``unwritableDropped``; called with the lock held."""
+        over = len(self._pending) - MAX_PENDING_RECORDS
+        if over <= 0:
+            return
+        policies = self._policies()
+        kept: list[NewRecord] = []
+        dropped: dict[str, int] = {}
+        for record in self._pending:
+            policy = policies.get(record.stream)
+            if over > 0 and (policy is None or policy.destination != "iot"):
+                over -= 1
+                dropped[record.stream] = dropped.get(record.stream, 0) + 1
+                continue
+            kept.append(record)
+        self._pending = kept
+        for stream, count in dropped.items():
+            per_stream = self._pending_counts.setdefault(stream, {})
+            per_stream[UNWRITABLE_DROPPED] = per_stream.get(UNWRITABLE_DROPPED, 0) + count
+        log.warning(kv(event="unwritable_dropped", records=sum(dropped.values()), waiting=len(kept)))
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until nothing is queued or being committed (for orderly shutdown and tests)."""

@@ -35,6 +35,9 @@ DELIVERED = "delivered"
 DEADBAND_DROPPED = "deadbandDropped"
 LOW_DISK_DROPPED = "lowDiskDropped"
 MALFORMED = "malformed"
+# Bulk records dropped, oldest first, while commits kept failing (a full disk) and more than
+# MAX_PENDING_RECORDS waited in memory.
+UNWRITABLE_DROPPED = "unwritableDropped"
 # Sent records published again because the nucleus' spooler may have lost them (not a loss).
 RESENT = "resent"
 # Sent records forgotten before their retention time because the cap was reached: they can no
