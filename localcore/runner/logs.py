@@ -6,6 +6,7 @@ costs at most ``max_bytes * (backups + 1)`` of disk.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -63,9 +64,36 @@ class ComponentLog:
         self._max_bytes = max_bytes
         self._backups = backups
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: IO[str] | None = path.open("a", encoding="utf-8", errors="replace")
-        self._size = path.stat().st_size
+        self._file: IO[str] | None = None
+        self._size = 0
+        self._closed = False
+        # A full disk (or no descriptor left) must not stop the component whose output this is:
+        # lines that cannot be written are counted, and the file is reopened at most once a second.
+        self.dropped_lines = 0
+        self._retry_at = 0.0
+        self._open()
+
+    def _open(self) -> bool:
+        """(Re)open the file for appending; False if it cannot be now. Called with the lock held
+        (or from ``__init__``)."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("a", encoding="utf-8", errors="replace")
+            self._size = self.path.stat().st_size
+            return True
+        except OSError:
+            self._file = None
+            self._retry_at = time.monotonic() + 1.0
+            return False
+
+    def _failed(self, lines: int) -> None:
+        """A write failed: drop what was buffered, count the lines; called with the lock held."""
+        self.dropped_lines += lines
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+        self._file = None
+        self._retry_at = time.monotonic() + 1.0
 
     def info(self, message: str) -> None:
         """One line from the runner (state changes, exit codes, timeouts)."""
@@ -79,14 +107,26 @@ class ComponentLog:
         text = "".join(f"{head}{line}\n" for line in lines)
         size = len(text.encode("utf-8", errors="replace"))
         with self._lock:
-            if self._file is None:
+            if self._closed:
                 return
-            if self._size and self._size + size > self._max_bytes:
-                self._rotate()
-            assert self._file is not None
-            self._file.write(text)
-            self._file.flush()
-            self._size += size
+            if self._file is None and (time.monotonic() < self._retry_at or not self._open()):
+                self.dropped_lines += len(lines)
+                return
+            dropped = self.dropped_lines
+            if dropped:
+                note = f"{head}{dropped} lines dropped: the log could not be written\n"
+                text = note + text
+                size += len(note.encode("utf-8", errors="replace"))
+            try:
+                if self._size and self._size + size > self._max_bytes:
+                    self._rotate()
+                assert self._file is not None
+                self._file.write(text)
+                self._file.flush()
+                self._size += size
+                self.dropped_lines -= dropped
+            except OSError:
+                self._failed(len(lines))
 
     def _rotate(self) -> None:
         assert self._file is not None
@@ -105,8 +145,10 @@ class ComponentLog:
     def close(self) -> None:
         """Close the file; later writes are dropped."""
         with self._lock:
+            self._closed = True
             if self._file is not None:
-                self._file.close()
+                with contextlib.suppress(OSError):
+                    self._file.close()
                 self._file = None
 
 

@@ -9,11 +9,8 @@ skipped otherwise) and unmounted after. SQLite there fails as on a full SD card:
 
 from __future__ import annotations
 
-import errno
 import json
-import os
 import sqlite3
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,45 +23,15 @@ from components.sync.ingest import Ingestor
 from components.sync.policies import DiskGuard
 from components.sync.store.recovery import open_store, open_store_when_space
 from components.sync.store.sqlite import SqliteStore
+from tests.full_disk import fill, small_filesystem
 
 from .conftest import alert
 
 
 @pytest.fixture
 def small_fs(tmp_path: Path) -> Iterator[Path]:
-    mount_point = tmp_path / "fs"
-    mount_point.mkdir()
-    try:
-        subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)],
-            check=True,
-            capture_output=True,
-        )
-    except (OSError, subprocess.CalledProcessError) as err:
-        pytest.skip(f"needs a tmpfs mount (root): {err}")
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False, capture_output=True)
-
-
-def fill(fs: Path) -> Path:
-    """Write a file until the file system is full; returns it (remove it to free the space)."""
-    junk = fs / "junk"
-    fd = os.open(junk, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    try:
-        while True:
-            for size in (65536, 512, 1):  # down to the last byte that fits
-                try:
-                    os.write(fd, b"\0" * size)
-                    break
-                except OSError as err:
-                    assert err.errno == errno.ENOSPC
-            else:
-                break
-    finally:
-        os.close(fd)
-    return junk
+    with small_filesystem(tmp_path / "fs") as fs:
+        yield fs
 
 
 def test_a_store_cannot_open_on_a_full_disk_waits_then_opens_by_itself(small_fs: Path) -> None:
