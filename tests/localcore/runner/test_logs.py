@@ -79,13 +79,12 @@ def test_a_full_disk_drops_and_counts_lines_and_the_log_resumes_by_itself(tmp_pa
         assert log.dropped_lines > 0
         # THEN once space is back the log resumes, saying how many lines it dropped
         junk.unlink()
-        wait_until(
-            lambda: (
-                log.write_lines("run.stdout: ", ["after"]) is None
-                and "lines dropped: the log could not be written" in (fs / "logs" / "a.log").read_text()
-            ),
-            what="the log written again",
-        )
+
+        def written_again() -> bool:
+            log.write_lines("run.stdout: ", ["after"])
+            return "lines dropped: the log could not be written" in (fs / "logs" / "a.log").read_text()
+
+        wait_until(written_again, what="the log written again")
         log.close()
         assert messages(fs / "logs" / "a.log")[0] == "before"
 
