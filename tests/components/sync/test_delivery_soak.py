@@ -171,7 +171,7 @@ def test_delivery_soak_kills_outages_full_disk_and_a_connection_flood(
             continue
         if index == flood_at:  # 3,000 connections opened and held against the core's socket
             held = flood(str(core.ipc.socket_path), 3000)
-            events["connections held in the flood"] = len(held)
+            events["connections opened in the flood (3,000 tried)"] = len(held)
             kill_sync(core)  # Sync must reconnect through the flood
             events["sync kills"] += 1
             wait_until(lambda: sync_pid(core) is not None and core.state(SYNC) == "RUNNING", what="sync back")
