@@ -39,6 +39,8 @@ PREDICTION_V1 = "edgebundle.prediction.v1"
 #: IPC event-stream message, at most 24 MiB (``/work/shared/reference/greengrass-ipc.md`` 1.3,
 #: ``AWS_EVENT_STREAM_MAX_MESSAGE_SIZE``), with room for the rest of the message.
 MAX_IMAGE_BYTES = 16 * 1024 * 1024
+REPLAY_REQUEST_V1 = "edgebundle.replay-request.v1"
+REPLAY_V1 = "edgebundle.replay.v1"
 
 Quality = Literal["good", "bad", "stale"]
 Severity = Literal["info", "warning", "critical"]
@@ -168,6 +170,61 @@ class ActuatorChange(_Envelope):
     reason: str
 
 
+class ReplayRange(_Message):
+    """Sequence numbers of one source asked for again: ``first`` to ``last`` inclusive
+    (``last`` None: up to the newest the producer holds)."""
+
+    source: Annotated[str, Meta(min_length=1)]
+    first: Annotated[int, Meta(ge=0)]
+    last: Annotated[int, Meta(ge=0)] | None = None
+
+
+class ReplayRequest(_Envelope):
+    """A consumer (Sync) asks the producer of ``topic`` to publish some of its messages again.
+
+    ``ranges`` name what is missing per source. ``others``: also everything held of any source
+    not named in ``ranges`` or ``exclude`` (a consumer that was down does not know which sources
+    appeared meanwhile). The producer answers on its replay topic with ``requestId`` repeated.
+    """
+
+    request_id: Annotated[str, Meta(min_length=1, max_length=128)]
+    topic: Annotated[str, Meta(min_length=1)]
+    ranges: list[ReplayRange] = []
+    others: bool = False
+    exclude: list[str] = []
+
+
+class ReplayMissing(_Message):
+    """Part of a requested range the producer cannot publish again, and why.
+
+    ``evicted``: the producer published them in its current run but they left its replay window
+    (count, age) before they were asked for: ``count`` messages lost. ``notHeld``: numbers below
+    the first the producer holds from its current run (a previous run's, or never used, since a
+    restarted producer starts numbering higher): nothing it can tell, ``count`` is None.
+    """
+
+    source: Annotated[str, Meta(min_length=1)]
+    first: Annotated[int, Meta(ge=0)]
+    last: Annotated[int, Meta(ge=0)]
+    reason: Literal["evicted", "notHeld"]
+    count: Annotated[int, Meta(ge=0)] | None = None
+
+
+class Replay(_Envelope):
+    """Messages of ``topic`` published again for request ``requestId``, each exactly as first
+    published (its own schema, ``source``, ``seq``, ``ts``), oldest first per source.
+
+    A long answer comes in several messages; the one with ``final: true`` is the last and
+    carries ``missing``, what the producer could not publish again.
+    """
+
+    request_id: str
+    topic: Annotated[str, Meta(min_length=1)]
+    messages: list[dict[str, Any]] = []
+    missing: list[ReplayMissing] = []
+    final: bool = True
+
+
 _Model = TypeVar("_Model", bound=_Message)
 
 _MODELS: dict[str, type[_Envelope]] = {
@@ -179,6 +236,8 @@ _MODELS: dict[str, type[_Envelope]] = {
     IMAGE_V1: ImageMessage,
     PREDICTION_V1: PredictionMessage,
     ACTUATOR_V1: ActuatorChange,
+    REPLAY_REQUEST_V1: ReplayRequest,
+    REPLAY_V1: Replay,
 }
 
 
@@ -428,3 +487,53 @@ def prediction_message(
     if part_id is not None:
         message["partId"] = part_id
     return message
+
+
+def replay_request_message(
+    source: str,
+    seq: int,
+    ts: float,
+    *,
+    request_id: str,
+    topic: str,
+    ranges: list[tuple[str, int, int | None]],
+    others: bool = False,
+    exclude: list[str] | None = None,
+) -> dict[str, Any]:
+    """Build a replay request (see :class:`ReplayRequest`); ``ranges`` are ``(source, first, last)``."""
+    return {
+        "schema": REPLAY_REQUEST_V1,
+        "source": source,
+        "seq": seq,
+        "ts": ts,
+        "requestId": request_id,
+        "topic": topic,
+        "ranges": [{"source": src, "first": first, "last": last} for src, first, last in ranges],
+        "others": others,
+        "exclude": list(exclude or ()),
+    }
+
+
+def replay_message(
+    source: str,
+    seq: int,
+    ts: float,
+    *,
+    request_id: str,
+    topic: str,
+    messages: list[dict[str, Any]],
+    missing: list[dict[str, Any]],
+    final: bool,
+) -> dict[str, Any]:
+    """Build one message of a replay (see :class:`Replay`); ``missing`` as :class:`ReplayMissing` dicts."""
+    return {
+        "schema": REPLAY_V1,
+        "source": source,
+        "seq": seq,
+        "ts": ts,
+        "requestId": request_id,
+        "topic": topic,
+        "messages": messages,
+        "missing": missing,
+        "final": final,
+    }

@@ -13,6 +13,8 @@ READINGS = f"{PREFIX}/sensing/readings"
 ALERTS = f"{PREFIX}/sensing/alerts"
 HEALTH = f"{PREFIX}/sensing/health"
 ACTUATOR = f"{PREFIX}/sensing/actuator"
+# Sensing re-publishes what Sync asks for again (edgebundle.replay.v1)
+SENSING_REPLAY = f"{PREFIX}/sensing/replay"
 
 # Inference publishes
 ANOMALIES = f"{PREFIX}/inference/anomalies"
@@ -22,9 +24,12 @@ INFERENCE_STATUS = f"{PREFIX}/inference/status"
 INSPECTION_TRIGGER = f"{PREFIX}/inspection/trigger"
 INSPECTION_DECISIONS = f"{PREFIX}/inspection/decisions"
 INSPECTION_HEALTH = f"{PREFIX}/inspection/health"
+INSPECTION_REPLAY = f"{PREFIX}/inspection/replay"
 
 # Sync publishes its own status
 SYNC_STATUS = f"{PREFIX}/sync/status"
+# Sync asks the producers for messages it missed (edgebundle.replay-request.v1)
+REPLAY_REQUESTS = f"{PREFIX}/sync/replay-requests"
 
 # Named shadows on the core device (thing name from AWS_IOT_THING_NAME)
 SHADOW_SENSING = "sensing-config"
@@ -39,4 +44,11 @@ TELEMETRY_TOPICS: dict[str, str] = {
     HEALTH: "health",
     ANOMALIES: "anomalies",
     INSPECTION_DECISIONS: "inspections",
+}
+
+# Where each replayed topic's producer answers replay requests (edgebundle.replay.v1).
+REPLAY_TOPICS: dict[str, str] = {
+    READINGS: SENSING_REPLAY,
+    ALERTS: SENSING_REPLAY,
+    INSPECTION_DECISIONS: INSPECTION_REPLAY,
 }

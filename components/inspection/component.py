@@ -30,6 +30,7 @@ from components.common.ipc import Closeable
 from components.common.logs import kv
 from components.common.messages import health_message
 from components.common.model_errors import ModelError
+from components.common.replay import ReplayResponder
 from components.common.sequence_numbers import SequenceNumbers
 from components.inspection.actuator import PulseActuator, RejectOutput, build_output
 from components.inspection.cameras.factory import CameraFactory, build_camera
@@ -50,7 +51,13 @@ from components.inspection.spool import DiskUsage, ImageSpool, SpoolWriter
 log = logging.getLogger(__name__)
 
 #: Every local topic the component publishes on (its recipe grants exactly these).
-PUBLISHED_TOPICS: tuple[str, ...] = (topics.INSPECTION_DECISIONS, topics.INSPECTION_HEALTH)
+PUBLISHED_TOPICS: tuple[str, ...] = (
+    topics.INSPECTION_DECISIONS,
+    topics.INSPECTION_HEALTH,
+    topics.INSPECTION_REPLAY,
+)
+#: Topics whose messages stay recoverable in the replay window (components.common.replay).
+REPLAYED_TOPICS: tuple[str, ...] = (topics.INSPECTION_DECISIONS,)
 #: ``subscribe(topic, handler)``: ``ComponentIpc.subscribe_json`` in the component.
 Subscribe = Callable[[str, Callable[[Any], None]], Closeable]
 MAX_PART_ID = 128
@@ -80,6 +87,8 @@ class InspectionComponent:
         output_factory: builds the reject output from the actuator configuration.
         rejection: the last refused configuration's reason (``LiveConfig.last_error``), for health.
         disk_usage: ``shutil.disk_usage`` for the spool's free-space floor.
+        replay: answers Sync's replay requests for decisions from the window ``publisher``
+            records in (None: no replay); configured with ``replay`` of each configuration.
         clock: wall time.
     """
 
@@ -92,9 +101,11 @@ class InspectionComponent:
         output_factory: Callable[[Any], RejectOutput] = build_output,
         rejection: Callable[[], str | None] = lambda: None,
         disk_usage: DiskUsage = shutil.disk_usage,
+        replay: ReplayResponder | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._publisher = publisher
+        self.replay = replay
         self._subscribe = subscribe
         self._camera_factory = camera_factory
         self._output_factory = output_factory
@@ -208,6 +219,8 @@ class InspectionComponent:
                 raise
             current = self.serving  # _actuator_for may have restored the actuator
             self.serving = Serving(config, model, preprocessor, actuator, spool)
+            if self.replay is not None:
+                self.replay.window.configure(config.replay)
             if current is not None:
                 if current.actuator is not actuator:
                     current.actuator.close()
@@ -271,7 +284,10 @@ class InspectionComponent:
 
     # -- running -----------------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the inspection and health threads (after the first :meth:`apply`)."""
+        """Start the inspection and health threads (after the first :meth:`apply`) and the replay
+        responder."""
+        if self.replay is not None:
+            self.replay.start()
         thread = threading.Thread(target=self._loop, name="inspection-loop", daemon=True)
         thread.start()
         self._threads.append(thread)
@@ -334,6 +350,8 @@ class InspectionComponent:
     def stop(self) -> None:
         """Stop the threads, unsubscribe, release camera, actuator and spool (queued images written)."""
         self._stop.set()
+        if self.replay is not None:
+            self.replay.stop()
         with self._trigger_cond:
             self._trigger_cond.notify_all()
         for thread in self._threads:

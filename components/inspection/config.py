@@ -19,6 +19,7 @@ from typing import Annotated, ClassVar, Literal
 
 from msgspec import Meta
 
+from components.common.replay import ReplayConfig
 from components.common.structs import ConfigStruct, Pin, Sha256
 
 #: Default spool folder, relative to the component's working directory (``{work:path}`` under
@@ -185,3 +186,5 @@ class InspectionConfig(ConfigStruct, frozen=True):
     frames: FramesConfig = FramesConfig()
     health_interval_seconds: Annotated[float, Meta(gt=0.0, le=3600.0)] = 10.0
     manifest_path: str | None = None  # defaults to models/manifest.json
+    # What stays recoverable for Sync, decisions per source (components.common.replay).
+    replay: ReplayConfig = ReplayConfig()

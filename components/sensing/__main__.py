@@ -9,8 +9,10 @@ import threading
 from components.common import topics
 from components.common.ipc import ComponentIpc
 from components.common.publisher import Coalescing, IpcPublisher
+from components.common.replay import RecordingPublisher, ReplayResponder, ReplayWindow
+from components.common.sequence_numbers import SequenceNumbers
 from components.common.service import run_service, serve_live_component
-from components.sensing.component import COMPONENT_SOURCE, SensingComponent
+from components.sensing.component import COMPONENT_SOURCE, REPLAYED_TOPICS, SensingComponent
 from components.sensing.config import SensingConfig
 
 #: Least time between two readings messages: at most 200 a second, each reading delayed <= 5 ms.
@@ -24,9 +26,20 @@ def build_and_run(ipc: ComponentIpc, stop: threading.Event) -> None:
     # client's per-message work, not the readings, is what costs CPU. Alerts, health and LED
     # changes always go on their own, at once, never behind readings: rules run before a reading
     # is queued.
-    publisher = IpcPublisher(
+    ipc_publisher = IpcPublisher(
         ipc,
         coalescing=Coalescing(topics.READINGS, COMPONENT_SOURCE, min_interval_s=READINGS_MIN_INTERVAL_S),
+    )
+    # Readings and alerts stay recoverable until Sync asks for what it missed (a restart, a gap).
+    window = ReplayWindow(REPLAYED_TOPICS)
+    publisher = RecordingPublisher(ipc_publisher, window)
+    replay = ReplayResponder(
+        window,
+        ipc_publisher,
+        COMPONENT_SOURCE,
+        topics.SENSING_REPLAY,
+        SequenceNumbers().next,
+        subscribe=ipc.subscribe_json,
     )
     # The first apply opens the sensors: they are up once it returns.
     serve_live_component(
@@ -34,7 +47,7 @@ def build_and_run(ipc: ComponentIpc, stop: threading.Event) -> None:
         stop,
         model=SensingConfig,
         shadow=topics.SHADOW_SENSING,
-        build=lambda _rejection: SensingComponent(publisher),
+        build=lambda _rejection: SensingComponent(publisher, replay=replay),
         publisher=publisher,
         describe=lambda _config, component: {"sensors": len(component.loops)},
     )

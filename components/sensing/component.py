@@ -25,6 +25,7 @@ from components.common.messages import (
     health_message,
     reading_message,
 )
+from components.common.replay import ReplayResponder
 from components.common.sequence_numbers import SequenceNumbers
 from components.sensing.actuator import AlertIndicator, AlertLed, build_led
 from components.sensing.config import HARDWARE_DRIVERS, ActuatorConfig, SensingConfig, SensorConfig
@@ -38,7 +39,15 @@ log = logging.getLogger(__name__)
 
 COMPONENT_SOURCE = "sensing"
 #: Every local topic the component publishes on (its recipe grants exactly these).
-PUBLISHED_TOPICS: tuple[str, ...] = (topics.READINGS, topics.ALERTS, topics.HEALTH, topics.ACTUATOR)
+PUBLISHED_TOPICS: tuple[str, ...] = (
+    topics.READINGS,
+    topics.ALERTS,
+    topics.HEALTH,
+    topics.ACTUATOR,
+    topics.SENSING_REPLAY,
+)
+#: Topics whose messages stay recoverable in the replay window (components.common.replay).
+REPLAYED_TOPICS: tuple[str, ...] = (topics.READINGS, topics.ALERTS)
 SENSOR_FAULT_RULE = "sensor-fault"
 #: Active alert ids listed in the health message (the count is always whole; see active_alerts_summary).
 HEALTH_ALERT_IDS = 8
@@ -60,6 +69,8 @@ class SensingComponent:
         publisher: where readings, alerts, health and actuator changes go.
         driver_factory: builds a sensor's driver (tests inject fakes).
         led_factory: builds the alert LED.
+        replay: answers Sync's replay requests from the window ``publisher`` records in (None:
+            no replay, as in most unit tests); configured with ``replay`` of each configuration.
         clock: wall time.
     """
 
@@ -69,9 +80,11 @@ class SensingComponent:
         *,
         driver_factory: DriverFactory = build_driver,
         led_factory: Callable[[ActuatorConfig], AlertLed] = build_led,
+        replay: ReplayResponder | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._publisher = publisher
+        self.replay = replay
         self._driver_factory = driver_factory
         self._led_factory = led_factory
         self._clock = clock
@@ -156,6 +169,8 @@ class SensingComponent:
                     self.indicator.severities = frozenset(config.actuator.severities)
                 self._actuator_config = config.actuator
                 self.config = config
+                if self.replay is not None:
+                    self.replay.window.configure(config.replay)
                 self._publish_alerts(dropped)
 
             for sensor in config.sensors:
@@ -186,14 +201,18 @@ class SensingComponent:
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the housekeeping thread (stale rules and health)."""
+        """Start the housekeeping thread (stale rules and health) and the replay responder."""
         self._stop.clear()
+        if self.replay is not None:
+            self.replay.start()
         self._housekeeper = threading.Thread(target=self._housekeep, name="sensing-housekeeping", daemon=True)
         self._housekeeper.start()
 
     def stop(self) -> None:
         """Stop every sensor loop and the housekeeping, switch the LED off and release it."""
         self._stop.set()
+        if self.replay is not None:
+            self.replay.stop()
         for loop in list(self.loops.values()):
             loop.stop()
         self.loops.clear()

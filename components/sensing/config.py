@@ -19,6 +19,7 @@ from typing import Annotated, Literal
 from msgspec import Meta
 
 from components.common.messages import Severity
+from components.common.replay import ReplayConfig
 from components.common.structs import ConfigStruct, Id, Pin
 from components.sensing.drivers.simulation_settings import SimulationSettings
 
@@ -167,6 +168,8 @@ class SensingConfig(ConfigStruct, frozen=True):
     actuator: ActuatorConfig = ActuatorConfig()
     health_interval_seconds: Annotated[float, Meta(ge=0.05, le=3600.0)] = 10.0
     sensor_fault_severity: Severity = "critical"
+    # What stays recoverable for Sync per sensor, readings and alerts each (components.common.replay).
+    replay: ReplayConfig = ReplayConfig()
 
     def __post_init__(self) -> None:
         sensor_ids = [sensor.id for sensor in self.sensors]

@@ -24,7 +24,7 @@ from components.sync.component import SyncComponent, store_path
 from components.sync.config import SyncConfig, aws_region
 from components.sync.exceptions import StoreUnusableError
 from components.sync.sinks import IpcMessageSink, S3ObjectSink, account_bucket
-from components.sync.store.recovery import move_aside, open_store
+from components.sync.store.recovery import move_aside, open_store_when_space
 
 log = logging.getLogger("sync")
 
@@ -42,7 +42,11 @@ def build_and_run(ipc: ComponentIpc, stop: threading.Event) -> None:
     # retries would only hold a batch hostage while alerts wait.
     api = AwsApi.from_environment(region, http=HttpClient(connect_timeout_s=5, read_timeout_s=30))
     bucket = deployed.bucket or account_bucket(StsClient(api), deployed.bucket_prefix, region)
-    store, incident = open_store(store_path(deployed))
+    # On a full disk it waits (logging once) rather than exit into a restart loop and BROKEN.
+    opened = open_store_when_space(store_path(deployed), stop)
+    if opened is None:
+        return  # stopped while waiting for space
+    store, incident = opened
     if incident:
         log.error(kv(event="store_replaced", detail=incident))
     component = SyncComponent(
@@ -55,6 +59,7 @@ def build_and_run(ipc: ComponentIpc, stop: threading.Event) -> None:
         telemetry=ipc,
         store_incident=incident,
         on_failure=stop.set,
+        replay_requests=ipc.publish_json,
     )
     try:
         serve_live_component(

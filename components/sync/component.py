@@ -21,6 +21,7 @@ from components.common.ipc import Closeable
 from components.common.logs import kv
 from components.sync.budget import BandwidthLimiter, DailyBudget
 from components.sync.config import BatchSettings, StreamPolicy, SyncConfig, effective_policies
+from components.sync.gaps import GapTracker
 from components.sync.ingest import Ingestor
 from components.sync.link import LinkMonitor
 from components.sync.policies import DiskGuard
@@ -88,6 +89,8 @@ class SyncComponent:
             :meth:`message_handler` only, as in unit tests).
         store_incident: what was wrong with a database file that was moved aside at start, if anything.
         on_failure: called once when the store becomes unusable (the entry point then stops).
+        replay_requests: ``publish(topic, message)`` for the replay requests of the gap tracker
+            (``ComponentIpc.publish_json``; None: requests go nowhere, as in unit tests).
         clock: Unix time.
     """
 
@@ -102,6 +105,7 @@ class SyncComponent:
         telemetry: TelemetrySource | None = None,
         store_incident: str | None = None,
         on_failure: Callable[[], None] | None = None,
+        replay_requests: Callable[[str, dict[str, Any]], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
@@ -131,6 +135,9 @@ class SyncComponent:
             policies=lambda: self._policies, settings=self._upload_settings,
             retention=self._alert_retention, clock=clock,
         )  # fmt: skip
+        # What Sync missed of a source (it was down, a message was lost) is asked for again.
+        self.gaps = GapTracker(store, self.ingestor, replay_requests, clock)
+        self.ingestor.on_seen = self.gaps.observe
         self.reporter = StatusReporter(publisher, self.status, clock) if publisher is not None else None
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
@@ -199,8 +206,8 @@ class SyncComponent:
 
     # -- status ---------------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
-        """The current status document (see :mod:`components.sync.state`)."""
-        return status_document(
+        """The current status document (see :mod:`components.sync.state`), with the open gaps."""
+        document = status_document(
             self.store,
             self.link,
             self.budget,
@@ -210,6 +217,8 @@ class SyncComponent:
             self.store_incident,
             self._clock(),
         )
+        document["gaps"] = {"open": len(self.store.gaps()), "requestsWaiting": self.gaps.pending()}
+        return document
 
     def message_handler(self, stream: str) -> Callable[[Any], None]:
         """The subscription handler of ``stream``'s topic."""
@@ -229,30 +238,40 @@ class SyncComponent:
 
     # -- threads and subscriptions --------------------------------------------------------------------
     def start(self) -> None:
-        """Start the commit, upload and status threads, then subscribe to the telemetry topics and
-        the IoT Core connection status."""
+        """Start the commit, upload, gap and status threads, then subscribe to the telemetry topics,
+        the producers' replays and the IoT Core connection status."""
         self._stop.clear()
+        self.gaps.start()  # before any message: it must know the store's highest numbers first
         for name, target in (
             ("sync-commit", lambda: self.ingestor.run(self._stop)),
             ("sync-upload", lambda: self.uploader.run(self._stop)),
             ("sync-status", self._status_loop),
         ):
-            thread = threading.Thread(target=target, name=name, daemon=True)
-            thread.start()
-            self._threads.append(thread)
+            self._start_thread(name, target)
+        if self._telemetry is not None:
+            # The replays first: an answer to a request must never come before its subscription.
+            for topic in sorted(set(topics.REPLAY_TOPICS.values())):
+                self._subscriptions.append(self._telemetry.subscribe_json(topic, self.gaps.on_replay))
+            for topic, stream in topics.TELEMETRY_TOPICS.items():
+                self._subscriptions.append(
+                    self._telemetry.subscribe_json(
+                        topic, self.message_handler(stream), on_undecodable=self.undecodable_handler(stream)
+                    )
+                )
+        # Requests only once their answers can be received.
+        self._start_thread("sync-gaps", lambda: self.gaps.run(self._stop))
         if self._telemetry is None:
             return
-        for topic, stream in topics.TELEMETRY_TOPICS.items():
-            self._subscriptions.append(
-                self._telemetry.subscribe_json(
-                    topic, self.message_handler(stream), on_undecodable=self.undecodable_handler(stream)
-                )
-            )
         try:
             self._subscriptions.append(self._telemetry.subscribe_iot_connection_status(self.link.mqtt_status))
         except Exception as err:  # an older nucleus: upload failures alone then tell the link state
             log.warning(kv(event="connection_status_unavailable", error=repr(err)))
         log.info(kv(event="started", store=store_path(self.config), thing=self.thing))
+
+    def _start_thread(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
 
     def _status_loop(self) -> None:
         while self.reporter is not None and not self._stop.is_set():
@@ -272,6 +291,7 @@ class SyncComponent:
         self._subscriptions.clear()
         self._stop.set()
         self.link.wake.set()
+        self.gaps.wake.set()
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()

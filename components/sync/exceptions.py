@@ -15,6 +15,10 @@ class StoreUnusableError(StoreError):
     """The database file is corrupt or locked by another process; it is moved aside and replaced."""
 
 
+class StoreFullError(StoreError):
+    """No space left on the store's file system: the file is fine and stays; wait for space."""
+
+
 class EncodingError(SyncError):
     """A batch could not be encoded or a blob is not a batch this reader understands."""
 

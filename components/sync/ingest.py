@@ -30,9 +30,19 @@ from components.common.messages import (
 )
 from components.sync.config import StreamPolicy
 from components.sync.policies import DeadbandFilter, DiskGuard, store_limits
-from components.sync.store.base import DEADBAND_DROPPED, MALFORMED, AddResult, NewRecord, OfflineStore
+from components.sync.store.base import (
+    DEADBAND_DROPPED,
+    MALFORMED,
+    UNWRITABLE_DROPPED,
+    AddResult,
+    NewRecord,
+    OfflineStore,
+)
 
 log = logging.getLogger(__name__)
+
+#: Records kept in memory while commits fail (a full disk) before the oldest bulk ones are dropped.
+MAX_PENDING_RECORDS = 50_000
 
 # The schema each stream carries; a message naming another schema on that topic is malformed.
 STREAM_SCHEMAS: dict[str, str] = {
@@ -55,6 +65,9 @@ class Ingestor:
         commit_max_records: commit at once when this many records wait.
         on_commit: called after each commit with what it did (wakes the uploader, updates status).
         clock: Unix time.
+
+    ``on_seen(stream, source, seq, replayed=...)``, when set, is told of every valid message's
+    number before it is queued (the gap tracker, :mod:`components.sync.gaps`).
     """
 
     def __init__(
@@ -81,13 +94,18 @@ class Ingestor:
         self._first_pending_at: float | None = None
         self._committing = False
         self.committed_records = 0
+        self._after_commit: list[Callable[[], None]] = []
         self.halted = False  # set when the store is beyond use: stop trying to commit
+        self.on_seen: Callable[..., None] | None = None
         # Told of every failed commit (the service decides whether the store is beyond use).
         self.on_failure: Callable[[Exception], None] | None = None
 
     # -- producers (IPC threads) -----------------------------------------------------------------
-    def offer(self, stream: str, raw: Any) -> bool:
+    def offer(self, stream: str, raw: Any, *, replayed: bool = False) -> bool:
         """Take one decoded message from ``stream``'s topic; False if it was malformed or filtered.
+
+        ``replayed``: the message came in a producer's replay (:mod:`components.sync.gaps`), not
+        live; it is stored exactly like a live one.
 
         On the readings stream a message may be a batch (``edgebundle.reading-batch.v1``): each
         of its readings becomes its own record, keyed by its own ``(source, stream, seq)`` and
@@ -115,7 +133,10 @@ class Ingestor:
             return False
         now = self._clock()
         records: list[NewRecord] = []
+        on_seen = self.on_seen
         for message, item in items:
+            if on_seen is not None:
+                on_seen(stream, message.source, message.seq, replayed=replayed)
             if not self._deadband.keep(policy, item):
                 self.count(stream, DEADBAND_DROPPED)
                 continue
@@ -141,11 +162,19 @@ class Ingestor:
                 self._cond.notify_all()
         return True
 
-    def count(self, stream: str, name: str) -> None:
+    def count(self, stream: str, name: str, by: int = 1) -> None:
         """Count an event (malformed, deadband drop) for ``stream``; persisted with the next commit."""
         with self._cond:
             per_stream = self._pending_counts.setdefault(stream, {})
-            per_stream[name] = per_stream.get(name, 0) + 1
+            per_stream[name] = per_stream.get(name, 0) + by
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once everything offered before this call is committed (on the writer
+        thread, after that commit; a failed commit keeps it for the next one)."""
+        with self._cond:
+            self._after_commit.append(action)
+            if self._first_pending_at is None:
+                self._first_pending_at = time.monotonic()
 
     # -- the writer ---------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -170,7 +199,7 @@ class Ingestor:
         return max(0.0, self._first_pending_at + self.commit_interval - time.monotonic())
 
     def _due(self) -> bool:
-        if not self._pending and not self._pending_counts:
+        if not self._pending and not self._pending_counts and not self._after_commit:
             return False
         if len(self._pending) >= self.commit_max_records:
             return True
@@ -182,6 +211,7 @@ class Ingestor:
         with self._cond:
             records, self._pending = self._pending, []
             counts, self._pending_counts = self._pending_counts, {}
+            actions, self._after_commit = self._after_commit, []
             self._first_pending_at = None
             self._committing = True
         try:
@@ -198,26 +228,62 @@ class Ingestor:
             # The transaction rolled back: keep the records queued (in order) for the next attempt.
             with self._cond:
                 self._pending[:0] = records
+                self._after_commit[:0] = actions
                 for stream, names in counts.items():
                     for name, value in names.items():
                         per_stream = self._pending_counts.setdefault(stream, {})
                         per_stream[name] = per_stream.get(name, 0) + value
-                if self._first_pending_at is None and self._pending:
+                if self._first_pending_at is None and (self._pending or self._after_commit):
                     self._first_pending_at = time.monotonic()
+                self._bound_pending()
             raise
         finally:
             with self._cond:
                 self._committing = False
                 self._cond.notify_all()
         self.committed_records += len(records)
+        for action in actions:
+            try:
+                action()
+            except Exception as err:  # a full disk: tried again after the next commit
+                log.warning(kv(event="after_commit_failed", error=repr(err)))
+                with self._cond:
+                    self._after_commit.append(action)
         if self._on_commit is not None and (records or counts):
             self._on_commit(result)
         return result
+
+    def _bound_pending(self) -> None:
+        """Over :data:`MAX_PENDING_RECORDS` waiting: drop the oldest records of bulk streams
+        (alerts stay), counted ``unwritableDropped``; called with the lock held."""
+        over = len(self._pending) - MAX_PENDING_RECORDS
+        if over <= 0:
+            return
+        policies = self._policies()
+        kept: list[NewRecord] = []
+        dropped: dict[str, int] = {}
+        for record in self._pending:
+            policy = policies.get(record.stream)
+            if over > 0 and (policy is None or policy.destination != "iot"):
+                over -= 1
+                dropped[record.stream] = dropped.get(record.stream, 0) + 1
+                continue
+            kept.append(record)
+        self._pending = kept
+        for stream, count in dropped.items():
+            per_stream = self._pending_counts.setdefault(stream, {})
+            per_stream[UNWRITABLE_DROPPED] = per_stream.get(UNWRITABLE_DROPPED, 0) + count
+        log.warning(kv(event="unwritable_dropped", records=sum(dropped.values()), waiting=len(kept)))
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until nothing is queued or being committed (for orderly shutdown and tests)."""
         with self._cond:
             return self._cond.wait_for(
-                lambda: not self._pending and not self._pending_counts and not self._committing,
+                lambda: (
+                    not self._pending
+                    and not self._pending_counts
+                    and not self._after_commit
+                    and not self._committing
+                ),
                 timeout=timeout,
             )

@@ -146,8 +146,11 @@ class Connection(asyncio.Protocol):
         on_closed: Callable[[Connection], None],
         max_message_size: int = MAX_MESSAGE_SIZE,
         write_limit: int = 8 * 1024 * 1024,
+        admit: Callable[[Connection, str], bool] | None = None,
     ) -> None:
         self.core = core
+        # Whether the component a CONNECT proves may have one more connection (limits.py).
+        self._admit = admit
         self._identities = identities
         self._operations = operations
         self._on_closed = on_closed
@@ -169,6 +172,9 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        if self._closing:  # closed before it was even made (evicted by the connection limits)
+            transport.close()
+            return
         transport.set_write_buffer_limits(high=self._write_limit, low=self._write_limit // 4)
 
     # --- flow control ---------------------------------------------------------------------------
@@ -331,6 +337,10 @@ class Connection(asyncio.Protocol):
         component = self._identities.component_for(token) if isinstance(token, str) and token else None
         if component is None:
             self._refuse("unknown or missing authToken")
+            return
+        if self._admit is not None and not self._admit(self, component):
+            self.write(rpc.connect_ack(False))  # the refusal was logged, naming the component
+            self.close()
             return
         self.component = component
         self.write(rpc.connect_ack(True))

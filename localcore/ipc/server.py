@@ -39,6 +39,7 @@ from localcore.ipc.connection import Connection
 from localcore.ipc.context import SHADOW_MANAGER, CoreContext
 from localcore.ipc.errors import IpcServerError
 from localcore.ipc.identity import IdentityRegistry
+from localcore.ipc.limits import ConnectionBook, ConnectionLimits
 from localcore.ipc.metrics_store import MetricStore
 from localcore.ipc.ops import build_operations
 from localcore.logfmt import kv
@@ -77,8 +78,10 @@ class IpcServer:
         metrics: MetricStore | None = None,
         max_message_size: int = MAX_MESSAGE_SIZE,
         write_limit: int = 8 * 1024 * 1024,
+        connection_limits: ConnectionLimits | None = None,
     ) -> None:
         self.socket_path = Path(socket_path)
+        self.connections = ConnectionBook(connection_limits or ConnectionLimits.from_rlimit())
         if len(os.fsencode(self.socket_path)) >= MAX_SOCKET_PATH:
             raise IpcServerError(
                 f"socket path {self.socket_path} is {len(os.fsencode(self.socket_path))} bytes; "
@@ -160,17 +163,33 @@ class IpcServer:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_unix_server(self._new_connection, path=str(self.socket_path))
 
-    def _new_connection(self) -> Connection:
+    def _new_connection(self) -> asyncio.Protocol:
         connection = Connection(
             self._core,
             self._identities,
             self._operations,
-            self._connections.discard,
+            self._connection_closed,
             self._max_message_size,
             self._write_limit,
+            admit=self.connections.authenticate,
         )
+        admitted, evicted = self.connections.admit_new(connection)
+        if not admitted:
+            return _Refused()  # closed at once: its descriptor is free again
+        if isinstance(evicted, Connection):
+            evicted.close()
         self._connections.add(connection)
+        timeout = self.connections.limits.handshake_timeout_s
+        asyncio.get_running_loop().call_later(timeout, self._handshake_overdue, connection, timeout)
         return connection
+
+    def _connection_closed(self, connection: Connection) -> None:
+        self._connections.discard(connection)
+        self.connections.closed(connection)
+
+    def _handshake_overdue(self, connection: Connection, timeout: float) -> None:
+        if connection.component is None and connection in self._connections:
+            connection.close(f"no CONNECT within {timeout:g} s")
 
     def stop(self, timeout: float = 10.0) -> None:
         """Close the listener and every connection, then return. Idempotent."""
@@ -285,3 +304,10 @@ class IpcServer:
     def connection_count(self) -> int:
         """Open client connections (authenticated or not)."""
         return len(self._connections)
+
+
+class _Refused(asyncio.Protocol):
+    """A connection over the limits: closed as soon as it is made."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.close()

@@ -6,6 +6,7 @@ costs at most ``max_bytes * (backups + 1)`` of disk.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -72,9 +73,41 @@ class ComponentLog:
         self._backups = backups
         self._state = "NEW"
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: IO[str] | None = path.open("a", encoding="utf-8", errors="replace")
-        self._size = path.stat().st_size
+        self._file: IO[str] | None = None
+        self._size = 0
+        self._closed = False
+        # A full disk (or no descriptor left) must not stop the component whose output this is:
+        # lines that cannot be written are counted, and the file is reopened at most once a second.
+        self.dropped_lines = 0
+        self._retry_at = 0.0
+        self._open()
+
+    def _open(self) -> bool:
+        """(Re)open the file for appending; False if it cannot be now. Called with the lock held
+        (or from ``__init__``)."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("a", encoding="utf-8", errors="replace")
+            self._size = self.path.stat().st_size
+            # A write cut short by a full disk can leave half a line: end it, so the next line
+            # (the dropped-lines note) starts on its own.
+            if self._size and _ends_mid_line(self.path):
+                self._file.write("\n")
+                self._size += 1
+            return True
+        except OSError:
+            self._file = None
+            self._retry_at = time.monotonic() + 1.0
+            return False
+
+    def _failed(self, lines: int) -> None:
+        """A write failed: drop what was buffered, count the lines; called with the lock held."""
+        self.dropped_lines += lines
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+        self._file = None
+        self._retry_at = time.monotonic() + 1.0
 
     def set_state(self, state: str) -> None:
         """The component's lifecycle state, written as ``currentState`` on later lines."""
@@ -83,7 +116,7 @@ class ComponentLog:
     def info(self, message: str) -> None:
         """One line from the runner (state changes, exit codes, timeouts), at INFO."""
         contexts = f"{{serviceName={self._component}, currentState={self._state}}}"
-        self._write(f"{_timestamp()} [INFO] (localcore) {self._component}: {message}. {contexts}\n")
+        self._write(f"{_timestamp()} [INFO] (localcore) {self._component}: {message}. {contexts}\n", 1)
 
     def write_output(self, step: str, stream: str, lines: list[str]) -> None:
         """``lines`` (without newlines) a lifecycle ``step`` wrote on ``stream`` (stdout or stderr).
@@ -101,19 +134,36 @@ class ComponentLog:
             f"{head}{trimmed}. {contexts}\n" if (trimmed := line.strip()) else f"{head}{contexts}\n"
             for line in lines
         )
-        self._write(text)
+        self._write(text, len(lines))
 
-    def _write(self, text: str) -> None:
+    def _write(self, text: str, lines: int) -> None:
+        """Append ``text`` (``lines`` lines); on a full disk count them as dropped instead."""
         size = len(text.encode("utf-8", errors="replace"))
         with self._lock:
-            if self._file is None:
+            if self._closed:
                 return
-            if self._size and self._size + size > self._max_bytes:
-                self._rotate()
-            assert self._file is not None
-            self._file.write(text)
-            self._file.flush()
-            self._size += size
+            if self._file is None and (time.monotonic() < self._retry_at or not self._open()):
+                self.dropped_lines += lines
+                return
+            dropped = self.dropped_lines
+            if dropped:
+                contexts = f"{{serviceName={self._component}, currentState={self._state}}}"
+                note = (
+                    f"{_timestamp()} [WARN] (localcore) {self._component}: {dropped} lines dropped: "
+                    f"the log could not be written. {contexts}\n"
+                )
+                text = note + text
+                size += len(note.encode("utf-8", errors="replace"))
+            try:
+                if self._size and self._size + size > self._max_bytes:
+                    self._rotate()
+                assert self._file is not None
+                self._file.write(text)
+                self._file.flush()
+                self._size += size
+                self.dropped_lines -= dropped
+            except OSError:
+                self._failed(lines)
 
     def _rotate(self) -> None:
         assert self._file is not None
@@ -132,9 +182,17 @@ class ComponentLog:
     def close(self) -> None:
         """Close the file; later writes are dropped."""
         with self._lock:
+            self._closed = True
             if self._file is not None:
-                self._file.close()
+                with contextlib.suppress(OSError):
+                    self._file.close()
                 self._file = None
+
+
+def _ends_mid_line(path: Path) -> bool:
+    with path.open("rb") as opened:
+        opened.seek(-1, 2)
+        return opened.read(1) != b"\n"
 
 
 def _timestamp() -> str:

@@ -53,7 +53,7 @@ def _delta(shadow_name: str) -> str:
 def _sensing_grants() -> dict[str, set[str]]:
     return {
         "aws.greengrass#PublishToTopic": set(SENSING_PUBLISHES),
-        "aws.greengrass#SubscribeToTopic": {_delta(topics.SHADOW_SENSING)},
+        "aws.greengrass#SubscribeToTopic": {_delta(topics.SHADOW_SENSING), topics.REPLAY_REQUESTS},
         **_shadow_grants(topics.SHADOW_SENSING),
     }
 
@@ -70,15 +70,23 @@ def _inference_grants() -> dict[str, set[str]]:
 def _inspection_grants() -> dict[str, set[str]]:
     return {
         "aws.greengrass#PublishToTopic": set(INSPECTION_PUBLISHES),
-        "aws.greengrass#SubscribeToTopic": {topics.INSPECTION_TRIGGER, _delta(topics.SHADOW_INSPECTION)},
+        "aws.greengrass#SubscribeToTopic": {
+            topics.INSPECTION_TRIGGER,
+            _delta(topics.SHADOW_INSPECTION),
+            topics.REPLAY_REQUESTS,
+        },
         **_shadow_grants(topics.SHADOW_INSPECTION),
     }
 
 
 def _sync_grants() -> dict[str, set[str]]:
     return {
-        "aws.greengrass#SubscribeToTopic": {*topics.TELEMETRY_TOPICS, _delta(topics.SHADOW_SYNC)},
-        "aws.greengrass#PublishToTopic": {topics.SYNC_STATUS},
+        "aws.greengrass#SubscribeToTopic": {
+            *topics.TELEMETRY_TOPICS,
+            *topics.REPLAY_TOPICS.values(),
+            _delta(topics.SHADOW_SYNC),
+        },
+        "aws.greengrass#PublishToTopic": {topics.SYNC_STATUS, topics.REPLAY_REQUESTS},
         "aws.greengrass#PublishToIoTCore": {load_spec().iot.alerts_topic.format(thing=IOT_CORE_THING)},
         **_shadow_grants(topics.SHADOW_SYNC),
     }

@@ -11,6 +11,12 @@ as *sent, unconfirmed* for a retention time; after evidence that the spooler may
 (the component restarted, the link went down and came back) the uploader calls
 :meth:`requeue_unconfirmed` and re-sends them (:meth:`next_resends`, :meth:`mark_resent`) before
 anything newer; :meth:`purge_unconfirmed` forgets them after the retention time or over a cap.
+
+A *gap* is a run of sequence numbers of one source that Sync never received (it was down, or a
+message was lost on the way) and has asked the producer for again (:mod:`components.sync.gaps`).
+While a gap is open, the source's records at or above its first number are held back: no batch
+and no alert goes past it, so a replayed record still lands in sequence order, in a batch of its
+own range, never overlapping one already uploaded. :meth:`close_gaps` releases them.
 """
 
 from __future__ import annotations
@@ -29,6 +35,9 @@ DELIVERED = "delivered"
 DEADBAND_DROPPED = "deadbandDropped"
 LOW_DISK_DROPPED = "lowDiskDropped"
 MALFORMED = "malformed"
+# Bulk records dropped, oldest first, while commits kept failing (a full disk) and more than
+# MAX_PENDING_RECORDS waited in memory.
+UNWRITABLE_DROPPED = "unwritableDropped"
 # Sent records published again because the nucleus' spooler may have lost them (not a loss).
 RESENT = "resent"
 # Sent records forgotten before their retention time because the cap was reached: they can no
@@ -53,6 +62,16 @@ class NewRecord:
     def size(self) -> int:
         """Bytes the record occupies in the store's accounting (its payload)."""
         return len(self.payload)
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Sequence numbers ``first`` .. ``last`` (inclusive) of ``source`` on ``stream`` not received."""
+
+    stream: str
+    source: str
+    first: int
+    last: int
 
 
 @dataclass(frozen=True)
@@ -217,6 +236,22 @@ class OfflineStore(abc.ABC):
     @abc.abstractmethod
     def bump_counters(self, stream: str, counts: dict[str, int]) -> None:
         """Add to persistent counters (for drops decided outside the store, e.g. deadband)."""
+
+    @abc.abstractmethod
+    def highest_seqs(self) -> dict[tuple[str, str], int]:
+        """The highest sequence number known per ``(stream, source)``: stored, sent or delivered."""
+
+    @abc.abstractmethod
+    def open_gaps(self, gaps: Sequence[Gap], now: float) -> None:
+        """Record gaps (committed at once): the records above each are held back until it closes."""
+
+    @abc.abstractmethod
+    def gaps(self) -> list[Gap]:
+        """The open gaps, oldest number first."""
+
+    @abc.abstractmethod
+    def close_gaps(self, gaps: Sequence[Gap]) -> None:
+        """Forget these gaps (filled, or given up): the records above them may leave."""
 
     @abc.abstractmethod
     def get_meta(self, key: str) -> str | None:

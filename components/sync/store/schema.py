@@ -76,6 +76,19 @@ CREATE TABLE IF NOT EXISTS unconfirmed (
 CREATE INDEX IF NOT EXISTS unconfirmed_by_stream ON unconfirmed (stream, due, id);
 """,
     ),
+    (
+        2,
+        """
+CREATE TABLE IF NOT EXISTS gaps (
+    stream TEXT NOT NULL,
+    source TEXT NOT NULL,
+    first_seq INTEGER NOT NULL,  -- the lowest missing sequence number
+    last_seq INTEGER NOT NULL,   -- the highest, inclusive
+    opened REAL NOT NULL,
+    PRIMARY KEY (stream, source, first_seq)
+);
+""",
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -18,7 +18,7 @@ time it was first sent and whether it is due for a re-send; ``records`` is exact
 The schema and its migrations are in :mod:`components.sync.store.schema`, opening the file and
 transactions in :mod:`components.sync.store.connection`, and what to do with a damaged file in
 :mod:`components.sync.store.recovery`. Left here: :class:`SqliteStore`, the one class that
-implements :class:`OfflineStore` over the connection. It runs to about 450 lines for a reason:
+implements :class:`OfflineStore` over the connection. It runs to about 500 lines for a reason:
 each method is one of the interface's operations, and they share the connection, the lock and
 the in-memory byte, delivered and counter totals that every write keeps in step inside its
 transaction; split across modules, those would become private state reached from outside.
@@ -44,6 +44,7 @@ from components.sync.store.base import (
     STORED,
     AddResult,
     Backlog,
+    Gap,
     KeyFunction,
     NewRecord,
     OfflineStore,
@@ -60,6 +61,27 @@ _NOT_PLANNED = (
     "NOT EXISTS (SELECT 1 FROM batches b WHERE records.stream = b.stream AND records.source = b.source"
     " AND records.seq BETWEEN b.first_seq AND b.last_seq AND records.id <= b.max_id)"
 )
+# A record at or above an open gap of its source waits until the gap is closed (see base.Gap).
+_NOT_HELD = (
+    "NOT EXISTS (SELECT 1 FROM gaps g WHERE records.stream = g.stream AND records.source = g.source"
+    " AND records.seq >= g.first_seq)"
+)
+
+
+def _in_source_order(records: list[StoredRecord]) -> list[StoredRecord]:
+    """``records`` in arrival (id) order, except that each source's are in sequence order: a record
+    takes the place of the earliest arrival of its source at or above its sequence number."""
+    place: dict[int, int] = {}
+    by_source: dict[str, list[StoredRecord]] = {}
+    for record in records:
+        by_source.setdefault(record.source, []).append(record)
+    for group in by_source.values():
+        group.sort(key=lambda r: r.seq, reverse=True)
+        earliest = None
+        for record in group:
+            earliest = record.id if earliest is None else min(earliest, record.id)
+            place[record.id] = earliest
+    return sorted(records, key=lambda r: (place[r.id], r.seq))
 
 
 class SqliteStore(OfflineStore):
@@ -173,7 +195,8 @@ class SqliteStore(OfflineStore):
         """See :meth:`OfflineStore.plan_batch`."""
         with self._lock:
             oldest = self._db.execute(
-                f"SELECT source, received FROM records WHERE stream = ? AND {_NOT_PLANNED} ORDER BY id LIMIT 1",
+                f"SELECT source, received FROM records WHERE stream = ? AND {_NOT_PLANNED} AND {_NOT_HELD}"
+                " ORDER BY id LIMIT 1",
                 (stream,),
             ).fetchone()
             if oldest is None:
@@ -181,7 +204,7 @@ class SqliteStore(OfflineStore):
             source, oldest_received = oldest
             rows = self._db.execute(
                 f"SELECT seq, ts, size, id FROM records WHERE stream = ? AND source = ? AND {_NOT_PLANNED}"
-                " ORDER BY seq LIMIT ?",
+                f" AND {_NOT_HELD} ORDER BY seq LIMIT ?",
                 (stream, source, max_records),
             ).fetchall()
             # Unix time has no leap seconds: a UTC day is exactly 86400 s.
@@ -269,10 +292,19 @@ class SqliteStore(OfflineStore):
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, stream, source, seq, ts, received, payload FROM records"
-                " WHERE stream = ? ORDER BY id LIMIT ?",  # these streams are never batched
+                f" WHERE stream = ? AND {_NOT_HELD} ORDER BY id LIMIT ?",  # these streams are never batched
                 (stream, limit),
             ).fetchall()
-        return [StoredRecord(*row) for row in rows]
+            # A replayed record came after newer ones of its source (a higher id, a lower seq):
+            # it still goes first, so each source leaves in sequence order.
+            for source in {row[2] for row in rows}:
+                lowest = min(row[3] for row in rows if row[2] == source)
+                rows += self._db.execute(
+                    "SELECT id, stream, source, seq, ts, received, payload FROM records"
+                    f" WHERE stream = ? AND source = ? AND seq < ? AND {_NOT_HELD} ORDER BY seq LIMIT ?",
+                    (stream, source, lowest, limit),
+                ).fetchall()
+        return _in_source_order([StoredRecord(*row) for row in rows])[:limit]
 
     def delete_delivered(self, records: Sequence[StoredRecord]) -> None:
         """See :meth:`OfflineStore.delete_delivered`."""
@@ -431,6 +463,47 @@ class SqliteStore(OfflineStore):
                 )
                 per_stream = self._counters.setdefault(stream, {})
                 per_stream[name] = per_stream.get(name, 0) + value
+
+    # -- gaps ----------------------------------------------------------------------------------------
+    def highest_seqs(self) -> dict[tuple[str, str], int]:
+        """See :meth:`OfflineStore.highest_seqs`."""
+        with self._lock:
+            highest = dict(self._delivered)
+            for table in ("records", "unconfirmed"):
+                for stream, source, seq in self._db.execute(
+                    f"SELECT stream, source, MAX(seq) FROM {table} GROUP BY stream, source"
+                ):
+                    key = (stream, source)
+                    highest[key] = max(int(seq), highest.get(key, -1))
+        return highest
+
+    def open_gaps(self, gaps: Sequence[Gap], now: float) -> None:
+        """See :meth:`OfflineStore.open_gaps`."""
+        if not gaps:
+            return
+        with self._lock, self._transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO gaps (stream, source, first_seq, last_seq, opened) VALUES (?, ?, ?, ?, ?)",
+                [(gap.stream, gap.source, gap.first, gap.last, now) for gap in gaps],
+            )
+
+    def gaps(self) -> list[Gap]:
+        """See :meth:`OfflineStore.gaps`."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT stream, source, first_seq, last_seq FROM gaps ORDER BY stream, source, first_seq"
+            ).fetchall()
+        return [Gap(*row) for row in rows]
+
+    def close_gaps(self, gaps: Sequence[Gap]) -> None:
+        """See :meth:`OfflineStore.close_gaps`."""
+        if not gaps:
+            return
+        with self._lock, self._transaction():
+            self._db.executemany(
+                "DELETE FROM gaps WHERE stream = ? AND source = ? AND first_seq = ?",
+                [(gap.stream, gap.source, gap.first) for gap in gaps],
+            )
 
     def get_meta(self, key: str) -> str | None:
         """See :meth:`OfflineStore.get_meta`."""

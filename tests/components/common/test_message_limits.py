@@ -420,3 +420,26 @@ def test_camera_frames_are_the_one_classic_only_kind() -> None:
     too_big = {"schema": "edgebundle.health.v1", "pad": "x" * MAX_MESSAGE_BYTES}
     with pytest.raises(MessageTooLargeError, match="expected at most 6500"):
         encode_checked("health", too_big)
+
+
+def test_a_replay_request_at_its_largest_fits_the_wire_limit() -> None:
+    """Sync's replay request with the most ranges it puts in one (gaps.MAX_RANGES_PER_REQUEST),
+    as many excluded sources, the longest ids and the widest numbers stays within
+    MAX_MESSAGE_BYTES (nucleus-lite.md, "Size limits": a larger packet closes the connection)."""
+    from components.common.messages import replay_request_message
+    from components.common.wire_limits import MAX_MESSAGE_BYTES, encode
+    from components.sync.gaps import MAX_RANGES_PER_REQUEST
+
+    widest = 2**63 - 1
+    ids = [f"{index:02d}" + "s" * 62 for index in range(MAX_RANGES_PER_REQUEST)]
+    message = replay_request_message(
+        "sync",
+        widest,
+        1.79e9,
+        request_id="sync-" + "f" * 100,
+        topic="edgebundle/sensing/readings",
+        ranges=[(source, widest - 1, widest) for source in ids],
+        others=True,
+        exclude=[source.replace("s", "x") for source in ids],
+    )
+    assert len(encode(message)) <= MAX_MESSAGE_BYTES

@@ -16,10 +16,12 @@ import pytest
 from components.common import topics
 from components.common.exceptions import ConfigError
 from components.common.live_config import validate_config
-from components.common.messages import Inspection, parse_message
+from components.common.messages import Inspection, parse_message, replay_request_message
 from components.common.model_manifest import Manifest
+from components.common.replay import RecordingPublisher as ReplayRecorder
+from components.common.replay import ReplayResponder, ReplayWindow
 from components.inspection.actuator import SimulatedOutput
-from components.inspection.component import InspectionComponent
+from components.inspection.component import REPLAYED_TOPICS, InspectionComponent
 from components.inspection.config import InspectionConfig
 from components.inspection.exceptions import ModelSwapRejected
 
@@ -250,3 +252,46 @@ def test_an_unusable_actuator_is_refused_and_the_old_one_kept(tmp_path: Path) ->
     assert component.serving is before
     assert before.actuator.pulse()  # still usable
     component.stop()
+
+
+def test_decisions_stay_recoverable_and_a_replay_request_gets_them_back(tmp_path: Path) -> None:
+    """Decisions go through a recording publisher into the replay window; a request from Sync
+    on edgebundle/sync/replay-requests is answered on edgebundle/inspection/replay."""
+    inner = RecordingPublisher()
+    window = ReplayWindow(REPLAYED_TOPICS)
+    subs = Subscriptions()
+    numbers = iter(range(1, 1000))
+    responder = ReplayResponder(
+        window, inner, "inspection", topics.INSPECTION_REPLAY, lambda _s, _t: next(numbers), subscribe=subs
+    )
+    component = InspectionComponent(
+        ReplayRecorder(inner, window), subs, disk_usage=FakeDisk(10**12), replay=responder
+    )
+    component.apply(config(tmp_path, replay={"maxMessages": 3}))
+    component.start()
+    try:
+        for index in range(5):
+            subs.deliver(topics.INSPECTION_TRIGGER, {"partId": f"P{index}"})
+        inner.wait(lambda: len(inner.on(topics.INSPECTION_DECISIONS)) >= 5, what="5 decisions")
+        decisions = inner.on(topics.INSPECTION_DECISIONS)
+        source = decisions[0]["source"]
+        first = decisions[0]["seq"]
+        subs.deliver(
+            topics.REPLAY_REQUESTS,
+            replay_request_message(
+                "sync",
+                1,
+                1.0,
+                request_id="r",
+                topic=topics.INSPECTION_DECISIONS,
+                ranges=[(source, first, None)],
+            ),
+        )
+        inner.wait(lambda: bool(inner.on(topics.INSPECTION_REPLAY)), what="the replay")
+        (reply,) = inner.on(topics.INSPECTION_REPLAY)
+        assert [m["partId"] for m in reply["messages"]] == ["P2", "P3", "P4"]  # the window holds 3
+        assert reply["missing"] == [
+            {"source": source, "first": first, "last": first + 1, "reason": "evicted", "count": 2}
+        ]
+    finally:
+        component.stop()

@@ -26,6 +26,8 @@ from pathlib import Path
 
 from localcore.runner.logs import ComponentLog
 from localcore.runner.process import MAX_LINE_BYTES, run_step_to_end
+from tests.components.rig import wait_until
+from tests.full_disk import fill, small_filesystem
 
 TIME = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 OUTPUT = re.compile(
@@ -34,7 +36,7 @@ OUTPUT = re.compile(
     r"currentState=(\w+)\}$"
 )
 NOTE = re.compile(
-    rf"^{TIME} \[INFO\] \(localcore\) com\.example\.A: (.*)\. "
+    rf"^{TIME} \[(?:INFO|WARN)\] \(localcore\) com\.example\.A: (.*)\. "
     r"\{serviceName=com\.example\.A, currentState=(\w+)\}$"
 )
 
@@ -126,3 +128,40 @@ def test_the_pump_splits_runaway_lines_and_keeps_a_last_line_without_newline(tmp
     assert texts[-1] == "no newline at the end"
     assert "".join(texts[:-1]) == "y" * MAX_LINE_BYTES * 3
     assert all(len(text) <= MAX_LINE_BYTES + 64 * 1024 for text in texts)
+
+
+def test_a_full_disk_drops_and_counts_lines_and_the_log_resumes_by_itself(tmp_path: Path) -> None:
+    """The core's own writes fail soft: a component whose log cannot be written keeps running
+    (its output pump must not die, or the component would block on a full pipe)."""
+    with small_filesystem(tmp_path / "fs") as fs:
+        # GIVEN a component log on a file system that fills up
+        log = ComponentLog(fs / "logs" / "a.log", "com.example.A")
+        log.info("before")
+        junk = fill(fs)
+        # WHEN lines keep coming: they are dropped and counted, nothing raises
+        for index in range(200):
+            log.write_output("run", "stdout", [f"line {index} " + "x" * 200])
+        assert log.dropped_lines > 0
+        # THEN once space is back the log resumes, saying how many lines it dropped
+        junk.unlink()
+
+        def written_again() -> bool:
+            log.write_output("run", "stdout", ["after"])
+            return "lines dropped: the log could not be written" in (fs / "logs" / "a.log").read_text()
+
+        wait_until(written_again, what="the log written again")
+        log.close()
+        lines = (fs / "logs" / "a.log").read_text().splitlines()
+        first = NOTE.match(lines[0])
+        assert first is not None and first.group(1) == "before"
+        # the note starts a line of its own, even after a line the full disk cut short
+        assert any(NOTE.match(line) and "lines dropped" in line for line in lines)
+
+
+def test_a_log_that_cannot_be_opened_does_not_stop_the_component(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    log = ComponentLog(blocker / "a.log", "com.example.A")  # its folder cannot be created
+    log.info("dropped")
+    assert log.dropped_lines == 1
+    log.close()
