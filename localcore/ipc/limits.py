@@ -26,7 +26,7 @@ import threading
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 
-from components.common.logs import kv
+from localcore.logfmt import kv
 
 log = logging.getLogger(__name__)
 
