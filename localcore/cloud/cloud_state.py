@@ -212,7 +212,7 @@ def _save_shadows(iot: Any, iot_data: Any, directory: Path) -> int:
     count = 0
     with (directory / "shadows.jsonl").open("w", encoding="utf-8") as out:
         for thing in _things(iot):
-            names = [""] + list(_named_shadows(iot_data, thing))
+            names = ["", *_named_shadows(iot_data, thing)]
             for shadow in names:
                 args = {"thingName": thing, **({"shadowName": shadow} if shadow else {})}
                 try:

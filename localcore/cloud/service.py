@@ -38,11 +38,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from localcore.cloud import cloud_state
 from localcore.cloud.adapter import EmbeddedCloudAdapter
 from localcore.cloud.broker import CLOUD, CloudBroker
 from localcore.cloud.connectivity import FLAKY, OFFLINE, ONLINE, Connectivity, ScheduleDriver, parse_schedule
 from localcore.cloud.description import CloudDescription
-from localcore.cloud import cloud_state
 from localcore.cloud.exceptions import CloudError, CloudStartError
 from localcore.cloud.moto_server import MotoCloud
 from localcore.cloud.options import CloudOptions

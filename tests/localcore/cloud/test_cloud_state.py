@@ -106,7 +106,9 @@ def test_a_restarted_cloud_keeps_a_cloud_set_shadow_and_the_device_copy(tmp_path
             sync = cloud.attach_shadows(store)
             assert sync is not None
             if run == 0:
-                cloud.shadow_update(THING, "sensing-config", {"state": {"desired": {"config": {"rateHz": 3}}}})
+                cloud.shadow_update(
+                    THING, "sensing-config", {"state": {"desired": {"config": {"rateHz": 3}}}}
+                )
             assert sync.sync_one(THING, "sensing-config")
             local = store.document(THING, "sensing-config")
             assert local is not None and local["state"]["desired"] == {"config": {"rateHz": 3}}
