@@ -224,7 +224,7 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, Binary):  # a B attribute: boto3 wraps its bytes
-        value = bytes(value)
+        value = value.__bytes__()
     if isinstance(value, (bytes, bytearray)):
         return value.decode("utf-8", "replace")
     if isinstance(value, set):
