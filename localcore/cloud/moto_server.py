@@ -47,6 +47,10 @@ class MotoCloud:
             the embedded cloud passes ``description.all_things(core_thing)``).
     """
 
+    # Whether this server's state ends with it (the embedded cloud then keeps it between runs);
+    # False for a server someone else runs and keeps.
+    owns_state = True
+
     def __init__(self, description: CloudDescription, things: tuple[str, ...] | None = None) -> None:
         self.description = description
         self.region = description.region

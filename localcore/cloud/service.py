@@ -135,6 +135,8 @@ class EmbeddedCloud:
         )
 
     def _restore_state(self) -> None:
+        if not self.moto.owns_state:
+            return  # a moto server that outlives this core keeps its own state
         if self.options.fresh:
             # A fresh cloud has never synced with this device: forget the sync bookkeeping too,
             # so the device's shadows are a first sync (pushed up), not a cloud-side delete.
@@ -192,7 +194,8 @@ class EmbeddedCloud:
         self.adapter.close()
         self.broker.close()  # the rules finish what was published before the dump
         try:
-            cloud_state.save(self.moto, self.cloud_dir)
+            if self.moto.owns_state:
+                cloud_state.save(self.moto, self.cloud_dir)
         except Exception as err:  # the previous state stays in place; stopping must go on
             log.exception(kv(event="cloud_state_save_failed", dir=self.cloud_dir, error=repr(err)))
         self.moto.stop(dump_to=self.cloud_dir)
