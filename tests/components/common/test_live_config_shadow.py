@@ -21,11 +21,25 @@ from typing import Any
 
 import pytest
 
+from components.common import topics
+from components.common.ipc import ComponentIpc
 from components.sensing.__main__ import build_and_run as sensing_main
+from components.sync.__main__ import build_and_run as sync_main
 from localcore.ipc.testing import IpcHarness, ipc_server
 from localcore.shadows.store import ShadowStore
-from tests.components.rig import ConfigShadow, config_store, recipe_defaults, running_component, wait_until
+from tests.components.rig import (
+    ConfigShadow,
+    component_thread,
+    config_store,
+    pubsub_acl,
+    recipe_defaults,
+    running_component,
+    wait_until,
+)
 from tests.components.sensing.fakes import HOT_RULE, spiky_sensor
+from tests.components.sync.test_ipc_integration import DictConfig, cloud_s3
+
+__all__ = ["cloud_s3"]  # a fixture, used by name
 
 THING = "shadow-1"
 SENSING = "com.edgebundle.Sensing"
@@ -133,3 +147,41 @@ def test_removing_a_refused_desired_config_clears_the_rejection(tmp_path: Path) 
         wait_until(lambda: shadow.reported().get("status") == "applied", what="the rejection cleared")
         assert shadow.reported().get("error") is None and _interval(shadow) == DEPLOYMENT_INTERVAL
     assert [r.get("status") for r in reports.seen] == ["applied", "rejected", "applied"]
+
+
+def test_sync_answers_a_refused_desired_config_once_while_it_keeps_reporting_status(
+    tmp_path: Path, cloud_s3: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Sync writes its status to the same ``sync`` shadow every interval; each write is an
+    accepted update that re-published the delta, so a refused desired config was refused again
+    at every status (issue #17: 104 rejections in 20 s). Status reports change no desired state."""
+    caplog.set_level(logging.INFO)
+    sync = "com.edgebundle.Sync"
+    defaults = recipe_defaults(sync, THING)
+    config = {**defaults, "storeDir": str(tmp_path / "store"), "statusIntervalSeconds": 0.1}
+    statuses: list[Any] = []
+    watcher_acl = pubsub_acl("w", subscribe=[topics.SYNC_STATUS])
+    with ipc_server(
+        tmp_path,
+        components={sync: defaults["accessControl"], "test.Watcher": watcher_acl},
+        shadows=ShadowStore(tmp_path / "shadows"),  # ShadowManager's default rate limits
+        config=DictConfig({sync: config}),
+    ) as core:
+        ComponentIpc(core.client("test.Watcher"), "test.Watcher", THING).subscribe_json(
+            topics.SYNC_STATUS, statuses.append
+        )
+        shadow = ConfigShadow(core, THING, topics.SHADOW_SYNC)
+        with component_thread(
+            sync_main, ComponentIpc(core.client(sync), sync, THING), join_timeout=20
+        ) as run:
+            wait_until(lambda: shadow.reported().get("status") == "applied", what="the first report")
+            shadow.desire({"statusIntervalSeconds": "often"})
+            wait_until(lambda: shadow.reported().get("status") == "rejected", what="the rejection")
+            seen = len(statuses)
+            wait_until(lambda: len(statuses) >= seen + 5, what="five more status reports")
+            assert not run.errors
+    rejected = [
+        r.getMessage() for r in caplog.records if "event=config_rejected shadow=sync" in r.getMessage()
+    ]
+    assert len(rejected) == 1, rejected
+    assert "statusIntervalSeconds" in rejected[0]
