@@ -259,9 +259,9 @@ class ComponentIpc:
         accepted: dict[str, Any] = json.loads(response.payload)
         return accepted
 
-    def subscribe_shadow_delta(self, shadow: str, handler: JsonHandler) -> Closeable:
-        """Call ``handler(delta_document)`` whenever the named shadow's desired state differs from reported."""
-        return self.subscribe_json(shadow_topic(self.thing_name, shadow, "update/delta"), handler)
+    def subscribe_shadow_documents(self, shadow: str, handler: JsonHandler) -> Closeable:
+        """Call ``handler({"previous", "current", ...})`` after every accepted update of the named shadow."""
+        return self.subscribe_json(shadow_topic(self.thing_name, shadow, "update/documents"), handler)
 
     def close(self) -> None:
         """Close the IPC connection."""

@@ -13,6 +13,15 @@ configuration, still follows configuration updates, and the log says once which 
 (``event=shadow_unavailable``). A later successful read turns them back on
 (``event=shadow_available``).
 
+Each desired version is evaluated once and reported once. The component follows the shadow's
+``update/documents`` topic and acts only on a change of ``desired.config`` (its value or the
+metadata ShadowManager stamps on every desired write), never on ``update/delta``: ShadowManager
+publishes a delta after every update while desired and reported differ, the component's own
+report included, so a refused desired configuration answered on the delta was refused again on
+the delta its refusal produced (issue #17: 11-12 rejections in 100 ms). Removing
+``desired.config`` shows only in ``update/documents`` (an empty desired has no delta) and brings
+the deployment's configuration back.
+
 Shadow layout (named shadow of the core device)::
 
     {"state": {"desired":  {"config": {...partial overrides...}},
@@ -101,6 +110,9 @@ class LiveConfig(Generic[ConfigT]):
         self.last_error: str | None = None
         # False while the core answers shadow operations with ServiceError (nucleus lite).
         self.shadow_available = True
+        # The last report sent: a report equal to it is not sent again unless a new desired
+        # version asks for an answer.
+        self._last_report: tuple[str, str | None, Any] | None = None
 
     def start(self) -> ConfigT:
         """Load, validate and apply the configuration, then follow changes.
@@ -110,9 +122,7 @@ class LiveConfig(Generic[ConfigT]):
                 previous configuration exists to fall back on.
         """
         self._subscriptions.append(self._ipc.subscribe_config(lambda _path: self.refresh()))
-        self._subscriptions.append(
-            self._ipc.subscribe_shadow_delta(self._shadow, lambda _delta: self.refresh())
-        )
+        self._subscriptions.append(self._ipc.subscribe_shadow_documents(self._shadow, self._on_documents))
         self.refresh()
         if self.current is None:
             # A bad shadow override must not stop the component: retry with the deployment's
@@ -122,8 +132,20 @@ class LiveConfig(Generic[ConfigT]):
             raise ConfigError(self.last_error or "configuration could not be loaded")
         return self.current
 
-    def refresh(self, ignore_shadow: bool = False) -> None:
-        """Re-read configuration and shadow, and apply the result if it is valid and new."""
+    def _on_documents(self, documents: Any) -> None:
+        """An accepted shadow update: re-evaluate only when it wrote ``desired.config``."""
+        if not isinstance(documents, dict):
+            return
+        if desired_config_write(documents.get("previous")) == desired_config_write(documents.get("current")):
+            return  # reported only (our own report among them), or other desired keys
+        self.refresh(new_desired=True)
+
+    def refresh(self, ignore_shadow: bool = False, new_desired: bool = False) -> None:
+        """Re-read configuration and shadow, and apply the result if it is valid and new.
+
+        ``new_desired``: a new desired version arrived, so it is answered (reported) even when the
+        answer equals the last one; otherwise an unchanged outcome is not reported again.
+        """
         with self._lock:
             base = self._ipc.get_config() or {}
             desired: dict[str, Any] = {}
@@ -135,12 +157,17 @@ class LiveConfig(Generic[ConfigT]):
             try:
                 candidate = validate_config(self._model, raw)
                 if self.current is not None and candidate == self.current:
+                    # Nothing to apply; a desired config removed after a refusal still changes
+                    # the answer (the configuration in effect is accepted again).
+                    self.last_error = None
+                    self._report("applied", None, force=new_desired)
                     return
                 self._apply(candidate)
             except ConfigError as err:
+                if self.last_error != str(err) or new_desired:
+                    log.warning(kv(event="config_rejected", shadow=self._shadow, error=err))
                 self.last_error = str(err)
-                log.warning(kv(event="config_rejected", shadow=self._shadow, error=err))
-                self._report("rejected", str(err))
+                self._report("rejected", str(err), force=new_desired)
                 return
             self.current = candidate
             self.last_error = None
@@ -173,10 +200,14 @@ class LiveConfig(Generic[ConfigT]):
                 )
             )
 
-    def _report(self, status: str, error: str | None) -> None:
+    def _report(self, status: str, error: str | None, force: bool = False) -> None:
         if not self.shadow_available:
             return  # said once in _shadow_lost; the log still has every applied or refused change
         effective = to_json_dict(self.current) if self.current is not None else None
+        report = (status, error, effective)
+        if report == self._last_report and not force:
+            return
+        self._last_report = report
         try:
             self._ipc.update_shadow(
                 self._shadow, {"state": {"reported": {"config": effective, "status": status, "error": error}}}
@@ -192,3 +223,18 @@ class LiveConfig(Generic[ConfigT]):
             except Exception as err:
                 log.debug(kv(event="close_failed", error=repr(err)))
         self._subscriptions.clear()
+
+
+def desired_config_write(document: Any) -> tuple[Any, Any]:
+    """``desired.config`` of a shadow document with its metadata (the time of each write).
+
+    Two documents with equal results had no write of ``desired.config`` between them; a write of
+    the same value still differs (ShadowManager stamps its metadata on every desired update).
+    """
+    if not isinstance(document, dict):
+        return (None, None)
+    state = (document.get("state") or {}).get("desired") or {}
+    metadata = (document.get("metadata") or {}).get("desired") or {}
+    if not isinstance(state, dict) or not isinstance(metadata, dict):
+        return (None, None)
+    return (state.get("config"), metadata.get("config"))

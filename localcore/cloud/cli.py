@@ -53,6 +53,12 @@ def register_cloud_commands(subparsers: Any) -> None:
             help="the embedded cloud's resources (YAML/JSON: buckets, tables, things, policy, rules, "
             "shadowSync); default: a plugin's, else only the core's thing",
         )
+        run.add_argument(
+            "--fresh-cloud",
+            action="store_true",
+            help="start the embedded cloud empty instead of with the S3 objects, DynamoDB items and "
+            "cloud shadows the previous run kept under <root>/cloud/state/",
+        )
         run.set_defaults(make_cloud=cloud_for_run)
 
 
@@ -98,7 +104,9 @@ def cloud_for_run(args: argparse.Namespace) -> Any:
     if description is None:
         project_root = (args.project_root or Path.cwd()).resolve()
         description = cloud_description(args.plugins, project_root, args.thing_name)
-    return embedded_cloud_factory(args.connectivity, description=description)
+    return embedded_cloud_factory(
+        args.connectivity, description=description, fresh=bool(getattr(args, "fresh_cloud", False))
+    )
 
 
 def _leaf(commands: Any, name: str, text: str) -> argparse.ArgumentParser:

@@ -23,7 +23,7 @@ from typing import Any
 
 import boto3
 import boto3.session
-from boto3.dynamodb.types import TypeDeserializer
+from boto3.dynamodb.types import Binary, TypeDeserializer
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -46,6 +46,10 @@ class MotoCloud:
         things: the things to create besides the description's group members (default: its ``things``;
             the embedded cloud passes ``description.all_things(core_thing)``).
     """
+
+    # Whether this server's state ends with it (the embedded cloud then keeps it between runs);
+    # False for a server someone else runs and keeps.
+    owns_state = True
 
     def __init__(self, description: CloudDescription, things: tuple[str, ...] | None = None) -> None:
         self.description = description
@@ -223,6 +227,8 @@ class MotoCloud:
 def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, Binary):  # a B attribute: boto3 wraps its bytes
+        value = value.__bytes__()
     if isinstance(value, (bytes, bytearray)):
         return value.decode("utf-8", "replace")
     if isinstance(value, set):

@@ -29,13 +29,15 @@ class CloudOptions:
     """Settings of the embedded cloud; the nucleus' and ShadowManager's come from the deployment.
 
     ``shadow_sync`` is ShadowManager's configuration holding ``synchronize``; ``None`` when the
-    deployment sets none, and the cloud description's ``shadowSync`` applies.
+    deployment sets none, and the cloud description's ``shadowSync`` applies. ``fresh`` starts
+    from an empty cloud instead of the state the previous run kept under ``<root>/cloud/state/``.
     """
 
     spooler: SpoolerConfig = field(default_factory=SpoolerConfig)
     schedule: str | None = None
     shadow_sync: dict[str, Any] | None = None
     shadow_poll_interval: float = 2.0
+    fresh: bool = False
 
     @classmethod
     def from_configuration(

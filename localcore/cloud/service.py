@@ -19,6 +19,10 @@ Example::
     cloud.register_control(control_server)         # `localcore cloud ...` commands
     ...
     cloud.stop()                                   # dumps S3 and DynamoDB under <root>/cloud/
+
+The cloud outlives the core: S3 objects, DynamoDB items and cloud shadows are kept under
+``<root>/cloud/state/`` on stop and loaded at the next start (:mod:`localcore.cloud.cloud_state`);
+``CloudOptions(fresh=True)`` (``localcore run --fresh-cloud``) starts from an empty cloud instead.
 """
 
 from __future__ import annotations
@@ -34,11 +38,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from localcore.cloud import cloud_state
 from localcore.cloud.adapter import EmbeddedCloudAdapter
 from localcore.cloud.broker import CLOUD, CloudBroker
 from localcore.cloud.connectivity import FLAKY, OFFLINE, ONLINE, Connectivity, ScheduleDriver, parse_schedule
 from localcore.cloud.description import CloudDescription
-from localcore.cloud.exceptions import CloudError
+from localcore.cloud.exceptions import CloudError, CloudStartError
 from localcore.cloud.moto_server import MotoCloud
 from localcore.cloud.options import CloudOptions
 from localcore.cloud.proxy import FaultProxy
@@ -94,6 +99,7 @@ class EmbeddedCloud:
         """Start moto, the rules, the proxy and the credentials endpoint; write endpoint.json."""
         started = time.monotonic()
         self.moto.start()
+        self._restore_state()
         self.broker.rules = RuleEngine.from_description(
             self.description, self.moto.client("dynamodb"), self.moto.client("s3")
         )
@@ -127,6 +133,25 @@ class EmbeddedCloud:
                 seconds=round(time.monotonic() - started, 2),
             )
         )
+
+    def _restore_state(self) -> None:
+        if not self.moto.owns_state:
+            return  # a moto server that outlives this core keeps its own state
+        if self.options.fresh:
+            # A fresh cloud has never synced with this device: forget the sync bookkeeping too,
+            # so the device's shadows are a first sync (pushed up), not a cloud-side delete.
+            cloud_state.forget(self.cloud_dir)
+            (self.cloud_dir / "shadow-sync.json").unlink(missing_ok=True)
+            log.info(kv(event="cloud_fresh", dir=self.cloud_dir))
+            return
+        try:
+            cloud_state.load(self.moto, self.cloud_dir)
+        except (ClientError, OSError, KeyError, TypeError) as err:
+            self.moto.stop()
+            raise CloudStartError(
+                f"the embedded cloud's kept state under {cloud_state.state_dir(self.cloud_dir)} could not "
+                f"be loaded ({err!r}); fix or move it, or start from an empty cloud with --fresh-cloud"
+            ) from err
 
     def attach_shadows(self, shadows: ShadowService) -> ShadowSync | None:
         """Sync the configured shadows of ``shadows`` with the cloud (nothing if none configured)."""
@@ -168,6 +193,11 @@ class EmbeddedCloud:
             self.proxy.stop()
         self.adapter.close()
         self.broker.close()  # the rules finish what was published before the dump
+        try:
+            if self.moto.owns_state:
+                cloud_state.save(self.moto, self.cloud_dir)
+        except Exception as err:  # the previous state stays in place; stopping must go on
+            log.exception(kv(event="cloud_state_save_failed", dir=self.cloud_dir, error=repr(err)))
         self.moto.stop(dump_to=self.cloud_dir)
 
     def __enter__(self) -> EmbeddedCloud:
@@ -319,19 +349,23 @@ def embedded_cloud_factory(
     schedule: str | None = None,
     options: CloudOptions | None = None,
     description: CloudDescription | None = None,
+    fresh: bool = False,
 ) -> Callable[[CloudContext], EmbeddedCloud]:
     """A ``LocalCore`` cloud factory: ``LocalCore(..., cloud=embedded_cloud_factory("online:60,offline:30"))``.
 
     The schedule is checked now, so a bad ``--connectivity`` fails before anything starts. Spooler
     and shadow sync settings come from the core's deployment (nucleus ``mqtt.spooler``,
     ShadowManager ``synchronize``) unless ``options`` is given; the resources from
-    ``description`` (none but the core's thing and a role alias without one).
+    ``description`` (none but the core's thing and a role alias without one). ``fresh`` starts
+    from an empty cloud instead of the one the previous run kept.
     """
     if schedule:
         parse_schedule(schedule)
 
     def make(context: CloudContext) -> EmbeddedCloud:
         chosen = options or CloudOptions.from_configuration(context.configuration, schedule=schedule)
+        if fresh:
+            chosen.fresh = True
         return EmbeddedCloud(
             context.root,
             context.thing_name,

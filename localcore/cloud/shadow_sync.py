@@ -8,7 +8,9 @@ Configuration has ShadowManager's ``synchronize`` shape (reference 6.6): ``coreT
 * Cloud changes are found by polling the listed shadows' versions (moto has no push), and
   right away after :meth:`ShadowSync.poll_now` (the CLI calls it after ``cloud shadow update``).
 * A sync is a 3-way merge against the last synced state: desired from the cloud wins, reported
-  from the device wins; a one-sided delete propagates when the other side is unchanged.
+  from the device wins. A shadow missing on one side is, as in ShadowManager's
+  ``FullShadowSyncRequest``, copied over when it never synced (first sync) and deleted on the other
+  side too when it did (a one-sided delete propagates); both are logged.
 * Its own writes are never echoed: local writes carry ``source="cloud"`` and are ignored by the
   listener, cloud writes are remembered by the version they produced.
 """
@@ -228,18 +230,46 @@ class ShadowSync:
         local_state, cloud_state = sections(local_doc), sections(cloud_doc)
         push, pull = self.config.direction != CLOUD_TO_DEVICE, self.config.direction != DEVICE_TO_CLOUD
 
-        # Deletes: one side gone, the other unchanged since the last sync -> delete it too.
-        if local_doc is None and cloud_doc is not None and base is not None and push and cloud_state == base:
-            self._delete_cloud(thing, shadow)
+        # One side missing (ShadowManager FullShadowSyncRequest.execute): never synced before ->
+        # a first sync copies the other side over; synced before -> the shadow was deleted on
+        # that side, and the delete is carried over. Both are logged: a vanished shadow is news.
+        synced_before = key in self._base and base is not None
+        if cloud_doc is None and local_doc is not None and pull and synced_before:
+            log.warning(
+                kv(
+                    event="shadow_deleted_locally",
+                    thing=thing,
+                    shadow=shadow or "classic",
+                    reason="the cloud shadow is gone since the last sync (a cloud-side delete)",
+                )
+            )
+            self.local.delete(thing, shadow, source="cloud")
             self._remember(key, None, None)
             return
-        if cloud_doc is None and local_doc is not None and base is not None and pull and local_state == base:
-            self.local.delete(thing, shadow, source="cloud")
+        if local_doc is None and cloud_doc is not None and push and synced_before:
+            log.warning(
+                kv(
+                    event="shadow_deleted_in_cloud",
+                    thing=thing,
+                    shadow=shadow or "classic",
+                    reason="the local shadow is gone since the last sync (a device-side delete)",
+                )
+            )
+            self._delete_cloud(thing, shadow)
             self._remember(key, None, None)
             return
         if local_doc is None and cloud_doc is None:
             self._remember(key, None, None)
             return
+        if (cloud_doc is None) != (local_doc is None):
+            log.info(
+                kv(
+                    event="shadow_first_sync",
+                    thing=thing,
+                    shadow=shadow or "classic",
+                    copy="device to cloud" if cloud_doc is None else "cloud to device",
+                )
+            )
 
         base_state = base or {}
         merged: dict[str, Any] = {}

@@ -130,7 +130,7 @@ def test_every_call_of_the_four_components_is_authorized(
         assert {
             (SHADOW_SERVICE, "aws.greengrass#GetThingShadow", shadow(shadow_name)),
             (SHADOW_SERVICE, "aws.greengrass#UpdateThingShadow", shadow(shadow_name)),
-            (PUBSUB, "aws.greengrass#SubscribeToTopic", shadow_topic(THING, shadow_name, "update/delta")),
+            (PUBSUB, "aws.greengrass#SubscribeToTopic", shadow_topic(THING, shadow_name, "update/documents")),
         } <= calls(made, name), name
     assert (PUBSUB, "aws.greengrass#PublishToTopic", topics.READINGS) in calls(made, SENSING)
     assert (PUBSUB, "aws.greengrass#SubscribeToTopic", topics.READINGS) in calls(made, INFERENCE)
@@ -155,5 +155,5 @@ def test_a_policy_naming_the_thing_by_variable_is_denied_without_interpolation(
         core_log = (core.root / "logs" / "greengrass.log").read_text()
     denied = {resource for who, _, _, resource, allowed in decisions if not allowed and who == SENSING}
     sensing_shadow = shadow(SHADOWS[SENSING])
-    assert denied and denied <= {sensing_shadow, f"{sensing_shadow}/update/delta"}, denied
+    assert denied and denied <= {sensing_shadow, f"{sensing_shadow}/update/documents"}, denied
     assert "event=access_control_variables_not_interpolated component=com.edgebundle.Sensing" in core_log

@@ -47,7 +47,7 @@ def _shadow_grants(shadow_name: str) -> dict[str, set[str]]:
 
 
 def _delta(shadow_name: str) -> str:
-    return shadow_topic(THING, shadow_name, "update/delta")
+    return shadow_topic(THING, shadow_name, "update/documents")
 
 
 def _sensing_grants() -> dict[str, set[str]]:

@@ -39,6 +39,8 @@ from localcore.runner.supervisor import SupervisorSettings
 class ExternalMoto(MotoCloud):
     """A :class:`MotoCloud` for a moto server someone else started and provisioned (kept as is)."""
 
+    owns_state = False  # the server outlives each core: nothing to keep or load
+
     def __init__(self, cloud: MotoCloud, url: str) -> None:
         super().__init__(cloud.description, cloud.things)
         self._external_url = url

@@ -56,15 +56,16 @@ class MemoryNucleus:
     def subscribe_config(self, _handler: Callable[[Any], None]) -> Handle:
         return Handle(self.events, "config")
 
-    def subscribe_shadow_delta(self, _shadow: str, handler: Callable[[Any], None]) -> Handle:
+    def subscribe_shadow_documents(self, _shadow: str, handler: Callable[[Any], None]) -> Handle:
         self.delta_handlers.append(handler)
-        return Handle(self.events, "delta")
+        return Handle(self.events, "documents")
 
     def desire(self, config: dict[str, Any]) -> None:
         """An operator's change to the shadow's desired configuration."""
+        previous = {"state": {"desired": {"config": self.desired}}}
         self.desired = config
         for handler in self.delta_handlers:
-            handler({"state": config})
+            handler({"previous": previous, "current": {"state": {"desired": {"config": config}}}})
 
     def report_running(self) -> None:
         self.events.append("running")
@@ -132,7 +133,7 @@ def test_configures_starts_reports_then_stops_in_order(caplog: pytest.LogCapture
         "start",
         "running",
         "close config",
-        "close delta",
+        "close documents",
         "stop",
         f"flush {FLUSH_TIMEOUT_S}",
     ]

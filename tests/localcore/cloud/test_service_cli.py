@@ -248,3 +248,29 @@ def test_the_factory_reads_the_deployments_configuration(tmp_path: Path) -> None
     cloud = embedded_cloud_factory("online:1,offline:1", description=DESCRIPTION)(context)
     assert cloud.adapter.spooler.max_size_in_bytes == 4096
     assert cloud.options.schedule == "online:1,offline:1"
+
+
+def test_run_fresh_cloud_reaches_the_embedded_cloud(tmp_path: Path) -> None:
+    from localcore.cli import build_parser
+    from localcore.contracts import CloudContext
+
+    base = [
+        "run",
+        "--recipes",
+        "recipes",
+        "--thing-name",
+        THING,
+        "--cloud-description",
+        str(DESCRIPTION_FILE),
+    ]
+    context = CloudContext(
+        root=tmp_path,
+        thing_name=THING,
+        region="us-east-1",
+        configuration={},
+        shadows=ShadowStore(tmp_path / "shadows", rate_limits=None),
+    )
+    kept = build_parser().parse_args(base)
+    assert kept.make_cloud(kept)(context).options.fresh is False
+    fresh = build_parser().parse_args([*base, "--fresh-cloud"])
+    assert fresh.make_cloud(fresh)(context).options.fresh is True

@@ -202,3 +202,34 @@ def test_a_document_the_local_store_refuses_stays_pending_without_killing_sync(
     _cloud_update(moto_cloud, "s-big", {"desired": {"blob": "small"}})
     assert sync.sync_one(THING, "s-big")
     assert _local_state(store, "s-big") == {"desired": {"blob": "small"}}
+
+
+def test_a_cloud_shadow_missing_at_the_first_sync_gets_the_device_copy(
+    tmp_path: Path, moto_cloud: MotoCloud, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ShadowManager ``sync/model/FullShadowSyncRequest.java`` (aws-greengrass-shadow-manager,
+    ``execute``): the cloud document missing and ``isFirstSync`` -> ``handleFirstCloudSync``, the
+    local document is copied up ("Syncing cloud shadow for the first time")."""
+    store, _, sync = _sync(tmp_path, moto_cloud, "s-first")
+    store.update(THING, "s-first", json.dumps({"state": {"desired": {"config": {"x": 1}}}}).encode())
+    with caplog.at_level("INFO", logger="localcore.cloud.shadow_sync"):
+        assert sync.sync_one(THING, "s-first")
+    assert _cloud_state(moto_cloud, "s-first")["desired"] == {"config": {"x": 1}}
+    assert _local_state(store, "s-first") == {"desired": {"config": {"x": 1}}}
+    assert "event=shadow_first_sync" in caplog.text
+
+
+def test_a_cloud_shadow_gone_after_a_sync_is_deleted_locally_and_logged(
+    tmp_path: Path, moto_cloud: MotoCloud, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ShadowManager ``FullShadowSyncRequest.execute``: the cloud document missing and not the first
+    sync -> ``handleLocalDelete`` (the cloud-side delete is carried to the device). localcore says so
+    in its log (``event=shadow_deleted_locally``) rather than deleting in silence."""
+    store, _, sync = _sync(tmp_path, moto_cloud, "s-gone")
+    store.update(THING, "s-gone", json.dumps({"state": {"desired": {"config": {"x": 1}}}}).encode())
+    assert sync.sync_one(THING, "s-gone")
+    moto_cloud.client("iot-data").delete_thing_shadow(thingName=THING, shadowName="s-gone")
+    with caplog.at_level("WARNING", logger="localcore.cloud.shadow_sync"):
+        assert sync.sync_one(THING, "s-gone")
+    assert store.document(THING, "s-gone") is None
+    assert "event=shadow_deleted_locally" in caplog.text
