@@ -102,6 +102,11 @@ class LiveConfig(Generic[ConfigT]):
         # False while the core answers shadow operations with ServiceError (nucleus lite).
         self.shadow_available = True
 
+    @property
+    def model(self) -> type[ConfigT]:
+        """The configuration model every change is validated into."""
+        return self._model
+
     def start(self) -> ConfigT:
         """Load, validate and apply the configuration, then follow changes.
 

@@ -198,6 +198,15 @@ class SyncComponent:
         log.info(kv(event="policies_applied", streams=",".join(sorted(policies))))
 
     # -- status ---------------------------------------------------------------------------------------
+    def update_blocker(self) -> str | None:
+        """Why a component update must wait: a batch accepted but not yet committed to the store.
+
+        Asked on each PreComponentUpdateEvent (:mod:`components.common.deployment_participation`):
+        the update is deferred, and asked again, until what was accepted is durable.
+        """
+        waiting = self.ingestor.uncommitted()
+        return f"{waiting} accepted records not yet committed to the store" if waiting else None
+
     def status(self) -> dict[str, Any]:
         """The current status document (see :mod:`components.sync.state`)."""
         return status_document(
