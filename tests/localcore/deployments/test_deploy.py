@@ -200,3 +200,30 @@ def test_a_deployment_file_with_a_stand_in_entry_equal_to_the_start_deploys(tmp_
         record = control_request(core.core.root, "deploy", {"file": str(path), "wait": True}, timeout=120)
         assert record["status"] == "SUCCEEDED", record
         assert core.config.get(NAME, ["interval"]) == 6
+
+
+def test_cancel_a_queued_deployment_and_one_waiting_in_the_defer_phase(tmp_path: Path) -> None:
+    """Cancel works before the merge: queued, or while components defer (reference section 5);
+    a cancelled rehearsal still sends PostComponentUpdateEvent (trap 4). Matched on id, not type."""
+    recipes = tmp_path / "recipes"
+    write_recipe(recipes)
+    flag = tmp_path / "busy"
+    flag.write_text("", encoding="utf-8")
+    with running_core(tmp_path, recipes) as core:
+        core.wait_for_log(NAME, "participant ready")
+        core.config.merge(NAME, {"deferFlag": str(flag)})
+        service = core.core.deployments
+        deferred = service.submit(parse_deployment_document(_update({"interval": 7}), "t"), local=False)
+        queued = service.submit(parse_deployment_document(_update({"interval": 8}), "t"), local=False)
+        core.wait_for_log(NAME, f"deferred {deferred}")
+        assert service.cancel(queued) == f"Cancel request submitted. Deployment ID: {queued}"
+        assert (service.records.get(queued) or {})["status"] == "CANCELED"
+        service.cancel(deferred)
+        record = service.wait(deferred, timeout=60) or {}
+        assert record["status"] == "CANCELED" and record["deploymentStatusDetails"] is None
+        assert core.config.get(NAME, ["interval"]) == 1.0
+        core.wait_for_log(NAME, f"post-update {deferred}")
+        assert (
+            service.cancel(deferred)
+            == "Cancellation request is not processed because deployment is already finished"
+        )
