@@ -78,6 +78,12 @@ def _without_stand_ins(
 ) -> DeploymentDocument:
     kept = {}
     for name, entry in document.components.items():
+        started_with = at_start.get(name)
+        if entry.limits != (started_with.limits if started_with else ComponentDeployment().limits):
+            raise CommandError(
+                f"{path}: components.{name}.runWith.systemResourceLimits: a running core applies "
+                "resource limits only at start; restart the core with this file (make run) to change them"
+            )
         if name not in STAND_IN_COMPONENTS:
             kept[name] = entry
             continue

@@ -209,6 +209,11 @@ class DeploymentService:
                 entry[key.lower()] = value
             components.setdefault(name, {})["configurationUpdate"] = entry
         for name, info in run_with.items():
+            if isinstance(info, dict) and info.get("systemResourceLimits"):
+                raise ValueError(
+                    f"componentToRunWithInfo.{name}.systemResourceLimits: localcore applies resource "
+                    "limits only at start (the --deployment file)"
+                )
             components.setdefault(name, {})["runWith"] = info
         if request.get("artifactsDirectoryPath"):
             raise ValueError(
