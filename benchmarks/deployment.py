@@ -133,16 +133,25 @@ def main() -> int:
                 "rollback",
             )
             rows.append(("rollback", seconds, record))
+            _print(rows)
         finally:
             core.terminate()
-            core.wait(timeout=60)
+            try:
+                core.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                core.kill()  # only the core this script started, by its own handle
+                core.wait(timeout=30)
+    return 0
+
+
+def _print(rows: list[tuple[str, float, dict[str, Any]]]) -> None:
     print(f"| {'deployment':<22} | {'seconds':>7} | {'target':>6} | {'status (detailed)':<44} |")
     print(f"|{'-' * 24}|{'-' * 9}|{'-' * 8}|{'-' * 46}|")
     for name, seconds, record in rows:
         details = record.get("deploymentStatusDetails") or {}
         outcome = f"{record.get('status')} ({details.get('detailedDeploymentStatus')})"
         print(f"| {name:<22} | {seconds:7.2f} | {'< ' + format(TARGETS[name], 'g'):>6} | {outcome:<44} |")
-    return 0
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

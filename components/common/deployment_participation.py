@@ -34,7 +34,9 @@ from components.common.logs import kv
 
 log = logging.getLogger(__name__)
 
-DEFER_RECHECK_MS = 1000
+# Sync commits accepted records to its store within its commit interval (a fraction of a second):
+# asking again soon keeps the update from waiting longer than the commit does.
+DEFER_RECHECK_MS = 200
 
 
 def proposal_problem(model: type[Any], configuration: Any) -> str | None:

@@ -147,7 +147,8 @@ class DeploymentService:
         self._stopping.set()
         with self._wake:
             self._wake.notify_all()
-        self._thread.join(timeout=30)
+        if self._thread.is_alive():  # a core that failed to start never started it
+            self._thread.join(timeout=30)
 
     # --- requests --------------------------------------------------------------------------------------
     def submit(self, document: DeploymentDocument, *, local: bool, source: str = "") -> str:
