@@ -204,8 +204,8 @@ class SyncComponent:
         Asked on each PreComponentUpdateEvent (:mod:`components.common.deployment_participation`):
         the update is deferred, and asked again, until what was accepted is durable.
         """
-        waiting = self.ingestor.uncommitted()
-        return f"{waiting} accepted records not yet committed to the store" if waiting else None
+        # wait_idle(0) checks once, without waiting: nothing queued and nothing being committed.
+        return None if self.ingestor.wait_idle(0) else "accepted records not yet committed to the store"
 
     def status(self) -> dict[str, Any]:
         """The current status document (see :mod:`components.sync.state`)."""

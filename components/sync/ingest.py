@@ -214,11 +214,6 @@ class Ingestor:
             self._on_commit(result)
         return result
 
-    def uncommitted(self) -> int:
-        """Records accepted but not yet committed to the store (queued or being committed)."""
-        with self._cond:
-            return len(self._pending) + (1 if self._committing else 0)
-
     def wait_idle(self, timeout: float) -> bool:
         """Wait until nothing is queued or being committed (for orderly shutdown and tests)."""
         with self._cond:
