@@ -4,7 +4,8 @@
                   [--only A,B] [--duration SECONDS] [--json]
     localcore status [--root DIR] [--json]
     localcore logs NAME [-f] [-n LINES]
-    localcore config get NAME [KEYPATH] | config set NAME KEYPATH VALUE
+    localcore config get NAME [KEYPATH] | config set NAME KEYPATH VALUE   (set: a local deployment)
+    localcore deploy FILE [--no-wait] | deployments list | deployments status ID | deployments cancel ID
     localcore restart NAME | stop NAME
 
 KEYPATH is slash-separated (``mqtt/port``); VALUE is JSON when it parses as JSON, else a string.
@@ -166,7 +167,61 @@ def _cmd_config_set(args: argparse.Namespace) -> int:
     result = control_request(
         args.root, "config.set", {"component": args.name, "keyPath": _key_path(args.key_path), "value": value}
     )
-    print(f"{result['component']}: {'/'.join(result['keyPath'])} = {json.dumps(result['value'])}")
+    print(
+        f"{result['component']}: {'/'.join(result['keyPath'])} = {json.dumps(result['value'])}"
+        f"  (deployment {result['deploymentId']})"
+    )
+    return EXIT_OK
+
+
+def _print_deployment(record: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(record, indent=2))
+        return
+    print(f"{record['deploymentId']}: {record['status']}")
+    print(f"Created on: {record.get('createdOn', '')}")
+    details = record.get("deploymentStatusDetails") or {}
+    if record["status"] == "FAILED" or details.get("detailedDeploymentStatus") not in (None, "SUCCESSFUL"):
+        # The Greengrass CLI prints the details only for FAILED (CLI DeploymentCommand.status).
+        print(f"Detailed Status: {details.get('detailedDeploymentStatus')}")
+        print(f"Deployment Error Stack: {', '.join(details.get('deploymentErrorStack') or [])}")
+        print(f"Deployment Error Types: {', '.join(details.get('deploymentErrorTypes') or [])}")
+        print(f"Failure Cause: {details.get('deploymentFailureCause')}")
+
+
+def _cmd_deploy(args: argparse.Namespace) -> int:
+    record = control_request(
+        args.root,
+        "deploy",
+        {"file": str(args.file.resolve()), "wait": not args.no_wait, "timeout": args.timeout},
+        timeout=args.timeout + 30,
+    )
+    _print_deployment(record, args.json)
+    return EXIT_FAILED if record.get("status") in ("FAILED", "CANCELED") else EXIT_OK
+
+
+def _cmd_deployments_list(args: argparse.Namespace) -> int:
+    records = control_request(args.root, "deployments.list")
+    if args.json:
+        print(json.dumps(records, indent=2))
+        return EXIT_OK
+    for record in records:
+        details = record.get("deploymentStatusDetails") or {}
+        reason = details.get("deploymentFailureCause") or ""
+        print(
+            f"{record['deploymentId']}  {record['status']:<11}  {record['createdOn']}  "
+            f"{record.get('source', '')}  {reason}".rstrip()
+        )
+    return EXIT_OK
+
+
+def _cmd_deployments_status(args: argparse.Namespace) -> int:
+    _print_deployment(control_request(args.root, "deployments.status", {"deploymentId": args.id}), args.json)
+    return EXIT_OK
+
+
+def _cmd_deployments_cancel(args: argparse.Namespace) -> int:
+    print(control_request(args.root, "deployments.cancel", {"deploymentId": args.id})["message"])
     return EXIT_OK
 
 
@@ -298,12 +353,41 @@ def build_parser(plugins: Sequence[LoadedPlugin] = ()) -> argparse.ArgumentParse
     add_root_argument(get)
     get.add_argument("--json", action="store_true")
     get.set_defaults(func=_cmd_config_get)
-    set_ = config_commands.add_parser("set", help="merge one value; subscribers are told")
+    set_ = config_commands.add_parser(
+        "set", help="merge one value as a configuration-only deployment: the component may refuse it"
+    )
     set_.add_argument("name")
     set_.add_argument("key_path")
     set_.add_argument("value", help="JSON, or a plain string")
     add_root_argument(set_)
     set_.set_defaults(func=_cmd_config_set)
+
+    deploy = subparsers.add_parser(
+        "deploy", help="apply a deployment file to a running core (a thing-group rehearsal) and wait"
+    )
+    deploy.add_argument("file", type=Path, help="deployment file (the deployments/*.yaml format)")
+    add_root_argument(deploy)
+    deploy.add_argument("--no-wait", action="store_true", help="queue it and print its id")
+    deploy.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the outcome")
+    deploy.add_argument("--json", action="store_true")
+    deploy.set_defaults(func=_cmd_deploy)
+    deployments = subparsers.add_parser("deployments", help="list, inspect or cancel deployments")
+    deployment_commands = deployments.add_subparsers(
+        dest="deployments_command", required=True, metavar="list|status|cancel"
+    )
+    listing = deployment_commands.add_parser("list", help="every deployment with its state and reason")
+    add_root_argument(listing)
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=_cmd_deployments_list)
+    for command, text, func in (
+        ("status", "one deployment's state, detailed status and error stack", _cmd_deployments_status),
+        ("cancel", "cancel a queued deployment, or one still before its merge", _cmd_deployments_cancel),
+    ):
+        sub = deployment_commands.add_parser(command, help=text)
+        sub.add_argument("id")
+        add_root_argument(sub)
+        sub.add_argument("--json", action="store_true")
+        sub.set_defaults(func=func)
 
     for command, text in (("restart", "restart a component"), ("stop", "stop a component until restarted")):
         sub = subparsers.add_parser(command, help=text)

@@ -33,6 +33,7 @@ from typing import IO, Any
 from localcore.config.store import ConfigStore
 from localcore.contracts import CloudContext, CloudFactory, CloudService, ComponentInfo, Unsubscribe
 from localcore.control import CommandError, ControlServer
+from localcore.deployment_commands import register_deployment_commands
 from localcore.ipc.recording_cloud import RecordingCloudAdapter
 from localcore.ipc.server import IpcServer
 from localcore.logfmt import kv
@@ -42,12 +43,15 @@ from localcore.runner.deployment import (
     interpolates_component_configuration,
     load_deployment,
     parse_deployment,
+    parse_deployment_document,
 )
+from localcore.runner.deployment_service import DeploymentService
 from localcore.runner.errors import RunnerError
 from localcore.runner.interfaces import RunnerOptions, StateListener
 from localcore.runner.recipe import recipe_files
 from localcore.runner.runner import Runner
 from localcore.runner.supervisor import SupervisorSettings
+from localcore.runner.update_handshakes import UpdateHandshakes
 from localcore.shadows.store import ShadowStore
 
 MAX_SOCKET_PATH = 108
@@ -136,6 +140,8 @@ class LocalCore:
         self._built_ipc: IpcServer | None = None
         self._built_runner: Runner | None = None
         self.control: ControlServer | None = None
+        self.deployments: DeploymentService
+        self._built_deployments: DeploymentService | None = None
         self.socket_path = self.root / "ipc.socket"
 
     # --- start / stop ---------------------------------------------------------------------------------
@@ -202,6 +208,12 @@ class LocalCore:
         for listener in self._state_listeners:
             self.runner.add_state_listener(listener)
         self.runner.load(self._recipe_paths, only=self._only)
+        self.deployments = DeploymentService(
+            root=self.root, runner=self.runner, config=self.config, handshakes=UpdateHandshakes()
+        )
+        self._built_deployments = self.deployments
+        self.deployments.recover()
+        self.ipc.set_deployments(self.deployments)
         self.ipc.start()
         self.cloud.start()
         self._cloud_started = True
@@ -211,6 +223,7 @@ class LocalCore:
             self.cloud.register_control(self.control)
             self.control.start()
         self.runner.start()
+        self.deployments.start()
         _log.info(
             kv(
                 event="core_started",
@@ -221,6 +234,9 @@ class LocalCore:
 
     def stop(self) -> None:
         """Stop the components (dependents first), then the parts. Safe to call twice."""
+        if self._built_deployments is not None:
+            self._built_deployments.stop()
+            self._built_deployments = None
         if self._built_runner is not None:
             self._built_runner.stop()
         if self.control is not None:
@@ -312,6 +328,9 @@ class LocalCore:
         control.register("stop", lambda args: self._lifecycle_command(self.runner.stop_component, args))
         control.register("config.get", self._config_get)
         control.register("config.set", self._config_set)
+        register_deployment_commands(
+            control, lambda: self.deployments, lambda: self._deployment, lambda: set(self.runner.recipes)
+        )
 
     def _lifecycle_command(
         self, action: Callable[[str], tuple[bool, str]], args: dict[str, Any]
@@ -331,6 +350,7 @@ class LocalCore:
             raise CommandError(str(err.args[0] if err.args else err)) from err
 
     def _config_set(self, args: dict[str, Any]) -> dict[str, Any]:
+        """``config set``: a configuration-only local deployment (the component validates it)."""
         component = str(args.get("component", ""))
         key_path = [str(k) for k in args.get("keyPath", [])]
         if component not in self.runner.recipes:
@@ -340,9 +360,21 @@ class LocalCore:
         value: Any = args.get("value")
         for key in reversed(key_path):
             value = {key: value}
-        # An operator's change is a deployment-style MERGE: it always wins and is announced.
-        self.config.merge(component, value)
-        return {"component": component, "keyPath": key_path, "value": args.get("value")}
+        document = parse_deployment_document(
+            {"components": {component: {"configurationUpdate": {"merge": value}}}}, "config set"
+        )
+        deployment_id = self.deployments.submit(document, local=True, source="config set")
+        record = self.deployments.wait(deployment_id, timeout=float(args.get("timeout", 120)))
+        if record is None or record["status"] != "SUCCEEDED":
+            details = (record or {}).get("deploymentStatusDetails") or {}
+            cause = details.get("deploymentFailureCause") or f"deployment {deployment_id} did not finish"
+            raise CommandError(f"refused, nothing stored: {cause} (deployment {deployment_id})")
+        return {
+            "component": component,
+            "keyPath": key_path,
+            "value": args.get("value"),
+            "deploymentId": deployment_id,
+        }
 
 
 def _expand_recipes(recipes: Path | Sequence[Path]) -> list[Path]:

@@ -114,6 +114,11 @@ class LiveConfig(Generic[ConfigT]):
         # version asks for an answer.
         self._last_report: tuple[str, str | None, Any] | None = None
 
+    @property
+    def model(self) -> type[ConfigT]:
+        """The configuration model every change is validated into."""
+        return self._model
+
     def start(self) -> ConfigT:
         """Load, validate and apply the configuration, then follow changes.
 

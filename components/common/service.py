@@ -21,6 +21,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any, Protocol, TypeVar
 
+from components.common.deployment_participation import DeploymentParticipant
 from components.common.exceptions import ConfigError
 from components.common.ipc import ComponentIpc
 from components.common.live_config import ConfigT, LiveConfig
@@ -132,13 +133,18 @@ def serve_until_stopped(
         ConfigError: no valid configuration to start with.
     """
     log = logging.getLogger(ipc.component)
+    # The component validates proposed configurations as it does at start, and may defer an update
+    # while it names a reason (an optional ``update_blocker()`` of the component).
+    participant = DeploymentParticipant(ipc, live.model, getattr(component, "update_blocker", None))
     try:
         config = live.start()
         component.start()
+        participant.start()
         ipc.report_running()
         log.info(kv(event="running", **describe(config)))
         stop.wait()
     finally:
+        participant.stop()
         live.stop()
         component.stop()
         if publisher is not None:

@@ -205,6 +205,15 @@ class SyncComponent:
         log.info(kv(event="policies_applied", streams=",".join(sorted(policies))))
 
     # -- status ---------------------------------------------------------------------------------------
+    def update_blocker(self) -> str | None:
+        """Why a component update must wait: a batch accepted but not yet committed to the store.
+
+        Asked on each PreComponentUpdateEvent (:mod:`components.common.deployment_participation`):
+        the update is deferred, and asked again, until what was accepted is durable.
+        """
+        # wait_idle(0) checks once, without waiting: nothing queued and nothing being committed.
+        return None if self.ingestor.wait_idle(0) else "accepted records not yet committed to the store"
+
     def status(self) -> dict[str, Any]:
         """The current status document (see :mod:`components.sync.state`), with the open gaps."""
         document = status_document(

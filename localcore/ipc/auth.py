@@ -69,6 +69,10 @@ REGISTERED_OPERATIONS: dict[str, frozenset[str]] = {
             "aws.greengrass#CreateLocalDeployment",
             "aws.greengrass#GetLocalDeploymentStatus",
             "aws.greengrass#ListLocalDeployments",
+            # Missing from the nucleus' own list (AuthorizationHandler l.130-134), but the CLI
+            # component serves it and a policy naming it still loads (reference
+            # greengrass-deployments.md section 4.1): at run time it is authorized like the others.
+            "aws.greengrass#CancelLocalDeployment",
             "aws.greengrass#CreateDebugPassword",
         }
     ),

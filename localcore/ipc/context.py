@@ -48,6 +48,8 @@ class CoreContext:
         self.lifecycle = lifecycle
         self.metrics = metrics
         self.authorizer = authorizer
+        # The deployment service (set by the core once built; None answers "not supported").
+        self.deployments: Any = None
         self.router = PubSubRouter()
         self.reported_states: dict[str, str] = {}
         self.loop: asyncio.AbstractEventLoop | None = None

@@ -67,6 +67,10 @@ class IpcServer:
             publishers down instead of growing the server's memory or losing messages.
     """
 
+    def set_deployments(self, service: Any) -> None:
+        """Serve the deployment operations from ``service`` (localcore.runner.deployment_service)."""
+        self._core.deployments = service
+
     def __init__(
         self,
         *,

@@ -53,6 +53,7 @@ def load_recipes(
             )
             continue
         loaded[recipe.name] = recipe
+    defined = set(loaded) | set(result.refused)
     if only is not None:
         asked = set(only)
         wanted = with_dependencies(asked, loaded)
@@ -62,16 +63,29 @@ def load_recipes(
         result.refused = {
             name: err for name, err in result.refused.items() if name in wanted or name in asked
         }
-    check_deployment(deployment or {}, result)
+    check_deployment(deployment or {}, result, defined)
     return result
 
 
-def check_deployment(deployment: Mapping[str, ComponentDeployment], loaded: LoadedRecipes) -> None:
-    """Refuse a component whose deployment entry names another version than its recipe's."""
+def check_deployment(
+    deployment: Mapping[str, ComponentDeployment], loaded: LoadedRecipes, defined: set[str] | None = None
+) -> None:
+    """Refuse a component whose deployment entry names another version than its recipe's.
+
+    Raises:
+        DeploymentError: the deployment names a component no recipe defines (and that is not a
+            component the core stands in for): a misspelt name would otherwise deploy nothing.
+    """
+    known = set(defined if defined is not None else set(loaded.recipes) | set(loaded.refused))
     for name, entry in deployment.items():
         if name not in loaded.recipes:
-            if name not in loaded.refused and name not in STAND_IN_COMPONENTS:
-                _log.warning(kv(event="deployment_component_unknown", component=name))
+            if name not in known and name not in STAND_IN_COMPONENTS:
+                expected = ", ".join(sorted(known)) or "none"
+                raise DeploymentError(
+                    "deployment",
+                    f"components.{name}",
+                    f"unknown component {name!r}: no recipe defines it (recipes define: {expected})",
+                )
             continue
         version = loaded.recipes[name].version
         if entry.version is not None and entry.version != version:

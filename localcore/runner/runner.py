@@ -225,6 +225,64 @@ class Runner:
             self._ipc.unregister_component(name)
         self._limits.cleanup()
 
+    # --- deployments on a running core ------------------------------------------------------------------
+    def replace_component(self, recipe: Recipe, before_start: Callable[[], None] | None = None) -> None:
+        """Stop ``recipe``'s component (if it runs), then prepare and start it from ``recipe``.
+
+        A deployment's version change or addition: the new version's install step runs (its install
+        marker is per version), ``before_start`` runs between preparing and starting (a deployment
+        merges its configuration there), and the component starts with the new recipe.
+
+        Raises:
+            RunnerError: the new recipe cannot be prepared (it is then refused, not started).
+        """
+        name = recipe.name
+        self._retire(name)
+        self._recipes[name] = recipe
+        self._refused.pop(name, None)
+        if name not in self._order:
+            self._order.append(name)
+        self._interpolator = Interpolator(
+            root=self.root,
+            thing_name=self.thing_name,
+            versions={n: r.version for n, r in self._recipes.items()},
+            dependencies={n: set(r.dependencies) for n, r in self._recipes.items()},
+            configuration=self._configuration_of,
+        )
+        try:
+            self._prepare(recipe)
+        except RunnerError as failure:
+            self._refuse(name, failure)
+            raise
+        self._defaults_record.save()
+        if before_start is not None:
+            before_start()
+        self._supervisors[name].start()
+
+    def remove_component(self, name: str) -> None:
+        """Stop a component and forget it (a deployment removed it)."""
+        self._retire(name)
+        self._recipes.pop(name, None)
+        self._refused.pop(name, None)
+        if name in self._order:
+            self._order.remove(name)
+        with self._wake:
+            self._wake.notify_all()
+
+    def _retire(self, name: str, timeout: float = 30.0) -> None:
+        supervisor = self._supervisors.pop(name, None)
+        if supervisor is None:
+            return
+        supervisor.shutdown()
+        supervisor.join(timeout)
+        supervisor.context.output.close()
+        self._ipc.unregister_component(name)
+        self._tokens.pop(name, None)
+
+    def states(self) -> dict[str, str]:
+        """Every supervised component's state, by name."""
+        return {name: supervisor.state for name, supervisor in list(self._supervisors.items())}
+
     # --- state ----------------------------------------------------------------------------------------
     def add_state_listener(self, listener: StateListener) -> Unsubscribe:
         """``listener(component, old, new)`` on every state change, in order, from the supervisor's thread.

@@ -148,7 +148,10 @@ def test_status_config_restart_and_logs_against_a_running_core(
         assert {c["name"] for c in status["components"]} == {"test.life.Configured", "test.life.Steady"}
 
         assert main(["config", "set", "test.life.Configured", "mqtt/port", "1883", "--root", root]) == 0
-        assert capsys.readouterr().out.strip() == "test.life.Configured: mqtt/port = 1883"
+        # config set is a configuration-only local deployment (issue #17): its id follows the value.
+        assert (
+            capsys.readouterr().out.strip().startswith("test.life.Configured: mqtt/port = 1883  (deployment ")
+        )
         assert main(["config", "set", "test.life.Configured", "mode", "turbo", "--root", root]) == 0
         capsys.readouterr()
         assert main(["config", "get", "test.life.Configured", "mode", "--root", root]) == 0

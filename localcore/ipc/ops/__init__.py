@@ -82,10 +82,10 @@ MODELLED: dict[str, str | None] = {
 
 def build_operations() -> dict[str, OperationSpec]:
     """``{operation header value: spec}`` for the whole model."""
-    from localcore.ipc.ops import config, iotcore, lifecycle, metrics, pubsub, shadow
+    from localcore.ipc.ops import config, deployments, iotcore, lifecycle, metrics, pubsub, shadow
 
     handlers: dict[str, Handler] = {}
-    for module in (pubsub, iotcore, shadow, config, lifecycle, metrics):
+    for module in (pubsub, iotcore, shadow, config, lifecycle, metrics, deployments):
         handlers.update(module.HANDLERS)
     unknown = set(handlers) - set(MODELLED)
     if unknown:

@@ -144,6 +144,8 @@ def test_config_set_at_run_time_is_announced_to_subscribers(tmp_path: Path) -> N
         result = control_request(
             core.root, "config.set", {"component": CONFIGURED, "keyPath": ["mqtt", "port"], "value": 9000}
         )
+        # config set is a configuration-only local deployment (issue #17): its id comes back too.
+        assert result.pop("deploymentId")
         assert result == {"component": CONFIGURED, "keyPath": ["mqtt", "port"], "value": 9000}
         # THEN the subscriber hears of it and GetConfiguration answers the new value
         assert heard.wait(10)
