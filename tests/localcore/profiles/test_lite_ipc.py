@@ -75,7 +75,13 @@ def test_the_served_set_is_lites() -> None:
     ``LITE:modules/ggipcd/src/services/``): eleven public operations, no shadow, metric or CLI
     component-listing operation."""
     assert all(LITE.serves(name) for name in LITE_OPERATIONS)
-    for absent in ("GetThingShadow", "UpdateThingShadow", "ListComponents", "PutComponentMetric", "GetSecretValue"):
+    for absent in (
+        "GetThingShadow",
+        "UpdateThingShadow",
+        "ListComponents",
+        "PutComponentMetric",
+        "GetSecretValue",
+    ):
         assert not LITE.serves(absent)
 
 
@@ -122,14 +128,19 @@ def test_a_refused_connect_gets_no_reply_and_the_socket_closes(lite: IpcHarness,
         raw.close()
 
 
-def test_a_packet_over_the_ipc_buffer_closes_the_connection_and_a_smaller_one_passes(lite: IpcHarness) -> None:
+def test_a_packet_over_the_ipc_buffer_closes_the_connection_and_a_smaller_one_passes(
+    lite: IpcHarness,
+) -> None:
     """nucleus-lite.md "Size limits" (``GGL_IPC_MAX_MSG_LEN`` 10000, ``LITE:modules/ggipcd/src/ipc_server.h``;
     ``ipc_server.c`` line 485): a larger incoming packet closes the client's whole connection."""
     events = Collector()
     lite.client(SUB).subscribe_to_topic(topic="allowed/big", **events.handlers())
 
     def publish(raw: RawClient, stream_id: int, size: int) -> None:
-        body = {"topic": "allowed/big", "publishMessage": {"binaryMessage": {"message": base64.b64encode(b"x" * size).decode()}}}
+        body = {
+            "topic": "allowed/big",
+            "publishMessage": {"binaryMessage": {"message": base64.b64encode(b"x" * size).decode()}},
+        }
         raw.send(
             rpc_frame(
                 MessageType.APPLICATION_MESSAGE,
@@ -189,5 +200,3 @@ def test_classic_has_no_node_limit(tmp_path: Path) -> None:
         client.subscribe_to_topic(topic="big/t", **events.handlers())
         client.publish_to_topic(topic="big/t", publish_message=_json({f"k{i}": i for i in range(100)}))
         assert len(events.wait_for(1)[0].json_message.message) == 100
-
-
