@@ -48,7 +48,7 @@ def test_lite_selects_the_runtime_manifest_and_classic_the_other(tmp_path: Path)
     nucleus never selects one naming a runtime it lacks (its manifest comes first here)."""
     path = _recipe(tmp_path, [CLASSIC_MANIFEST, LITE_MANIFEST])
     assert LITE.load_recipe(path).lifecycle.run is not None
-    assert LITE.load_recipe(path).lifecycle.run.script == "echo lite"
+    assert LITE.load_recipe(path).lifecycle.run.script == "echo lite"  # type: ignore[union-attr]
     assert CLASSIC.load_recipe(path).lifecycle.run.script == "echo classic"  # type: ignore[union-attr]
     star = _recipe(tmp_path / "star", [{"Platform": {"runtime": "*"}, "Lifecycle": {"run": "echo star"}}])
     assert LITE.load_recipe(star).lifecycle.run.script == "echo star"  # type: ignore[union-attr]
