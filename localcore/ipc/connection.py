@@ -371,7 +371,11 @@ class Connection(asyncio.Protocol):
         try:
             request = json.loads(payload) if payload else {}
         except ValueError as err:
-            stream.send_error(invalid_arguments(f"{spec.full_name}: request is not valid JSON: {err}"))
+            stream.send_error(
+                self.core.profile.malformed_request_error(
+                    f"{spec.full_name}: request is not valid JSON: {err}"
+                )
+            )
             return
         if not isinstance(request, dict):
             stream.send_error(invalid_arguments(f"{spec.full_name}: request must be a JSON object"))

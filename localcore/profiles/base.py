@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from localcore.ipc.codec import MAX_MESSAGE_SIZE
-from localcore.ipc.errors import OperationError, service_error
+from localcore.ipc.errors import OperationError, invalid_arguments, service_error
 from localcore.runner.dependencies import STAND_IN_COMPONENTS
 from localcore.runner.errors import RunnerError
 from localcore.runner.model import Recipe
@@ -37,6 +37,10 @@ class NucleusProfile:
     def unserved_error(self, full_name: str) -> OperationError:
         """The answer to an operation the nucleus has no handler for."""
         return service_error(f"Operation {full_name} is not supported by Greengrass")
+
+    def malformed_request_error(self, message: str) -> OperationError:
+        """The answer to a request whose payload is not JSON (the connection stays open)."""
+        return invalid_arguments(message)
 
     def error_payload(self, error: OperationError) -> dict[str, Any]:
         """The JSON body of an APPLICATION_ERROR for ``error``."""

@@ -76,6 +76,10 @@ class LiteProfile(NucleusProfile):
         # ggipcd logs "Unhandled operation requested" and answers ServiceError with no text.
         return OperationError("ServiceError", "")
 
+    def malformed_request_error(self, message: str) -> OperationError:
+        # nucleus-lite.md "Errors and handshake": malformed JSON is ServiceError, connection kept.
+        return OperationError("ServiceError", message)
+
     def error_payload(self, error: OperationError) -> dict[str, Any]:
         return {"_message": error.message, "_errorCode": error.name}
 

@@ -200,3 +200,33 @@ def test_classic_has_no_node_limit(tmp_path: Path) -> None:
         client.subscribe_to_topic(topic="big/t", **events.handlers())
         client.publish_to_topic(topic="big/t", publish_message=_json({f"k{i}": i for i in range(100)}))
         assert len(events.wait_for(1)[0].json_message.message) == 100
+
+
+def test_malformed_json_is_service_error_and_the_connection_stays(lite: IpcHarness) -> None:
+    """nucleus-lite.md "Errors and handshake" (observed): malformed JSON answers ``ServiceError``,
+    the connection is kept."""
+    raw = RawClient(str(lite.socket_path))
+    try:
+        _handshake(raw, lite.token(SUB))
+        raw.send(
+            rpc_frame(
+                MessageType.APPLICATION_MESSAGE,
+                stream_id=1,
+                payload=b"{not json",
+                operation="aws.greengrass#PublishToTopic",
+            )
+        )
+        error = raw.next_frame()
+        assert json.loads(error.payload)["_errorCode"] == "ServiceError"
+        request = {"topic": "x/y", "publishMessage": {"jsonMessage": {"message": {}}}}
+        raw.send(
+            rpc_frame(
+                MessageType.APPLICATION_MESSAGE,
+                stream_id=2,
+                payload=json.dumps(request).encode(),
+                operation="aws.greengrass#PublishToTopic",
+            )
+        )
+        assert int_header(raw.next_frame(), ":message-type") == MessageType.APPLICATION_MESSAGE
+    finally:
+        raw.close()
