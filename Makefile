@@ -17,9 +17,12 @@ $(STAMP): pyproject.toml localcore/pyproject.toml
 
 venv: $(STAMP)
 
-## run: the whole bundle on simulated hardware against the embedded cloud (ARGS="--duration 60")
+# Under nucleus lite (ARGS="--nucleus lite") the deployment names no ShadowManager, which lite cannot resolve.
+DEPLOYMENT ?= $(if $(findstring --nucleus lite,$(ARGS)),deployments/lite.yaml,deployments/local.yaml)
+
+## run: the whole bundle on simulated hardware against the embedded cloud (ARGS="--duration 60"; "--nucleus lite")
 run: $(STAMP)
-	$(PY) -m localcore run --recipes recipes --root .localcore --thing-name dev-1 --deployment deployments/local.yaml --view $(ARGS)
+	$(PY) -m localcore run --recipes recipes --root .localcore --thing-name dev-1 --deployment $(DEPLOYMENT) --view $(ARGS)
 
 ## test: lint, type-check and the whole test suite (what CI runs)
 test: lint typecheck unit

@@ -35,6 +35,7 @@ from localcore.control import ControlError, CoreNotRunningError, control_request
 from localcore.plugins import LoadedPlugin, PluginError, RunReporter, load_plugins
 from localcore.plugins import artifact_sources as plugin_artifact_sources
 from localcore.plugins import views as plugin_views
+from localcore.profiles import CLASSIC, PROFILES
 from localcore.reporters import JsonReporter, TerminalReporter, choose_view, format_status_table
 from localcore.runner.errors import RunnerError
 from localcore.runner.logs import log_path
@@ -114,6 +115,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             # the embedded cloud's options (localcore/cloud/cli.py) set make_cloud; else the default
             cloud=args.make_cloud(args) if args.make_cloud is not None else None,
             artifact_sources=plugin_artifact_sources(plugins),
+            nucleus=args.nucleus,
         )
     except (RunnerError, PluginError, ValueError) as err:
         print(f"localcore: {err}", file=sys.stderr)
@@ -311,6 +313,13 @@ def build_parser(plugins: Sequence[LoadedPlugin] = ()) -> argparse.ArgumentParse
     run.add_argument("--only", help="comma-separated components to run (plus their dependencies)")
     run.add_argument("--duration", type=float, help="stop cleanly after this many seconds")
     run.add_argument("--region", default="us-east-1", help="AWS_REGION given to components")
+    run.add_argument(
+        "--nucleus",
+        choices=sorted(PROFILES),
+        default=CLASSIC.name,
+        help="the nucleus to behave as: classic (default) or lite, which holds components to "
+        "nucleus lite's IPC operations, limits and recipe rules (docs/localcore.md)",
+    )
     run.add_argument(
         "--project-root",
         type=Path,

@@ -38,6 +38,7 @@ from localcore.ipc.recording_cloud import RecordingCloudAdapter
 from localcore.ipc.server import IpcServer
 from localcore.logfmt import kv
 from localcore.plugins import ArtifactSource
+from localcore.profiles import NucleusProfile, profile_named
 from localcore.runner.deployment import (
     ComponentDeployment,
     interpolates_component_configuration,
@@ -106,11 +107,15 @@ class LocalCore:
         control: bool = True,
         log_max_bytes: int = 10 * 1024 * 1024,
         artifact_sources: Sequence[ArtifactSource] = (),
+        nucleus: str | NucleusProfile | None = None,
     ) -> None:
         """Nothing starts until :meth:`start`. ``recipes``: a folder, or a list of files and folders.
         ``deployment``: a deployment file or an already-parsed ``{"components": {...}}`` mapping;
         a component's ``configurationUpdate`` applies once, not again at each start with the same entry.
-        ``artifact_sources``: tried before localcore's own when an artifact URI is resolved (plugins)."""
+        ``artifact_sources``: tried before localcore's own when an artifact URI is resolved (plugins).
+        ``nucleus``: the nucleus the core behaves as, ``"classic"`` (default) or ``"lite"``
+        (:mod:`localcore.profiles`)."""
+        self.nucleus = profile_named(nucleus)
         self.root = Path(root).resolve()
         self.thing_name = thing_name
         self.region = region
@@ -154,7 +159,13 @@ class LocalCore:
         self._log_handler = attach_core_log(self.root)
         self._started_at = time.time()
         _log.info(
-            kv(event="core_starting", root=self.root, thing=self.thing_name, recipes=len(self._recipe_paths))
+            kv(
+                event="core_starting",
+                root=self.root,
+                thing=self.thing_name,
+                recipes=len(self._recipe_paths),
+                nucleus=self.nucleus.name,
+            )
         )
         try:
             self._start_parts()
@@ -183,6 +194,7 @@ class LocalCore:
             config=self.config,
             cloud=self.cloud,
             lifecycle=lifecycle,
+            nucleus=self.nucleus,
         )
         self._built_ipc = self.ipc
         self.shadows.set_publisher(self.ipc.shadow_publisher)
@@ -202,6 +214,7 @@ class LocalCore:
                 log_max_bytes=self._log_max_bytes,
                 interpolate_component_configuration=self._interpolate_configuration,
                 artifact_sources=self._artifact_sources,
+                nucleus=self.nucleus,
             ),
         )
         self._built_runner = lifecycle.runner = self.runner
@@ -298,6 +311,7 @@ class LocalCore:
         return {
             "root": str(self.root),
             "thingName": self.thing_name,
+            "nucleus": self.nucleus.name,
             "uptimeSeconds": round(time.time() - self._started_at, 1),
             "components": [row.as_dict() for row in self.runner.status()],
         }

@@ -150,12 +150,15 @@ def running_core(
     control: bool = False,
     log_max_bytes: int = 10 * 1024 * 1024,
     artifact_sources: Sequence[ArtifactSource] | None = None,
+    nucleus: str = "classic",
 ) -> Iterator[CoreHarness]:
     """Start a :class:`LocalCore` rooted at ``tmp_path / "core"``, yield a :class:`CoreHarness`, stop it after.
 
     ``control=True`` also opens ``<root>/control.sock`` (for tests of CLI commands).
     ``project_root`` is where artifact URIs are resolved (default: the current directory).
     ``log_max_bytes``: size at which each component log rotates (3 backups are kept).
+    ``nucleus``: ``"classic"`` (default) or ``"lite"``, the nucleus the core holds components to
+    (:mod:`localcore.profiles`).
     """
     core = LocalCore(
         root=Path(tmp_path) / "core",
@@ -171,6 +174,7 @@ def running_core(
         artifact_sources=(
             plugin_artifact_sources(load_plugins()) if artifact_sources is None else artifact_sources
         ),
+        nucleus=nucleus,
     )
     core.start()
     harness = CoreHarness(core)

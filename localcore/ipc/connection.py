@@ -104,7 +104,7 @@ class Stream:
                 MessageType.APPLICATION_ERROR,
                 rpc.TERMINATE_STREAM,
                 self.id,
-                rpc.json_bytes(error.payload()),
+                rpc.json_bytes(self.connection.core.profile.error_payload(error)),
                 model_type=f"aws.greengrass#{error.name}",
             )
         )
@@ -277,7 +277,8 @@ class Connection(asyncio.Protocol):
                 return
 
     def _protocol_failure(self, reason: str) -> None:
-        self.write(rpc.protocol_error(reason))
+        if self.core.profile.sends_protocol_errors:
+            self.write(rpc.protocol_error(reason))
         self.close(reason)
 
     # --- routing --------------------------------------------------------------------------------
@@ -348,7 +349,8 @@ class Connection(asyncio.Protocol):
 
     def _refuse(self, reason: str) -> None:
         log.warning(kv(event="ipc_connect_refused", reason=reason))
-        self.write(rpc.connect_ack(False))
+        if self.core.profile.acks_refused_connect:
+            self.write(rpc.connect_ack(False))
         self.close()
 
     # --- operations -----------------------------------------------------------------------------
@@ -374,12 +376,16 @@ class Connection(asyncio.Protocol):
         stream = Stream(self, stream_id, spec)
         self._streams[stream_id] = stream
         if spec.handler is None:
-            stream.send_error(service_error(f"Operation {spec.full_name} is not supported by Greengrass"))
+            stream.send_error(self.core.profile.unserved_error(spec.full_name))
             return
         try:
             request = json.loads(payload) if payload else {}
         except ValueError as err:
-            stream.send_error(invalid_arguments(f"{spec.full_name}: request is not valid JSON: {err}"))
+            stream.send_error(
+                self.core.profile.malformed_request_error(
+                    f"{spec.full_name}: request is not valid JSON: {err}"
+                )
+            )
             return
         if not isinstance(request, dict):
             stream.send_error(invalid_arguments(f"{spec.full_name}: request must be a JSON object"))

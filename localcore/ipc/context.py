@@ -15,6 +15,7 @@ from localcore.ipc.auth import AuthorizationDenied, Authorizer
 from localcore.ipc.errors import unauthorized
 from localcore.ipc.metrics_store import MetricStore
 from localcore.ipc.pubsub_router import PubSubRouter
+from localcore.profiles import CLASSIC, NucleusProfile
 
 if TYPE_CHECKING:
     from localcore.ipc.connection import Stream
@@ -41,6 +42,7 @@ class CoreContext:
         lifecycle: LifecycleService | None,
         metrics: MetricStore,
         authorizer: Authorizer,
+        profile: NucleusProfile = CLASSIC,
     ) -> None:
         self.shadows = shadows
         self.config = config
@@ -50,7 +52,8 @@ class CoreContext:
         self.authorizer = authorizer
         # The deployment service (set by the core once built; None answers "not supported").
         self.deployments: Any = None
-        self.router = PubSubRouter()
+        self.profile = profile  # which nucleus the server answers as (localcore.profiles)
+        self.router = PubSubRouter(max_nodes=profile.subscription_max_nodes)
         self.reported_states: dict[str, str] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self.loop_thread: threading.Thread | None = None

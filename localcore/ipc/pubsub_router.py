@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from localcore.ipc.rpc import json_bytes
+from localcore.logfmt import kv
 from localcore.mqtt_topics import has_wildcard, local_pubsub_matches
+from localcore.profiles.nodes import count_nodes
+
+log = logging.getLogger(__name__)
 
 # The nucleus' pub/sub event shape (reference 2.7).
 EVENT_TYPE = "aws.greengrass#SubscriptionResponseMessage"
@@ -30,12 +35,17 @@ class Subscription:
     deliver: Callable[[bytes], None]  # takes the event's JSON body
     closed: bool = field(default=False)
     sink: Any = None  # the subscriber's Connection, for flow control
+    # Past a node limit (nucleus lite) a subscription gets nothing more, with no stream error.
+    quiet: bool = field(default=False)
 
 
 class PubSubRouter:
     """Subscriptions and the fan-out of one publish to every matching subscriber, in publish order."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_nodes: int | None = None) -> None:
+        """``max_nodes``: a JSON message of more nodes silences every subscription it reaches, as
+        nucleus lite's subscription decoder does (``None``: no limit, the classic nucleus)."""
+        self._max_nodes = max_nodes
         self._exact: dict[str, list[Subscription]] = {}
         self._wild: list[Subscription] = []
         self._cache: dict[str, tuple[Subscription, ...]] = {}
@@ -89,7 +99,27 @@ class PubSubRouter:
             + json.dumps(topic).encode()
             + b"}}}"
         )
+        if self._max_nodes is not None:
+            nodes = count_nodes(message)
+            if nodes > self._max_nodes:
+                self._silence(subs, topic, publisher, nodes)
         return self._fan_out(subs, body, publisher)
+
+    def _silence(self, subs: tuple[Subscription, ...], topic: str, publisher: str, nodes: int) -> None:
+        for sub in subs:
+            if sub.closed or sub.quiet or (sub.skip_own and sub.component == publisher):
+                continue
+            sub.quiet = True
+            log.warning(
+                kv(
+                    event="subscription_silenced",
+                    subscriber=sub.component,
+                    topic=topic,
+                    nodes=nodes,
+                    limit=self._max_nodes,
+                    why="nucleus lite cannot decode the message and the subscription receives nothing more",
+                )
+            )
 
     def publish_binary(self, topic: str, message_b64: str, publisher: str) -> int:
         """Deliver a ``binaryMessage`` whose bytes are already base64 (as they came over the wire)."""
@@ -113,7 +143,7 @@ class PubSubRouter:
     def _fan_out(subs: tuple[Subscription, ...], body: bytes, publisher: str) -> int:
         delivered = 0
         for sub in subs:
-            if sub.closed or (sub.skip_own and sub.component == publisher):
+            if sub.closed or sub.quiet or (sub.skip_own and sub.component == publisher):
                 continue
             sub.deliver(body)
             delivered += 1

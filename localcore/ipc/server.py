@@ -43,6 +43,7 @@ from localcore.ipc.limits import ConnectionBook, ConnectionLimits
 from localcore.ipc.metrics_store import MetricStore
 from localcore.ipc.ops import build_operations
 from localcore.logfmt import kv
+from localcore.profiles import NucleusProfile, profile_named
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,8 @@ class IpcServer:
         write_limit: unsent bytes to one connection above which the connections publishing to it
             are no longer read until it drains (default 8 MiB): slow subscribers slow their
             publishers down instead of growing the server's memory or losing messages.
+        nucleus: the nucleus profile to answer as (``"classic"``, the default, or ``"lite"``;
+            :mod:`localcore.profiles`): its operation set, error payloads, handshake and limits.
     """
 
     def set_deployments(self, service: Any) -> None:
@@ -83,6 +86,7 @@ class IpcServer:
         max_message_size: int = MAX_MESSAGE_SIZE,
         write_limit: int = 8 * 1024 * 1024,
         connection_limits: ConnectionLimits | None = None,
+        nucleus: str | NucleusProfile | None = None,
     ) -> None:
         self.socket_path = Path(socket_path)
         self.connections = ConnectionBook(connection_limits or ConnectionLimits.from_rlimit())
@@ -91,6 +95,7 @@ class IpcServer:
                 f"socket path {self.socket_path} is {len(os.fsencode(self.socket_path))} bytes; "
                 f"Unix sockets allow at most {MAX_SOCKET_PATH - 1}"
             )
+        profile = profile_named(nucleus)
         self._authorizer = Authorizer()
         self._identities = IdentityRegistry()
         self._core = CoreContext(
@@ -100,9 +105,10 @@ class IpcServer:
             lifecycle=lifecycle,
             metrics=metrics or MetricStore(),
             authorizer=self._authorizer,
+            profile=profile,
         )
-        self._operations = build_operations()
-        self._max_message_size = max_message_size
+        self._operations = build_operations(profile)
+        self._max_message_size = min(max_message_size, profile.max_message_size)
         self._write_limit = write_limit
         self._connections: set[Connection] = set()
         self._loop: asyncio.AbstractEventLoop | None = None

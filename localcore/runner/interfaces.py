@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from localcore.contracts import ConfigListener, Unsubscribe
 from localcore.plugins import ArtifactSource
 from localcore.runner.supervisor import SupervisorSettings
+
+if TYPE_CHECKING:
+    from localcore.profiles.base import NucleusProfile
 
 StateListener = Callable[[str, str, str], None]
 """``listener(component, old_state, new_state)``."""
@@ -72,3 +75,5 @@ class RunnerOptions:
     interpolate_component_configuration: bool = False
     # Tried before localcore's own (file:, GDK's greengrass-build/ layout); from plugins.
     artifact_sources: Sequence[ArtifactSource] = ()
+    # Which nucleus the core behaves as (localcore.profiles; None: classic).
+    nucleus: NucleusProfile | None = None

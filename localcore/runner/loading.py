@@ -11,12 +11,16 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from localcore.logfmt import kv
 from localcore.runner.dependencies import STAND_IN_COMPONENTS, with_dependencies
 from localcore.runner.deployment import ComponentDeployment
 from localcore.runner.errors import DeploymentError, RecipeError, RunnerError, UnknownComponentError
-from localcore.runner.recipe import Recipe, component_name_of, load_recipe
+from localcore.runner.recipe import Recipe, component_name_of
+
+if TYPE_CHECKING:
+    from localcore.profiles.base import NucleusProfile
 
 _log = logging.getLogger("localcore.runner")
 
@@ -34,13 +38,20 @@ def load_recipes(
     *,
     only: Iterable[str] | None = None,
     deployment: Mapping[str, ComponentDeployment] | None = None,
+    profile: NucleusProfile | None = None,
 ) -> LoadedRecipes:
-    """Load every recipe file; keep ``only`` these components and what they depend on (all without it)."""
+    """Load every recipe file; keep ``only`` these components and what they depend on (all without it).
+
+    ``profile`` reads each recipe as its nucleus does (default classic) and may fail the whole set.
+    """
+    from localcore.profiles import profile_named
+
+    nucleus = profile_named(profile)
     result = LoadedRecipes()
     loaded = result.recipes
     for path in paths:
         try:
-            recipe = load_recipe(path)
+            recipe = nucleus.load_recipe(path)
         except RecipeError as err:
             # The component's name is unknown if the recipe is broken: guess it from the file.
             name = component_name_of(path)
@@ -64,6 +75,13 @@ def load_recipes(
             name: err for name, err in result.refused.items() if name in wanted or name in asked
         }
     check_deployment(deployment or {}, result, defined)
+    failure = nucleus.deployment_failure(result.recipes, set(deployment or {}))
+    if failure is not None:
+        # nucleus lite fails the whole deployment, not only the component that cannot resolve.
+        _log.error(kv(event="deployment_failed", nucleus=nucleus.name, error=failure))
+        for name in result.recipes:
+            result.refused[name] = failure
+        result.recipes = {}
     return result
 
 

@@ -112,7 +112,9 @@ class Runner:
     # --- loading ------------------------------------------------------------------------------------
     def load(self, recipe_paths: Iterable[Path], only: Iterable[str] | None = None) -> None:
         """Load recipes and plan the start order; refused components are kept with their reason."""
-        result = load_recipes(recipe_paths, only=only, deployment=self._deployment)
+        result = load_recipes(
+            recipe_paths, only=only, deployment=self._deployment, profile=self._options.nucleus
+        )
         loaded = result.recipes
         self._refused.update(result.refused)
         plan = plan_start_order(loaded, self._refused)
@@ -464,6 +466,8 @@ class Runner:
             thing_name=self.thing_name,
             region=self._options.region,
         )
+        if self._options.nucleus is not None:
+            nucleus = self._options.nucleus.environment(nucleus)
         extra = (
             self._extra_environment(name, token, list(recipe.dependencies)) if self._extra_environment else {}
         )

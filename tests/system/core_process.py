@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deployment", type=Path)
     parser.add_argument("--project-root", type=Path)
     parser.add_argument("--connectivity", help="a schedule, e.g. online:20,offline:10")
+    parser.add_argument("--nucleus", default="classic", help="the localcore profile: classic or lite")
     args = parser.parse_args(argv)
     core = LocalCore(
         root=args.root,
@@ -96,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         artifact_sources=EdgeBundlePlugin().artifact_sources(),
         # The nucleus' back-off shortened (as localcore.testing does) so restarts fit a test.
         settings=SupervisorSettings(backoff_base=0.2, backoff_max=1.0, stop_grace=3.0),
+        nucleus=args.nucleus,
     )
     stop = threading.Event()
 

@@ -161,6 +161,7 @@ def deployment(sensor_interval: float, readings_max_bytes: int) -> dict[str, Any
 
 def witness_recipe(out: Path) -> dict[str, Any]:
     """A component that writes down every reading and alert published on the local bus."""
+    script = f"exec {sys.executable} -u {WITNESS} {out} {READINGS_TOPIC} {ALERTS_TOPIC}"
     return {
         "RecipeFormatVersion": "2020-01-25",
         "ComponentName": WITNESS_NAME,
@@ -178,14 +179,12 @@ def witness_recipe(out: Path) -> dict[str, Any]:
             }
         },
         "Manifests": [
+            {"Platform": {"os": "linux"}, "Lifecycle": {"Run": {"Script": script}}},
+            # nucleus lite (the lite profile) reads only a runtime manifest, lower-case steps.
             {
-                "Platform": {"os": "linux"},
-                "Lifecycle": {
-                    "Run": {
-                        "Script": f"exec {sys.executable} -u {WITNESS} {out} {READINGS_TOPIC} {ALERTS_TOPIC}"
-                    }
-                },
-            }
+                "Platform": {"os": "linux", "runtime": "aws_nucleus_lite"},
+                "Lifecycle": {"run": {"Script": script}},
+            },
         ],
     }
 
@@ -206,6 +205,10 @@ class SystemRig:
     moto: MotoCloud
     sensor_interval: float = 0.05
     readings_max_bytes: int = 32768
+    # The localcore profile the core runs with (core_process.py --nucleus), and its deployment
+    # (default: :func:`deployment`).
+    nucleus: str = "classic"
+    deployment_document: dict[str, Any] | None = None
     windows: list[LossWindow] = field(default_factory=list)
     cloud_alerts: list[CloudAlert] = field(default_factory=list)
     core: subprocess.Popen[bytes] | None = None
@@ -218,7 +221,9 @@ class SystemRig:
         self.recipe_file.write_text(json.dumps(witness_recipe(self.witness_file)))
         self.deployment_file = self.tmp_path / "deployment.yaml"
         self.deployment_file.write_text(
-            yaml.safe_dump(deployment(self.sensor_interval, self.readings_max_bytes))
+            yaml.safe_dump(
+                self.deployment_document or deployment(self.sensor_interval, self.readings_max_bytes)
+            )
         )
         self.s3 = self.moto.client("s3")
         self._watch_stop = threading.Event()
@@ -237,7 +242,7 @@ class SystemRig:
             sys.executable, "-u", str(CORE_PROCESS), "--moto-url", self.moto.url,
             "--root", str(self.root), "--thing-name", THING, "--recipes", str(REPO / "recipes"),
             "--recipes", str(self.recipe_file), "--deployment", str(self.deployment_file),
-            "--project-root", str(REPO),
+            "--project-root", str(REPO), "--nucleus", self.nucleus,
         ]  # fmt: skip
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         self.core = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=env)

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from localcore.ipc.context import Call
+
+if TYPE_CHECKING:
+    from localcore.profiles.base import NucleusProfile
 
 Response = dict[str, Any] | None
 Handler = Callable[[Call], Response | Coroutine[Any, Any, Response]]
@@ -80,8 +83,9 @@ MODELLED: dict[str, str | None] = {
 }
 
 
-def build_operations() -> dict[str, OperationSpec]:
-    """``{operation header value: spec}`` for the whole model."""
+def build_operations(profile: NucleusProfile | None = None) -> dict[str, OperationSpec]:
+    """``{operation header value: spec}`` for the whole model; an operation ``profile``'s nucleus
+    does not serve has no handler."""
     from localcore.ipc.ops import config, deployments, iotcore, lifecycle, metrics, pubsub, shadow
 
     handlers: dict[str, Handler] = {}
@@ -93,7 +97,10 @@ def build_operations() -> dict[str, OperationSpec]:
     table: dict[str, OperationSpec] = {}
     for name, event_type in MODELLED.items():
         spec = OperationSpec(
-            name, handlers.get(name), streaming=event_type is not None, event_type=event_type
+            name,
+            handlers.get(name) if profile is None or profile.serves(name) else None,
+            streaming=event_type is not None,
+            event_type=event_type,
         )
         table[spec.full_name] = spec
     return table

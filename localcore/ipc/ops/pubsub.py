@@ -46,13 +46,13 @@ def publish_to_topic(call: Call) -> dict[str, Any]:
     binary_message = message.get("binaryMessage")
     if isinstance(json_message, dict):
         router.publish_json(topic, json_message.get("message"), call.component)
-        if topic.startswith("$aws/things/"):
+        if topic.startswith("$aws/things/") and call.core.profile.serves_shadows:
             route_shadow_request(call.core, topic, json.dumps(json_message.get("message")).encode())
     elif isinstance(binary_message, dict):
         encoded = binary_message.get("message") or ""
         if not isinstance(encoded, str):
             raise invalid_arguments("binaryMessage.message must be a base64 string")
-        if topic.startswith("$aws/things/"):
+        if topic.startswith("$aws/things/") and call.core.profile.serves_shadows:
             try:
                 raw = base64.b64decode(encoded, validate=True)
             except binascii.Error as err:
