@@ -12,14 +12,15 @@ $(STAMP): pyproject.toml localcore/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e './localcore[cloud,view,testing]'
-	$(PY) -m pip install -q -e '.[dev,infra]'
+	$(PY) -m pip install -q -e '.[dev,infra,console]'
 	@touch $(STAMP)
 
 venv: $(STAMP)
 
-## run: the whole bundle on simulated hardware against the embedded cloud (ARGS="--duration 60")
+## run: the whole bundle on simulated hardware against the embedded cloud (ARGS="--duration 60"); prints the web console's URL (CONSOLE=off: none)
+CONSOLE ?= on
 run: $(STAMP)
-	$(PY) -m localcore run --recipes recipes --root .localcore --thing-name dev-1 --deployment deployments/local.yaml --view $(ARGS)
+	BUNDLE_CONSOLE=$(CONSOLE) $(PY) -m localcore run --recipes recipes --root .localcore --thing-name dev-1 --deployment deployments/local.yaml --view $(ARGS)
 
 ## test: lint, type-check and the whole test suite (what CI runs)
 test: lint typecheck unit
