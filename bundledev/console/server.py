@@ -43,6 +43,7 @@ class ConsoleServer:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((HOST, port))
+        self._socket.listen(64)  # connections queue from now on, before uvicorn serves them
         self.port: int = self._socket.getsockname()[1]
         self._stopping = asyncio.Event()
         app = create_app(data, CoreAccess(core), self.token, self._stopping)
