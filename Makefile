@@ -32,7 +32,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy localcore components bundlespec bundlebuild bundledev infra models benchmarks tests
 
+# The console's browser tests drive Debian's headless Chromium (they skip, saying so, without it).
 unit: $(STAMP)
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium) || echo "no chromium: the console's browser tests will skip"
 	$(PY) -m pytest
 
 ## soak: the long whole-system runs
