@@ -9,6 +9,7 @@ set`` send, so the console can do nothing an operator at the CLI could not.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ class CoreAccess:
     def __init__(self, core: Any) -> None:
         self._core = core
         self._aws: dict[str, Any] = {}
+        self._processes: dict[int, Any] = {}  # psutil.Process by pid: cpu_percent() needs the last call
 
     @property
     def root(self) -> Path:
@@ -41,7 +43,40 @@ class CoreAccess:
     def components(self) -> list[dict[str, Any]]:
         """Every component's name, version, state, restarts and last error (``detail``)."""
         rows: list[dict[str, Any]] = self._core.status()["components"]
+        usage = self.resources()
+        for row in rows:
+            row.update(usage.get(row["name"], {"cpuPercent": None, "rssMiB": None}))
         return rows
+
+    def resources(self) -> dict[str, dict[str, float]]:
+        """CPU % (of one core, since the last call) and resident MiB per component, summed over
+        its processes: the core's child processes whose working folder is ``<root>/work/NAME``
+        (where the runner starts every lifecycle step)."""
+        import psutil
+
+        work = (self.root / "work").resolve()
+        usage: dict[str, dict[str, float]] = {}
+        alive: dict[int, Any] = {}
+        try:
+            children = psutil.Process(os.getpid()).children(recursive=True)
+        except psutil.Error:
+            return usage
+        for child in children:
+            process = self._processes.get(child.pid, child)
+            try:
+                cwd = Path(process.cwd())
+                if not cwd.is_relative_to(work) or cwd == work:
+                    continue
+                name = cwd.relative_to(work).parts[0]
+                cpu, rss = process.cpu_percent(None), process.memory_info().rss / (1024 * 1024)
+            except (psutil.Error, OSError):
+                continue  # ended meanwhile, or not ours to look at
+            alive[child.pid] = process
+            entry = usage.setdefault(name, {"cpuPercent": 0.0, "rssMiB": 0.0})
+            entry["cpuPercent"] = round(entry["cpuPercent"] + cpu, 1)
+            entry["rssMiB"] = round(entry["rssMiB"] + rss, 1)
+        self._processes = alive
+        return usage
 
     def link(self) -> dict[str, Any]:
         """The cloud link: connectivity setting and whether the device is connected."""

@@ -75,6 +75,5 @@ class ConsoleServer:
     def _serve(self) -> None:
         loop = asyncio.new_event_loop()
         self._loop = loop
-        # The event must belong to this loop (it is created before the loop on Python 3.10+ lazily).
         loop.run_until_complete(self._server.serve(sockets=[self._socket]))
         loop.close()

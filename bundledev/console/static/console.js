@@ -117,7 +117,7 @@ function onState(state) {
 function renderComponents(rows) {
   const body = $("components-table").tBodies[0];
   body.innerHTML = rows.map((r) => `<tr data-component="${esc(r.name)}"><td>${esc(r.name)}</td><td>${esc(r.version)}</td>
-    <td class="state-${esc(r.state)}">${esc(r.state)}</td><td>${r.restarts}</td><td>${esc(r.detail)}</td>
+    <td class="state-${esc(r.state)}">${esc(r.state)}</td><td>${r.restarts}</td><td>${r.cpuPercent ?? ""}</td><td>${r.rssMiB ?? ""}</td><td>${esc(r.detail)}</td>
     <td><button data-action="restart" data-component="${esc(r.name)}">restart</button>
         <button data-action="stop" data-component="${esc(r.name)}">stop</button></td></tr>`).join("");
   const select = $("config-component");

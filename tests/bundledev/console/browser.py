@@ -9,6 +9,7 @@ by its process id.
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 import re
@@ -61,6 +62,7 @@ class Browser:
             text=True,
         )
         self._ids = itertools.count(1)
+        self._connections = contextlib.ExitStack()
         browser_url = self._wait_for_devtools()
         port = browser_url.split(":")[2].split("/")[0]
         self._page = self._connect_page(int(port))
@@ -81,7 +83,9 @@ class Browser:
                 targets = json.load(answer)
             pages = [t for t in targets if t.get("type") == "page"]
             if pages:
-                return connect(pages[0]["webSocketDebuggerUrl"], max_size=64 * 1024 * 1024)
+                return self._connections.enter_context(
+                    connect(pages[0]["webSocketDebuggerUrl"], max_size=64 * 1024 * 1024)
+                )
             time.sleep(0.1)
         raise BrowserError("chromium has no page target")
 
@@ -133,7 +137,7 @@ class Browser:
     def close(self) -> None:
         """Stop the browser this object started."""
         try:
-            self._page.close()
+            self._connections.close()
         finally:
             self._process.terminate()
             try:

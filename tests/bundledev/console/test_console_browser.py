@@ -128,6 +128,10 @@ def test_the_components_page_lists_every_component_running(browser: Browser, sho
         "[...document.querySelectorAll('#components-table tbody tr')].map(r => r.dataset.component)"
     )
     assert {"com.edgebundle.Sensing", "com.edgebundle.Sync", "com.edgebundle.Inference"} <= set(names)
+    memory = browser.wait_for(
+        "Number(document.querySelector('[data-component=\"com.edgebundle.Sensing\"]').cells[5].textContent)"
+    )
+    assert memory > 1  # MiB resident: the component's own process was found and measured
     browser.screenshot(shots / "components.png")
 
 
