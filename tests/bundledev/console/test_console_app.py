@@ -142,3 +142,13 @@ def test_the_console_switch_refuses_a_misspelt_value() -> None:
     assert console_enabled({"BUNDLE_CONSOLE": "off"}) is False
     with pytest.raises(ValueError, match="expected on or off"):
         console_enabled({"BUNDLE_CONSOLE": "of"})
+
+
+def test_the_bundle_view_reads_the_switch_before_the_core_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bundledev.plugin import EdgeBundlePlugin
+
+    monkeypatch.setenv("BUNDLE_CONSOLE", "maybe")
+    with pytest.raises(ValueError, match="BUNDLE_CONSOLE='maybe'"):
+        EdgeBundlePlugin().views()["bundle"]()
+    monkeypatch.setenv("BUNDLE_CONSOLE", "off")
+    assert EdgeBundlePlugin().views()["bundle"]().console_server is None  # type: ignore[attr-defined]
