@@ -48,14 +48,14 @@ class CoreAccess:
             row.update(usage.get(row["name"], {"cpuPercent": None, "rssMiB": None}))
         return rows
 
-    def resources(self) -> dict[str, dict[str, float]]:
+    def resources(self) -> dict[str, dict[str, Any]]:
         """CPU % (of one core, since the last call) and resident MiB per component, summed over
         its processes: the core's child processes whose working folder is ``<root>/work/NAME``
         (where the runner starts every lifecycle step)."""
         import psutil
 
         work = (self.root / "work").resolve()
-        usage: dict[str, dict[str, float]] = {}
+        usage: dict[str, dict[str, Any]] = {}
         alive: dict[int, Any] = {}
         try:
             children = psutil.Process(os.getpid()).children(recursive=True)
@@ -71,9 +71,12 @@ class CoreAccess:
                 cpu, rss = process.cpu_percent(None), process.memory_info().rss / (1024 * 1024)
             except (psutil.Error, OSError):
                 continue  # ended meanwhile, or not ours to look at
+            measured = child.pid in self._processes  # a first cpu_percent() call says 0.0, not a figure
             alive[child.pid] = process
-            entry = usage.setdefault(name, {"cpuPercent": 0.0, "rssMiB": 0.0})
-            entry["cpuPercent"] = round(entry["cpuPercent"] + cpu, 1)
+            entry: dict[str, Any] = usage.setdefault(name, {"cpuPercent": 0.0, "rssMiB": 0.0})
+            entry["cpuPercent"] = (
+                None if not measured or entry["cpuPercent"] is None else round(entry["cpuPercent"] + cpu, 1)
+            )
             entry["rssMiB"] = round(entry["rssMiB"] + rss, 1)
         self._processes = alive
         return usage
