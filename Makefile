@@ -12,17 +12,18 @@ $(STAMP): pyproject.toml localcore/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e './localcore[cloud,view,testing]'
-	$(PY) -m pip install -q -e '.[dev,infra]'
+	$(PY) -m pip install -q -e '.[dev,infra,console]'
 	@touch $(STAMP)
 
 venv: $(STAMP)
 
 # Under nucleus lite (ARGS="--nucleus lite") the deployment names no ShadowManager, which lite cannot resolve.
 DEPLOYMENT ?= $(if $(findstring --nucleus lite,$(ARGS)),deployments/lite.yaml,deployments/local.yaml)
+CONSOLE ?= on
 
-## run: the whole bundle on simulated hardware against the embedded cloud (ARGS="--duration 60"; "--nucleus lite")
+## run: the whole bundle on simulated hardware against the embedded cloud (ARGS="--duration 60"; "--nucleus lite"); prints the web console's URL (CONSOLE=off: none)
 run: $(STAMP)
-	$(PY) -m localcore run --recipes recipes --root .localcore --thing-name dev-1 --deployment $(DEPLOYMENT) --view $(ARGS)
+	BUNDLE_CONSOLE=$(CONSOLE) $(PY) -m localcore run --recipes recipes --root .localcore --thing-name dev-1 --deployment $(DEPLOYMENT) --view $(ARGS)
 
 ## test: lint, type-check and the whole test suite (what CI runs)
 test: lint typecheck unit
@@ -34,7 +35,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy localcore components bundlespec bundlebuild bundledev infra models benchmarks tests
 
+# The console's browser tests drive Debian's headless Chromium (they skip, saying so, without it).
 unit: $(STAMP)
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium) || echo "no chromium: the console's browser tests will skip"
 	$(PY) -m pytest
 
 ## soak: the long whole-system runs

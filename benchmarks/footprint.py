@@ -12,7 +12,10 @@ every 100 ms, and reports:
   rates ``deployments/local.yaml`` sets: what the bundle costs a gateway while it runs;
 - start-up: seconds from launching the command to every component RUNNING (as the nucleus counts
   a Run step), and to every component having published on the local bus (its first useful work);
-- the first S3 object in the embedded cloud, seconds from the command.
+- the first S3 object in the embedded cloud, seconds from the command;
+- the web console's cost (``--view bundle``, as ``make run``): the core process's CPU % with the
+  console off, on with no browser, and on with one browser's event stream read; the console runs
+  in the core's process, so its cost is the difference (``--no-console`` skips these three runs).
 
 The peers are the floors measured on this machine in the same run: a bare Python process that
 imports the IPC client (the cheapest possible component), and one that also builds a boto3 S3 client.
@@ -24,11 +27,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import boto3
@@ -187,10 +193,58 @@ def measure(seconds: float) -> dict[str, object]:
     }
 
 
+CONSOLE_URL = re.compile(r"(http://127\.0\.0\.1:\d+/\?token=[A-Za-z0-9_-]+)")
+
+
+def core_cpu_with_console(seconds: float, console: bool, client: bool) -> float:
+    """The core process's CPU % of one core from ``STEADY_AFTER_S`` to near the end of a
+    ``--view bundle`` run: the console off, or on, with one event-stream reader or none."""
+    root = Path(tempfile.mkdtemp(prefix="footprint-console-"))
+    command = [
+        sys.executable, "-m", "localcore", "run", "--recipes", "recipes", "--root", str(root),
+        "--thing-name", "dev-1", "--deployment", "deployments/local.yaml", "--duration", str(seconds),
+        "--view", "bundle",
+    ]  # fmt: skip
+    env = {**os.environ, "BUNDLE_CONSOLE": "on" if console else "off"}
+    started = time.monotonic()
+    core = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=subprocess.PIPE, text=True)
+    process = psutil.Process(core.pid)
+
+    def read_output() -> None:
+        assert core.stdout is not None
+        for line in core.stdout:
+            match = CONSOLE_URL.search(line)
+            if match and client:
+                url = match.group(1)
+                base, token = url.split("/?token=")
+                threading.Thread(
+                    target=_read_stream, args=(f"{base}/api/events?token={token}",), daemon=True
+                ).start()
+
+    threading.Thread(target=read_output, daemon=True).start()
+    time.sleep(max(0.0, started + STEADY_AFTER_S - time.monotonic()))
+    first = (time.monotonic(), sum(process.cpu_times()[:2]))
+    time.sleep(max(1.0, seconds - STEADY_AFTER_S - 2.0))
+    last = (time.monotonic(), sum(process.cpu_times()[:2]))
+    core.wait()
+    return (last[1] - first[1]) / (last[0] - first[0]) * 100
+
+
+def _read_stream(url: str) -> None:
+    """One browser's share of the work: read the console's event stream until the core stops."""
+    try:
+        with urllib.request.urlopen(url, timeout=30) as stream:
+            while stream.readline():
+                pass
+    except OSError:
+        pass  # the core stopped
+
+
 def main() -> int:
     """Print the footprint table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--no-console", action="store_true", help="skip the web console's three runs")
     args = parser.parse_args()
     ipc_floor = _floor("import awsiot.greengrasscoreipc.clientv2")
     boto_floor = _floor("import boto3; boto3.client('s3', region_name='us-east-1')")
@@ -226,6 +280,15 @@ def main() -> int:
     first = result["first_object"]
     first_text = f"{first:.1f} s" if isinstance(first, float) else "none within the run"
     print(f"first object in the embedded cloud's S3: {first_text} from the command   target < 10 s")
+    if not args.no_console:
+        off = core_cpu_with_console(args.seconds, console=False, client=False)
+        idle = core_cpu_with_console(args.seconds, console=True, client=False)
+        watched = core_cpu_with_console(args.seconds, console=True, client=True)
+        print(f"\nweb console (core process CPU % of one core, --view bundle, {args.seconds:.0f} s runs)")
+        print(f"{'console':<28}{'core CPU %':>12}{'console share':>18}")
+        print(f"{'off':<28}{off:>12.1f}{'':>18}")
+        print(f"{'on, no browser':<28}{idle:>12.1f}{idle - off:>18.1f}   target < 1")
+        print(f"{'on, one browser streaming':<28}{watched:>12.1f}{watched - off:>18.1f}   target < 5")
     return 0
 
 

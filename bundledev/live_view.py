@@ -4,7 +4,8 @@ localcore's own view (:class:`localcore.live_view.LiveView`) draws component sta
 cloud link, and prints what reached the cloud on exit; this one adds the bundle's traffic,
 watched the way an operator would: the bundle's own local topics through a real IPC connection
 of a core-internal identity (``localcore.LiveView``, allowed to subscribe to ``edgebundle/*``
-and nothing else).
+and nothing else). The same subscription feeds the web console (:mod:`bundledev.console`),
+started beside the view and printed as a URL unless ``BUNDLE_CONSOLE=off``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -23,6 +24,10 @@ from components.common import topics
 from components.common.ipc import decode_subscription_message
 from components.common.messages import MessageError, iter_readings
 from localcore.live_view import LiveView
+
+if TYPE_CHECKING:
+    from bundledev.console.data import ConsoleData
+    from bundledev.console.server import ConsoleServer
 
 VIEWER = "localcore.LiveView"
 VIEWER_ACCESS = {
@@ -98,16 +103,23 @@ class BundleLiveView(LiveView):
 
     title = "bundle"
 
-    def __init__(self, console: Console | None = None, refresh_per_second: float = 2.0) -> None:
+    def __init__(
+        self, console: Console | None = None, refresh_per_second: float = 2.0, web_console: bool | None = None
+    ) -> None:
+        """``web_console``: start the web console (``None``: as ``BUNDLE_CONSOLE`` says, default on)."""
         super().__init__(console, refresh_per_second)
         self._traffic = BundleTraffic()
         self._client: Any = None
+        self._web_console = web_console
+        self._console_data: ConsoleData | None = None
+        self.console_server: ConsoleServer | None = None
 
     def watch(self, core: Any) -> None:
         """Subscribe to the bundle's local topics as the core-internal viewer identity."""
         import awsiot.greengrasscoreipc
         from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 
+        self._start_console(core)
         token = core.ipc.register_component(VIEWER, VIEWER_ACCESS)
         connection = awsiot.greengrasscoreipc.connect(ipc_socket=str(core.socket_path), authtoken=token)
         self._client = GreengrassCoreIPCClientV2(client=connection)
@@ -120,11 +132,29 @@ class BundleLiveView(LiveView):
             except (ValueError, json.JSONDecodeError):
                 return
             self._traffic.observe(topic, payload, time.monotonic())
+            if self._console_data is not None:
+                self._console_data.observe(topic, payload)
 
         self._client.subscribe_to_topic(topic=f"{topics.PREFIX}/#", on_stream_event=on_event)
 
+    def _start_console(self, core: Any) -> None:
+        from bundledev.console.server import console_enabled
+
+        enabled = console_enabled() if self._web_console is None else self._web_console
+        if not enabled:
+            return
+        from bundledev.console.data import ConsoleData
+        from bundledev.console.server import ConsoleServer
+
+        self._console_data = ConsoleData()
+        self.console_server = ConsoleServer(core, self._console_data).start()
+        self.print(f"[bold]web console:[/bold] {self.console_server.url}  (BUNDLE_CONSOLE=off turns it off)")
+
     def unwatch(self) -> None:
-        """Close the viewer's IPC client."""
+        """Stop the web console; close the viewer's IPC client."""
+        if self.console_server is not None:
+            self.console_server.stop()
+            self.console_server = None
         if self._client is not None:
             try:
                 self._client.close()

@@ -30,9 +30,11 @@ class EdgeBundlePlugin(Plugin):
         """``--view bundle`` (``--view`` alone picks it: it is the only plugin view)."""
 
         def bundle() -> RunReporter:
+            from bundledev.console.server import console_enabled
             from bundledev.live_view import BundleLiveView
 
-            return BundleLiveView()
+            # Read here, before the core starts: a misspelt BUNDLE_CONSOLE is a usage error.
+            return BundleLiveView(web_console=console_enabled())
 
         return {"bundle": bundle}
 
