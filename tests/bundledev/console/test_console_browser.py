@@ -216,6 +216,27 @@ def test_a_configuration_change_in_the_form_reaches_the_component(
     browser.screenshot(shots / "shadows.png")
 
 
+def test_a_value_the_component_refuses_is_shown_as_its_refusal(browser: Browser) -> None:
+    """The form's change is a configuration-only local deployment (localcore config set): the
+    component validates it (SubscribeToValidateConfigurationUpdates) and its REJECTED message comes
+    back to the page, with nothing stored."""
+    show(browser, "shadows")
+    browser.wait_for("document.getElementById('config-component').options.length >= 4")
+    browser.evaluate(
+        "(() => { const f = document.getElementById('config-form');"
+        " document.getElementById('config-result').textContent = '';"
+        " document.getElementById('config-component').value = 'com.edgebundle.Sync';"
+        " document.getElementById('config-key').value = 'statusIntervalSeconds';"
+        " document.getElementById('config-value').value = '-5';"
+        " f.requestSubmit(); })()"
+    )
+    text = browser.wait_for(
+        "(t => t.startsWith('refused') && t)(document.getElementById('config-result').textContent)",
+        timeout=90,
+    )
+    assert "statusIntervalSeconds" in str(text), text
+
+
 def test_the_cloud_page_lists_objects_with_download_links(
     browser: Browser, core: RunningCore, shots: Path
 ) -> None:
