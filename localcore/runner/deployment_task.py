@@ -21,13 +21,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from localcore.logfmt import kv
 from localcore.runner.deployment import DeploymentDocument
 from localcore.runner.deployment_proposal import propose_configuration
 from localcore.runner.errors import RecipeError
-from localcore.runner.recipe import RECIPE_SUFFIXES, Recipe, load_recipe
+from localcore.runner.recipe import RECIPE_SUFFIXES, Recipe
 from localcore.runner.update_handshakes import UpdateHandshakes
 
 _log = logging.getLogger("localcore.deployments")
@@ -62,6 +63,7 @@ class RunnerForDeployments(Protocol):
     def states(self) -> dict[str, str]: ...
     def replace_component(self, recipe: Recipe, before_start: Callable[[], None] | None = None) -> None: ...
     def remove_component(self, name: str) -> None: ...
+    def read_recipe(self, path: Path) -> Recipe: ...
     def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool: ...
 
 
@@ -227,7 +229,7 @@ class DeploymentTask:
                 )
                 continue
             try:
-                recipe = load_recipe(path)
+                recipe = self._runner.read_recipe(path)
             except RecipeError as err:
                 raise DeploymentFailure(
                     "FAILED_NO_STATE_CHANGE",

@@ -335,6 +335,17 @@ class Runner:
         """Components that will not run, with the error that says why."""
         return dict(self._refused)
 
+    def read_recipe(self, path: Path) -> Recipe:
+        """Read one recipe file as this core's nucleus does (its profile's manifest selection and
+        key rules: under nucleus lite a recipe without a ``runtime`` manifest is refused).
+
+        Raises:
+            RecipeError: the nucleus would refuse it; names the file and the key.
+        """
+        from localcore.profiles import profile_named
+
+        return profile_named(self._options.nucleus).load_recipe(path)
+
     @property
     def recipes(self) -> dict[str, Recipe]:
         """Every loaded recipe, by component name."""
